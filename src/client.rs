@@ -1,0 +1,196 @@
+//! A client as commands see it: its selected database, authentication,
+//! reply mode; and the part other threads may read (CLIENT LIST, CLIENT
+//! KILL, INFO clients), kept in `ClientMeta` behind atomics and small locks
+//! and registered in the server-wide `ClientRegistry`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// CLIENT REPLY modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the reply of the command running now.
+    Skipping,
+}
+
+/// State of one connection that commands read and change. Owned by the
+/// connection's event-loop thread.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the pending replies are written (QUIT).
+    pub close_after_reply: bool,
+    pub meta: Arc<ClientMeta>,
+}
+
+impl Client {
+    pub fn new(meta: Arc<ClientMeta>, authenticated: bool) -> Self {
+        Client {
+            id: meta.id,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            meta,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.meta.db.store(db, Relaxed);
+    }
+}
+
+/// What other threads may read about a client, or ask of it.
+pub struct ClientMeta {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    /// The event-loop thread that owns the connection.
+    pub thread: usize,
+    pub created: Instant,
+    pub name: Mutex<Vec<u8>>,
+    pub lib_name: Mutex<Vec<u8>>,
+    pub lib_ver: Mutex<Vec<u8>>,
+    pub db: AtomicUsize,
+    /// Full name of the last command (`client|list`), as an index into the
+    /// command table; `usize::MAX` before the first.
+    pub last_cmd: AtomicUsize,
+    /// Milliseconds since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    pub query_buf: AtomicUsize,
+    pub query_buf_free: AtomicUsize,
+    pub output_buf: AtomicUsize,
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL; the owner thread closes the connection.
+    pub killed: AtomicBool,
+}
+
+impl ClientMeta {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, thread: usize) -> Self {
+        ClientMeta {
+            id,
+            addr,
+            laddr,
+            fd,
+            thread,
+            created: Instant::now(),
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            db: AtomicUsize::new(0),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            last_active_ms: AtomicU64::new(0),
+            query_buf: AtomicUsize::new(0),
+            query_buf_free: AtomicUsize::new(0),
+            output_buf: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn touch(&self, cmd_index: usize) {
+        self.last_cmd.store(cmd_index, Relaxed);
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, in Redis 7.0's field order.
+    /// `cmd_name` resolves a command index to its full name.
+    pub fn info_line(&self, cmd_name: impl Fn(usize) -> String) -> String {
+        let qbuf = self.query_buf.load(Relaxed);
+        let qfree = self.query_buf_free.load(Relaxed);
+        let obl = self.output_buf.load(Relaxed);
+        let cmd = match self.last_cmd.load(Relaxed) {
+            usize::MAX => "NULL".to_string(),
+            i => cmd_name(i),
+        };
+        let mut flags = String::new();
+        if self.no_evict.load(Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let mut s = String::with_capacity(300);
+        let _ = write!(
+            s,
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r \
+             cmd={} user=default redir=-1 resp=2 lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&self.name.lock()),
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            flags,
+            self.db.load(Relaxed),
+            qbuf,
+            qfree,
+            qbuf + qfree,
+            obl,
+            qbuf + qfree + obl,
+            cmd,
+            String::from_utf8_lossy(&self.lib_name.lock()),
+            String::from_utf8_lossy(&self.lib_ver.lock()),
+        );
+        s
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientMeta>>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    pub fn add(&self, meta: Arc<ClientMeta>) {
+        self.clients.lock().insert(meta.id, meta);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientMeta>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientMeta>> {
+        self.clients.lock().values().cloned().collect()
+    }
+}

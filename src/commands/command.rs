@@ -1,0 +1,344 @@
+//! COMMAND and its subcommands: the command table, as clients see it.
+
+use super::flags::*;
+use super::{table, CmdResult, CommandSpec, Ctx, Error};
+use crate::cmd;
+use crate::resp::Reply;
+
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
+    subcommands: COMMAND_SUBCOMMANDS,
+    ..cmd!(
+        "command",
+        -1,
+        LOADING | STALE | SENTINEL,
+        NONE,
+        command,
+        "server",
+        "2.8.13",
+        "Get array of Redis command details"
+    )
+}];
+
+const FLAGS: u32 = LOADING | STALE | SENTINEL;
+
+static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "count",
+        2,
+        FLAGS,
+        NONE,
+        command_count,
+        "server",
+        "2.8.13",
+        "Get total number of Redis commands"
+    ),
+    cmd!(
+        "info",
+        -2,
+        FLAGS,
+        NONE,
+        command_info,
+        "server",
+        "2.8.13",
+        "Get array of specific Redis command details, or all when no argument is given."
+    ),
+    cmd!(
+        "list",
+        -2,
+        FLAGS,
+        NONE,
+        command_list,
+        "server",
+        "7.0.0",
+        "Get an array of Redis command names"
+    ),
+    cmd!(
+        "docs",
+        -2,
+        FLAGS,
+        NONE,
+        command_docs,
+        "server",
+        "7.0.0",
+        "Get array of specific Redis command documentation"
+    ),
+    cmd!(
+        "getkeys",
+        -3,
+        FLAGS,
+        NONE,
+        command_getkeys,
+        "server",
+        "2.8.13",
+        "Extract keys given a full Redis command"
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        NONE,
+        command_help,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands"
+    ),
+];
+
+/// ACL categories, derived from flags and group as Redis does.
+fn categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut cats = Vec::new();
+    if spec.has(WRITE) {
+        cats.push("@write");
+    }
+    if spec.has(READONLY) {
+        cats.push("@read");
+    }
+    match spec.group {
+        "string" => cats.push("@string"),
+        "bitmap" => cats.push("@bitmap"),
+        "generic" => cats.push("@keyspace"),
+        "connection" => cats.push("@connection"),
+        _ => {}
+    }
+    if spec.has(ADMIN) {
+        cats.push("@admin");
+        cats.push("@dangerous");
+    }
+    if spec.has(PUBSUB) {
+        cats.push("@pubsub");
+    }
+    if spec.has(FAST) {
+        cats.push("@fast");
+    } else {
+        cats.push("@slow");
+    }
+    if spec.has(BLOCKING) {
+        cats.push("@blocking");
+    }
+    cats
+}
+
+/// One command's COMMAND INFO entry.
+fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
+    out.array(10);
+    out.bulk(full_name.as_bytes());
+    out.int(spec.arity as i64);
+    let flags: Vec<&str> = NAMES
+        .iter()
+        .filter(|(f, _)| spec.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    out.array(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(spec.keys.first as i64);
+    out.int(spec.keys.last as i64);
+    out.int(spec.keys.step as i64);
+    let cats = categories(spec);
+    out.array(cats.len());
+    for c in cats {
+        out.simple(c);
+    }
+    out.array(0);
+    if spec.keys.first > 0 {
+        out.array(1);
+        out.array(6);
+        out.bulk(b"flags");
+        out.array(1);
+        out.simple(if spec.has(WRITE) { "RW" } else { "RO" });
+        out.bulk(b"begin_search");
+        out.array(4);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.array(2);
+        out.bulk(b"index");
+        out.int(spec.keys.first as i64);
+        out.bulk(b"find_keys");
+        out.array(4);
+        out.bulk(b"type");
+        out.bulk(b"range");
+        out.bulk(b"spec");
+        out.array(6);
+        out.bulk(b"lastkey");
+        out.int(if spec.keys.last < 0 {
+            spec.keys.last as i64
+        } else {
+            (spec.keys.last - spec.keys.first) as i64
+        });
+        out.bulk(b"keystep");
+        out.int(spec.keys.step as i64);
+        out.bulk(b"limit");
+        out.int(0);
+    } else {
+        out.array(0);
+    }
+    out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        describe(out, sub, &format!("{}|{}", full_name, sub.name));
+    }
+}
+
+/// COMMAND
+fn command(ctx: &mut Ctx) -> CmdResult {
+    let all: Vec<&CommandSpec> = table::top_level().collect();
+    ctx.out.array(all.len());
+    for spec in all {
+        describe(&mut ctx.out, spec, spec.name);
+    }
+    Ok(())
+}
+
+/// COMMAND COUNT
+fn command_count(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(table::top_level().count() as i64);
+    Ok(())
+}
+
+/// COMMAND INFO [command-name ...]
+fn command_info(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() == 2 {
+        return command(ctx);
+    }
+    ctx.out.array(ctx.argc() - 2);
+    for name in ctx.args.tail(2).iter() {
+        match find_any(name) {
+            Some((idx, spec)) => describe(&mut ctx.out, spec, table::full_name(idx)),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// A command or `container|sub` by name.
+fn find_any(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(bar) => {
+            let (parent, _) = table::lookup(&name[..bar])?;
+            table::lookup_sub(parent, &name[bar + 1..])
+        }
+        None => table::lookup(name),
+    }
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+fn command_list(ctx: &mut Ctx) -> CmdResult {
+    let filter = match ctx.argc() {
+        2 => None,
+        5 if super::args::is(ctx.arg(2), "filterby") => Some((ctx.arg(3), ctx.arg(4))),
+        _ => return Err(Error::Syntax),
+    };
+    let names: Vec<&str> = table::all()
+        .filter(|(_, e)| match filter {
+            None => true,
+            Some((kind, value)) if super::args::is(kind, "pattern") => {
+                crate::glob::matches(value, e.full_name.as_bytes(), true)
+            }
+            Some((kind, value)) if super::args::is(kind, "aclcat") => categories(e.spec)
+                .iter()
+                .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(value)),
+            Some((kind, _)) if super::args::is(kind, "module") => false,
+            Some(_) => false,
+        })
+        .map(|(_, e)| e.full_name.as_str())
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn doc(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
+    out.bulk(full_name.as_bytes());
+    let fields = if spec.subcommands.is_empty() { 6 } else { 8 };
+    out.array(fields);
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.as_bytes());
+    if !spec.subcommands.is_empty() {
+        out.bulk(b"subcommands");
+        out.array(spec.subcommands.len() * 2);
+        for sub in spec.subcommands {
+            doc(out, sub, &format!("{full_name}|{}", sub.name));
+        }
+    }
+}
+
+/// COMMAND DOCS [command-name ...]
+fn command_docs(ctx: &mut Ctx) -> CmdResult {
+    let specs: Vec<(String, &CommandSpec)> = if ctx.argc() == 2 {
+        table::top_level()
+            .map(|s| (s.name.to_string(), s))
+            .collect()
+    } else {
+        ctx.args
+            .tail(2)
+            .iter()
+            .filter_map(find_any)
+            .map(|(i, s)| (table::full_name(i).to_string(), s))
+            .collect()
+    };
+    ctx.out.array(specs.len() * 2);
+    for (name, spec) in specs {
+        doc(&mut ctx.out, spec, &name);
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYS command [arg ...]
+fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args.tail(2);
+    let Some((mut idx, mut spec)) = table::lookup(args.get(0)) else {
+        return Err(Error::InvalidCommandSpecified);
+    };
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        if let Some(found) = table::lookup_sub(idx, args.get(1)) {
+            (idx, spec) = found;
+        }
+    }
+    let _ = idx;
+    if !spec.arity_ok(args.len()) {
+        return Err(Error::InvalidArgumentCount);
+    }
+    let positions: Vec<usize> = spec.keys.positions(args.len()).collect();
+    if positions.is_empty() {
+        return Err(Error::NoKeyArguments);
+    }
+    ctx.out.array(positions.len());
+    for p in positions {
+        ctx.out.bulk(args.get(p));
+    }
+    Ok(())
+}
+
+/// COMMAND HELP
+fn command_help(ctx: &mut Ctx) -> CmdResult {
+    const LINES: &[&str] = &[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    super::keys::help(ctx, LINES);
+    Ok(())
+}

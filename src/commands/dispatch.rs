@@ -1,0 +1,144 @@
+//! The gauntlet every command passes, in Redis's order: lookup, arity,
+//! auth, (later: MULTI queueing, flag gates, cluster redirect), then the
+//! handler runs with the shard locks of its keys held, in ascending shard
+//! order. The handler writes its reply or returns an error, which is
+//! rendered here.
+
+use std::time::Instant;
+
+use super::{table, Ctx, Error, Keys};
+use crate::client::{Client, ReplyMode};
+use crate::resp::{Args, Reply};
+use crate::server::{unix_ms, Shared};
+use crate::stats::{bump, ThreadStats};
+use crate::store::Locked;
+
+/// The first arguments shown in an unknown-command error.
+const UNKNOWN_ARGS_SHOWN: usize = 8;
+
+/// Runs one command and writes its reply (or error) to `out`.
+pub fn execute(
+    args: Args,
+    client: &mut Client,
+    shared: &Shared,
+    stats: &ThreadStats,
+    _thread: usize,
+    out: &mut Vec<u8>,
+) {
+    let start_len = out.len();
+    let suppress = match client.reply_mode {
+        ReplyMode::On => false,
+        ReplyMode::Off => true,
+        ReplyMode::SkipNext | ReplyMode::Skipping => {
+            client.reply_mode = ReplyMode::Skipping;
+            true
+        }
+    };
+    let result = run(args, client, shared, stats, out);
+    if let Err(e) = result {
+        out.truncate(start_len);
+        Reply::new(out).error(&e.to_string());
+    }
+    if suppress || matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
+        out.truncate(start_len);
+    }
+    if client.reply_mode == ReplyMode::Skipping && suppress {
+        client.reply_mode = ReplyMode::On;
+    }
+}
+
+fn run(
+    args: Args,
+    client: &mut Client,
+    shared: &Shared,
+    stats: &ThreadStats,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let argc = args.len();
+    let name = args.get(0);
+    let Some((mut idx, mut spec)) = table::lookup(name) else {
+        return Err(Error::UnknownCommand {
+            name: name.to_vec(),
+            args: args
+                .iter()
+                .skip(1)
+                .take(UNKNOWN_ARGS_SHOWN)
+                .map(<[u8]>::to_vec)
+                .collect(),
+        });
+    };
+    // A container command alone (COMMAND) runs its own handler when its
+    // arity allows; otherwise argument 1 names the subcommand.
+    if !spec.subcommands.is_empty() && argc >= 2 {
+        match table::lookup_sub(idx, args.get(1)) {
+            Some(found) => (idx, spec) = found,
+            None => {
+                return Err(Error::UnknownSubcommand {
+                    sub: args.get(1).to_vec(),
+                    command: spec.name,
+                })
+            }
+        }
+    }
+    let count_rejected = || bump(&stats.per_command[idx].rejected, 1);
+    if !spec.arity_ok(argc) {
+        count_rejected();
+        return Err(Error::WrongArity(table::full_name(idx).to_string()));
+    }
+    if !client.authenticated && !spec.has(super::flags::NO_AUTH) {
+        count_rejected();
+        return Err(Error::NoAuth);
+    }
+
+    client.meta.touch(idx);
+    let store = &shared.store;
+    let locks = lock_keys(store, spec.keys.positions(argc), &args);
+    let started = Instant::now();
+    let db = client.db;
+    let mut ctx = Ctx {
+        args,
+        keys: Keys::new(store, locks, db, unix_ms()),
+        out: Reply::new(out),
+        client,
+        server: shared,
+        spec,
+    };
+    let result = (spec.handler)(&mut ctx);
+    drop(ctx);
+    let stat = &stats.per_command[idx];
+    bump(&stat.calls, 1);
+    bump(&stat.usec, started.elapsed().as_micros() as u64);
+    bump(&stats.commands, 1);
+    if result.is_err() {
+        bump(&stat.failed, 1);
+    }
+    result
+}
+
+/// Locks the shards of the keys at `positions`, in ascending order.
+fn lock_keys<'a>(
+    store: &'a crate::store::Store,
+    mut positions: impl Iterator<Item = usize>,
+    args: &Args,
+) -> Locked<'a> {
+    let Some(first) = positions.next() else {
+        return Locked::None;
+    };
+    let first_shard = store.shard_of(args.get(first));
+    let Some(second) = positions.next() else {
+        return Locked::One(first_shard, store.lock(first_shard));
+    };
+    let mut shards = vec![first_shard];
+    let second_shard = store.shard_of(args.get(second));
+    if second_shard != first_shard {
+        shards.push(second_shard);
+    }
+    for p in positions {
+        let s = store.shard_of(args.get(p));
+        if !shards.contains(&s) {
+            shards.push(s);
+        }
+    }
+    shards.sort_unstable();
+    store.lock_many(&shards)
+}

@@ -1,0 +1,251 @@
+//! Commands: one `CommandSpec` row per command in each family file, the
+//! table that gathers them, and the dispatch gauntlet that runs them. The
+//! table is the one list of command names in the crate: dispatch, COMMAND
+//! and the README's compatibility list all read it. Handlers never touch
+//! sockets; they read `Args`, use the locked shards, and write one reply.
+
+pub mod args;
+pub mod command;
+pub mod connection;
+pub mod dispatch;
+pub mod error;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use crate::client::Client;
+use crate::resp::{Args, Reply};
+use crate::server::Shared;
+use crate::store::{Db, Locked, Store};
+
+pub use error::{CmdResult, Error};
+
+/// A command's flags, with Redis's names (COMMAND INFO lists them).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    pub const SENTINEL: u32 = 1 << 17;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (SENTINEL, "sentinel"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are: 1-based first and last argument index (last
+/// negative counts from the end) and the step between keys. All zero for a
+/// command with no keys.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+impl KeySpec {
+    pub const NONE: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
+    pub const ONE: KeySpec = KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
+    pub const ALL: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
+    pub const TWO: KeySpec = KeySpec {
+        first: 1,
+        last: 2,
+        step: 1,
+    };
+    pub const PAIRS: KeySpec = KeySpec {
+        first: 1,
+        last: -1,
+        step: 2,
+    };
+    /// The key is argument 2 (subcommands such as OBJECT ENCODING).
+    pub const SECOND: KeySpec = KeySpec {
+        first: 2,
+        last: 2,
+        step: 1,
+    };
+
+    /// The argument indexes of the keys in a command of `argc` arguments.
+    pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let argc = argc as i32;
+        let last = if self.last < 0 {
+            argc + self.last
+        } else {
+            self.last.min(argc - 1)
+        };
+        let (first, step) = (self.first, self.step.max(1));
+        // A keyless command yields an empty range.
+        let (from, to) = if first <= 0 { (1, 0) } else { (first, last) };
+        (from..=to).step_by(step as usize).map(|i| i as usize)
+    }
+}
+
+pub type Handler = fn(&mut Ctx) -> CmdResult;
+
+/// One command: everything dispatch and COMMAND need to know.
+pub struct CommandSpec {
+    /// Lowercase name (`get`; a subcommand's own name, `setname`).
+    pub name: &'static str,
+    /// Redis's rule: N exactly N arguments (name included), -N at least N.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeySpec,
+    pub handler: Handler,
+    /// COMMAND DOCS: group, version it appeared in, one-line summary.
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// A container command (CLIENT, CONFIG, ...) dispatches on argument 1.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// Defines a `CommandSpec` row: `cmd!("get", 2, READONLY | FAST, ONE, get, "string", "1.0.0", "Get the value of a key")`.
+#[macro_export]
+macro_rules! cmd {
+    ($name:expr, $arity:expr, $flags:expr, $keys:ident, $handler:expr, $group:expr, $since:expr, $summary:expr) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $crate::commands::KeySpec::$keys,
+            handler: $handler,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            subcommands: &[],
+        }
+    };
+}
+
+/// The shard locks a command holds, viewed as databases.
+pub struct Keys<'a> {
+    store: &'a Store,
+    locks: Locked<'a>,
+    db: usize,
+    pub now_ms: u64,
+}
+
+impl<'a> Keys<'a> {
+    pub fn new(store: &'a Store, locks: Locked<'a>, db: usize, now_ms: u64) -> Self {
+        Keys {
+            store,
+            locks,
+            db,
+            now_ms,
+        }
+    }
+
+    /// The selected database in the shard that holds `key`.
+    pub fn db(&mut self, key: &[u8]) -> &mut Db {
+        let shard = self.store.shard_of(key);
+        &mut self.locks.shard(shard).dbs[self.db]
+    }
+
+    /// Database `index` in the shard that holds `key` (MOVE, COPY DB).
+    pub fn db_at(&mut self, key: &[u8], index: usize) -> &mut Db {
+        let shard = self.store.shard_of(key);
+        &mut self.locks.shard(shard).dbs[index]
+    }
+
+    pub fn selected(&self) -> usize {
+        self.db
+    }
+}
+
+/// What a handler gets: its arguments, the locked keys, the client, the
+/// server, and the reply writer.
+pub struct Ctx<'a> {
+    pub args: Args<'a>,
+    pub keys: Keys<'a>,
+    pub out: Reply<'a>,
+    pub client: &'a mut Client,
+    pub server: &'a Shared,
+    pub spec: &'static CommandSpec,
+}
+
+impl<'a> Ctx<'a> {
+    /// Argument `i` (0 is the command name).
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.args.get(i)
+    }
+
+    pub fn argc(&self) -> usize {
+        self.args.len()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.keys.now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_positions() {
+        assert_eq!(KeySpec::ONE.positions(3).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(KeySpec::PAIRS.positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(KeySpec::ALL.positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(KeySpec::NONE.positions(4).count(), 0);
+        assert_eq!(KeySpec::TWO.positions(3).collect::<Vec<_>>(), vec![1, 2]);
+    }
+}

@@ -1,0 +1,627 @@
+//! Server commands: INFO, CONFIG, TIME, SHUTDOWN and DEBUG.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::args::{self, is};
+use super::connection::REDIS_VERSION;
+use super::flags::*;
+use super::{table, CmdResult, CommandSpec, Ctx, Error};
+use crate::cmd;
+use crate::config::ConfigError;
+use crate::memory;
+use crate::stats::total;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "info",
+        -1,
+        LOADING | STALE | SENTINEL,
+        NONE,
+        info,
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server"
+    ),
+    CommandSpec {
+        subcommands: CONFIG_SUBCOMMANDS,
+        ..cmd!(
+            "config",
+            -2,
+            0,
+            NONE,
+            config_help,
+            "server",
+            "2.0.0",
+            "A container for server configuration commands"
+        )
+    },
+    cmd!(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NONE,
+        time,
+        "server",
+        "2.6.0",
+        "Return the current server time"
+    ),
+    cmd!(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
+        NONE,
+        shutdown,
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server"
+    ),
+    cmd!(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NONE,
+        debug,
+        "server",
+        "1.0.0",
+        "A container for debugging commands"
+    ),
+];
+
+const CONFIG_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "get",
+        -3,
+        CONFIG_FLAGS,
+        NONE,
+        config_get,
+        "server",
+        "2.0.0",
+        "Get the values of configuration parameters"
+    ),
+    cmd!(
+        "set",
+        -4,
+        CONFIG_FLAGS | MAY_REPLICATE,
+        NONE,
+        config_set,
+        "server",
+        "2.0.0",
+        "Set configuration parameters to the given values"
+    ),
+    cmd!(
+        "resetstat",
+        2,
+        CONFIG_FLAGS,
+        NONE,
+        config_resetstat,
+        "server",
+        "2.0.0",
+        "Reset the stats returned by INFO"
+    ),
+    cmd!(
+        "help",
+        2,
+        LOADING | STALE,
+        NONE,
+        config_help,
+        "server",
+        "5.0.0",
+        "Show helpful text about the different subcommands"
+    ),
+];
+
+/// INFO sections in the order Redis prints them, and whether `default`
+/// includes them.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", false),
+    ("commandstats", false),
+    ("errorstats", false),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// INFO [section [section ...]]
+fn info(ctx: &mut Ctx) -> CmdResult {
+    let mut wanted: Vec<String> = ctx
+        .args
+        .tail(1)
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_lowercase())
+        .collect();
+    if wanted.is_empty() {
+        wanted.push("default".into());
+    }
+    let mut text = String::new();
+    for (name, in_default) in SECTIONS {
+        let include = wanted.iter().any(|w| {
+            w == name
+                || w == "all" && *name != "modules"
+                || w == "everything"
+                || w == "default" && *in_default
+        });
+        if include {
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            section(ctx, name, &mut text);
+        }
+    }
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+fn section(ctx: &Ctx, name: &str, s: &mut String) {
+    let server = ctx.server;
+    let _ = writeln_crlf(s, &format!("# {}", capitalize(name)));
+    let mut field = |k: &str, v: String| {
+        let _ = writeln_crlf(s, &format!("{k}:{v}"));
+    };
+    match name {
+        "server" => {
+            let uptime = server.started.elapsed().as_secs();
+            let now_us = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0);
+            field("redis_version", REDIS_VERSION.into());
+            field("redis_git_sha1", "00000000".into());
+            field("redis_git_dirty", "0".into());
+            field("redis_build_id", "0".into());
+            field("redis_mode", "standalone".into());
+            field("os", os_name());
+            field("arch_bits", (usize::BITS).to_string());
+            field("monotonic_clock", "POSIX clock_gettime".into());
+            field("multiplexing_api", "epoll".into());
+            field("atomicvar_api", "c11-builtin".into());
+            field("gcc_version", "0.0.0".into());
+            field("process_id", std::process::id().to_string());
+            field("process_supervised", "no".into());
+            field("run_id", server.run_id.clone());
+            field("tcp_port", server.port.to_string());
+            field("server_time_usec", now_us.to_string());
+            field("uptime_in_seconds", uptime.to_string());
+            field("uptime_in_days", (uptime / 86400).to_string());
+            field("hz", server.hot.hz.load(Relaxed).to_string());
+            field("configured_hz", server.hot.hz.load(Relaxed).to_string());
+            field(
+                "lru_clock",
+                (((now_us / 1000) as u64 / 1000) & ((1 << 24) - 1)).to_string(),
+            );
+            field(
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            field(
+                "config_file",
+                server.config_file.clone().unwrap_or_default(),
+            );
+            field("io_threads_active", "0".into());
+            field("kvstore_version", env!("CARGO_PKG_VERSION").into());
+            field("kvstore_threads", server.threads.to_string());
+            field("kvstore_shards", server.store.shard_count().to_string());
+        }
+        "clients" => {
+            field("connected_clients", server.clients.len().to_string());
+            field("cluster_connections", "0".into());
+            field(
+                "maxclients",
+                server.hot.maxclients.load(Relaxed).to_string(),
+            );
+            field("client_recent_max_input_buffer", "0".into());
+            field("client_recent_max_output_buffer", "0".into());
+            field("blocked_clients", "0".into());
+            field("tracking_clients", "0".into());
+            field("clients_in_timeout_table", "0".into());
+        }
+        "memory" => {
+            let used = memory::used();
+            let rss = memory::rss();
+            let peak = memory::peak();
+            field("used_memory", used.to_string());
+            field("used_memory_human", memory::human(used));
+            field("used_memory_rss", rss.to_string());
+            field("used_memory_rss_human", memory::human(rss));
+            field("used_memory_peak", peak.to_string());
+            field("used_memory_peak_human", memory::human(peak));
+            field(
+                "used_memory_peak_perc",
+                format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+            );
+            field("total_system_memory", system_memory().to_string());
+            field("total_system_memory_human", memory::human(system_memory()));
+            field(
+                "maxmemory",
+                server.config.read().get("maxmemory").to_string(),
+            );
+            field(
+                "maxmemory_human",
+                memory::human(server.config.read().get("maxmemory").parse().unwrap_or(0)),
+            );
+            field(
+                "maxmemory_policy",
+                server.config.read().get("maxmemory-policy").to_string(),
+            );
+            field(
+                "mem_fragmentation_ratio",
+                format!("{:.2}", rss as f64 / used.max(1) as f64),
+            );
+            field("mem_allocator", "libc".into());
+            field("lazyfree_pending_objects", "0".into());
+        }
+        "persistence" => {
+            for (k, v) in [
+                ("loading", "0"),
+                ("async_loading", "0"),
+                ("current_cow_peak", "0"),
+                ("current_cow_size", "0"),
+                ("current_fork_perc", "0.00"),
+                ("current_save_keys_processed", "0"),
+                ("current_save_keys_total", "0"),
+                ("rdb_changes_since_last_save", "0"),
+                ("rdb_bgsave_in_progress", "0"),
+                ("rdb_last_save_time", &(server.started_unix_s()).to_string()),
+                ("rdb_last_bgsave_status", "ok"),
+                ("rdb_last_bgsave_time_sec", "-1"),
+                ("rdb_current_bgsave_time_sec", "-1"),
+                ("aof_enabled", "0"),
+                ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"),
+                ("aof_last_rewrite_time_sec", "-1"),
+                ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"),
+                ("aof_last_write_status", "ok"),
+            ] {
+                field(k, v.to_string());
+            }
+        }
+        "stats" => {
+            let st = &server.stats;
+            let expired: u64 = (0..server.store.shard_count())
+                .map(|s| {
+                    server
+                        .store
+                        .lock(s)
+                        .dbs
+                        .iter()
+                        .map(|d| d.expired)
+                        .sum::<u64>()
+                })
+                .sum();
+            field(
+                "total_connections_received",
+                total(st, |s| &s.connections).to_string(),
+            );
+            field(
+                "total_commands_processed",
+                server.total_commands().to_string(),
+            );
+            field(
+                "instantaneous_ops_per_sec",
+                server.instantaneous_ops().to_string(),
+            );
+            field(
+                "total_net_input_bytes",
+                total(st, |s| &s.net_input).to_string(),
+            );
+            field(
+                "total_net_output_bytes",
+                total(st, |s| &s.net_output).to_string(),
+            );
+            field(
+                "rejected_connections",
+                total(st, |s| &s.rejected_connections).to_string(),
+            );
+            field("sync_full", "0".into());
+            field("sync_partial_ok", "0".into());
+            field("sync_partial_err", "0".into());
+            field("expired_keys", expired.to_string());
+            field("evicted_keys", "0".into());
+            field("keyspace_hits", total(st, |s| &s.keyspace_hits).to_string());
+            field(
+                "keyspace_misses",
+                total(st, |s| &s.keyspace_misses).to_string(),
+            );
+            field("pubsub_channels", "0".into());
+            field("pubsub_patterns", "0".into());
+            field("latest_fork_usec", "0".into());
+            field("total_forks", "0".into());
+            let failed: u64 = st
+                .iter()
+                .flat_map(|t| t.per_command.iter())
+                .map(|c| c.failed.load(Relaxed))
+                .sum();
+            let rejected: u64 = st
+                .iter()
+                .flat_map(|t| t.per_command.iter())
+                .map(|c| c.rejected.load(Relaxed))
+                .sum();
+            field("total_error_replies", (failed + rejected).to_string());
+        }
+        "replication" => {
+            field("role", "master".into());
+            field("connected_slaves", "0".into());
+            field("master_failover_state", "no-failover".into());
+            field("master_replid", server.run_id.clone());
+            field("master_replid2", "0".repeat(40));
+            field("master_repl_offset", "0".into());
+            field("second_repl_offset", "-1".into());
+            field("repl_backlog_active", "0".into());
+            field("repl_backlog_size", "1048576".into());
+            field("repl_backlog_first_byte_offset", "0".into());
+            field("repl_backlog_histlen", "0".into());
+        }
+        "cpu" => {
+            let (user, sys) = cpu_times();
+            field("used_cpu_sys", format!("{sys:.6}"));
+            field("used_cpu_user", format!("{user:.6}"));
+            field("used_cpu_sys_children", "0.000000".into());
+            field("used_cpu_user_children", "0.000000".into());
+        }
+        "commandstats" => {
+            for (idx, entry) in table::all() {
+                let (mut calls, mut usec, mut rejected, mut failed) = (0, 0, 0, 0);
+                for t in &server.stats {
+                    let c = &t.per_command[idx];
+                    calls += c.calls.load(Relaxed);
+                    usec += c.usec.load(Relaxed);
+                    rejected += c.rejected.load(Relaxed);
+                    failed += c.failed.load(Relaxed);
+                }
+                if calls + rejected + failed == 0 {
+                    continue;
+                }
+                let per_call = if calls == 0 {
+                    0.0
+                } else {
+                    usec as f64 / calls as f64
+                };
+                field(
+                    &format!("cmdstat_{}", entry.full_name),
+                    format!("calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}"),
+                );
+            }
+        }
+        "cluster" => field("cluster_enabled", "0".into()),
+        "keyspace" => {
+            for db in 0..server.store.databases() {
+                let (mut keys, mut expires) = (0, 0);
+                for s in 0..server.store.shard_count() {
+                    let shard = server.store.lock(s);
+                    keys += shard.dbs[db].len();
+                    expires += shard.dbs[db].expires_len();
+                }
+                if keys > 0 {
+                    field(
+                        &format!("db{db}"),
+                        format!("keys={keys},expires={expires},avg_ttl=0"),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn writeln_crlf(s: &mut String, line: &str) -> std::fmt::Result {
+    write!(s, "{line}\r\n")
+}
+
+fn capitalize(name: &str) -> String {
+    match name {
+        "cpu" => "CPU".into(),
+        other => {
+            let mut c = other.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn os_name() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("Linux {} {}", release.trim(), std::env::consts::ARCH)
+}
+
+fn system_memory() -> usize {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// (user, system) CPU seconds of this process.
+pub fn cpu_times() -> (f64, f64) {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct we pass; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}
+
+/// CONFIG GET parameter [parameter ...]
+fn config_get(ctx: &mut Ctx) -> CmdResult {
+    let config = ctx.server.config.read();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for pattern in ctx.args.tail(2).iter() {
+        for (name, value) in config.matching(pattern) {
+            if !pairs.iter().any(|(n, _)| *n == name) {
+                pairs.push((name, value.to_string()));
+            }
+        }
+    }
+    drop(config);
+    ctx.out.array(pairs.len() * 2);
+    for (name, value) in &pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or nothing.
+fn config_set(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.argc().is_multiple_of(2) {
+        return Err(Error::WrongArity("config|set".into()));
+    }
+    let mut updated = ctx.server.config.read().clone();
+    let mut seen: Vec<String> = Vec::new();
+    for pair in ctx.args.tail(2).iter().collect::<Vec<_>>().chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).to_lowercase();
+        if seen.contains(&name) {
+            return Err(Error::ConfigDuplicate(name));
+        }
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        updated.set(&name, &value).map_err(|e| match e {
+            ConfigError::UnknownDirective(n) => Error::ConfigUnknown(n),
+            ConfigError::Immutable(n) => Error::ConfigImmutable(n),
+            ConfigError::BadValue { name, reason } => Error::ConfigSetFailed { name, reason },
+            ConfigError::Unsupported { name, what } => Error::ConfigSetFailed {
+                name,
+                reason: format!("this server does not support {what} yet"),
+            },
+        })?;
+        seen.push(name);
+    }
+    ctx.server.hot.refresh(&updated);
+    *ctx.server.config.write() = updated;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG RESETSTAT
+fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    for s in &ctx.server.stats {
+        s.reset();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG HELP
+fn config_help(ctx: &mut Ctx) -> CmdResult {
+    const LINES: &[&str] = &[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    super::keys::help(ctx, LINES);
+    Ok(())
+}
+
+/// TIME
+fn time(ctx: &mut Ctx) -> CmdResult {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+///
+/// Nothing is persisted yet, so SAVE and NOSAVE behave alike. On success
+/// the client gets no reply: the connection closes as the server stops.
+fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut abort = false;
+    for word in ctx.args.tail(1).iter() {
+        if is(word, "abort") {
+            abort = true;
+        } else if !["nosave", "save", "now", "force"]
+            .iter()
+            .any(|w| is(word, w))
+        {
+            return Err(Error::Syntax);
+        }
+    }
+    if abort {
+        return Err(Error::NoShutdownInProgress);
+    }
+    log::warn!("User requested shutdown...");
+    ctx.server.request_shutdown();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// DEBUG subcommand [argument ...]; refused unless enable-debug-command.
+fn debug(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.server.config.read().debug_command_enabled() {
+        return Err(Error::DebugDisabled("DEBUG"));
+    }
+    let sub = ctx.arg(1);
+    if is(sub, "sleep") && ctx.argc() == 3 {
+        let secs = args::float(ctx.arg(2))?;
+        std::thread::sleep(Duration::from_secs_f64(secs.max(0.0)));
+        ctx.out.ok();
+    } else if is(sub, "set-active-expire") && ctx.argc() == 3 {
+        let on = args::int(ctx.arg(2))? != 0;
+        ctx.server.hot.active_expire.store(on, Relaxed);
+        ctx.out.ok();
+    } else if is(sub, "object") && ctx.argc() == 3 {
+        let now = ctx.now_ms();
+        let key = ctx.arg(2);
+        let mut locked = ctx.server.store.lock(ctx.server.store.shard_of(key));
+        let Some(entry) = locked.dbs[ctx.client.db].get_no_touch(key, now) else {
+            return Err(Error::NoSuchKey);
+        };
+        let line = format!(
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+            entry.value.encoding(),
+            entry.value.heap_size().max(1),
+            entry.accessed_s & ((1 << 24) - 1),
+            entry.idle_secs(now)
+        );
+        drop(locked);
+        ctx.out.simple(&line);
+    } else if is(sub, "help") {
+        const LINES: &[&str] = &[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "OBJECT <key>",
+            "    Show low level info about the key and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        super::keys::help(ctx, LINES);
+    } else {
+        return Err(Error::UnknownSubcommandOrArity {
+            sub: sub.to_vec(),
+            command: "debug",
+        });
+    }
+    Ok(())
+}

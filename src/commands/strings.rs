@@ -1,0 +1,905 @@
+//! String commands.
+
+use super::args::{self, is, Cursor};
+use super::flags::*;
+use super::{CmdResult, CommandSpec, Ctx, Error};
+use crate::cmd;
+use crate::store::{Db, Str, Value};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "get",
+        2,
+        READONLY | FAST,
+        ONE,
+        get,
+        "string",
+        "1.0.0",
+        "Get the value of a key"
+    ),
+    cmd!(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        ONE,
+        set,
+        "string",
+        "1.0.0",
+        "Set the string value of a key"
+    ),
+    cmd!(
+        "setnx",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        setnx,
+        "string",
+        "1.0.0",
+        "Set the value of a key, only if the key does not exist"
+    ),
+    cmd!(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        ONE,
+        setex,
+        "string",
+        "2.0.0",
+        "Set the value and expiration of a key"
+    ),
+    cmd!(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        ONE,
+        psetex,
+        "string",
+        "2.6.0",
+        "Set the value and expiration in milliseconds of a key"
+    ),
+    cmd!(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        getset,
+        "string",
+        "1.0.0",
+        "Set the string value of a key and return its old value"
+    ),
+    cmd!(
+        "getdel",
+        2,
+        WRITE | FAST,
+        ONE,
+        getdel,
+        "string",
+        "6.2.0",
+        "Get the value of a key and delete the key"
+    ),
+    cmd!(
+        "getex",
+        -2,
+        WRITE | FAST,
+        ONE,
+        getex,
+        "string",
+        "6.2.0",
+        "Get the value of a key and optionally set its expiration"
+    ),
+    cmd!(
+        "mget",
+        -2,
+        READONLY | FAST,
+        ALL,
+        mget,
+        "string",
+        "1.0.0",
+        "Get the values of all the given keys"
+    ),
+    cmd!(
+        "mset",
+        -3,
+        WRITE | DENYOOM,
+        PAIRS,
+        mset,
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values"
+    ),
+    cmd!(
+        "msetnx",
+        -3,
+        WRITE | DENYOOM,
+        PAIRS,
+        msetnx,
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values, only if none of the keys exist"
+    ),
+    cmd!(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        incr,
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by one"
+    ),
+    cmd!(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        decr,
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by one"
+    ),
+    cmd!(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        incrby,
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by the given amount"
+    ),
+    cmd!(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        decrby,
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by the given number"
+    ),
+    cmd!(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        incrbyfloat,
+        "string",
+        "2.6.0",
+        "Increment the float value of a key by the given amount"
+    ),
+    cmd!(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        ONE,
+        append,
+        "string",
+        "2.0.0",
+        "Append a value to a key"
+    ),
+    cmd!(
+        "strlen",
+        2,
+        READONLY | FAST,
+        ONE,
+        strlen,
+        "string",
+        "2.2.0",
+        "Get the length of the value stored in a key"
+    ),
+    cmd!(
+        "getrange",
+        4,
+        READONLY,
+        ONE,
+        getrange,
+        "string",
+        "2.4.0",
+        "Get a substring of the string stored at a key"
+    ),
+    cmd!(
+        "substr",
+        4,
+        READONLY,
+        ONE,
+        getrange,
+        "string",
+        "1.0.0",
+        "Get a substring of the string stored at a key"
+    ),
+    cmd!(
+        "setrange",
+        4,
+        WRITE | DENYOOM,
+        ONE,
+        setrange,
+        "string",
+        "2.2.0",
+        "Overwrite part of a string at key starting at the specified offset"
+    ),
+    cmd!(
+        "lcs",
+        -3,
+        READONLY,
+        TWO,
+        lcs,
+        "string",
+        "7.0.0",
+        "Find longest common substring"
+    ),
+];
+
+/// Largest string a write may create (Redis's proto-max-bulk-len default).
+pub const STRING_MAX: usize = 512 * 1024 * 1024;
+
+/// The string at `key`, `None` when missing; WRONGTYPE for other types.
+pub fn lookup_str<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'d mut Str>, Error> {
+    match db.get(key, now_ms) {
+        None => Ok(None),
+        Some(entry) => match &mut entry.value {
+            Value::Str(s) => Ok(Some(s)),
+        },
+    }
+}
+
+/// GET key
+fn get(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let found = lookup_str(ctx.keys.db(key), key, now)?;
+    match found {
+        Some(s) => ctx.out.bulk(s.bytes(&mut [0; 20])),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// What an expiry option asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExpiryArg<'a> {
+    /// EX, PX, EXAT or PXAT with its raw value.
+    Set {
+        value: &'a [u8],
+        unit_ms: u64,
+        absolute: bool,
+    },
+    KeepTtl,
+    Persist,
+}
+
+impl ExpiryArg<'_> {
+    /// The absolute expiry in ms, validated as Redis does: the value must
+    /// be an integer, positive, and not overflow when converted.
+    pub fn resolve(&self, now_ms: u64, cmd: &'static str) -> Result<Option<u64>, Error> {
+        let ExpiryArg::Set {
+            value,
+            unit_ms,
+            absolute,
+        } = *self
+        else {
+            return Ok(None);
+        };
+        let n = args::int(value)?;
+        if n <= 0 || n > i64::MAX / unit_ms as i64 {
+            return Err(Error::InvalidExpireTime(cmd));
+        }
+        let ms = n * unit_ms as i64;
+        let at = if absolute {
+            Some(ms)
+        } else {
+            ms.checked_add(now_ms as i64)
+        };
+        match at {
+            Some(at) if at > 0 => Ok(Some(at as u64)),
+            _ => Err(Error::InvalidExpireTime(cmd)),
+        }
+    }
+}
+
+/// Reads EX/PX/EXAT/PXAT (and KEEPTTL or PERSIST when allowed) at the
+/// cursor's current word; `None` when the word is none of them.
+fn expiry_option<'a>(
+    word: &[u8],
+    cur: &mut Cursor<'a>,
+    extra: &str,
+) -> Result<Option<ExpiryArg<'a>>, Error> {
+    let (unit_ms, absolute) = if is(word, "ex") {
+        (1000, false)
+    } else if is(word, "px") {
+        (1, false)
+    } else if is(word, "exat") {
+        (1000, true)
+    } else if is(word, "pxat") {
+        (1, true)
+    } else if is(word, extra) {
+        return Ok(Some(if extra == "keepttl" {
+            ExpiryArg::KeepTtl
+        } else {
+            ExpiryArg::Persist
+        }));
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(ExpiryArg::Set {
+        value: cur.value()?,
+        unit_ms,
+        absolute,
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Condition {
+    Always,
+    IfMissing,
+    IfExists,
+}
+
+struct SetOptions<'a> {
+    condition: Condition,
+    get: bool,
+    expiry: Option<ExpiryArg<'a>>,
+}
+
+impl<'a> SetOptions<'a> {
+    fn parse(ctx: &Ctx<'a>) -> Result<Self, Error> {
+        let mut opts = SetOptions {
+            condition: Condition::Always,
+            get: false,
+            expiry: None,
+        };
+        let mut cur = Cursor::new(ctx.args, 3);
+        while let Some(word) = cur.next_arg() {
+            if is(word, "nx") || is(word, "xx") {
+                if opts.condition != Condition::Always {
+                    return Err(Error::Syntax);
+                }
+                opts.condition = if is(word, "nx") {
+                    Condition::IfMissing
+                } else {
+                    Condition::IfExists
+                };
+            } else if is(word, "get") {
+                opts.get = true;
+            } else if let Some(exp) = expiry_option(word, &mut cur, "keepttl")? {
+                if opts.expiry.is_some() {
+                    return Err(Error::Syntax);
+                }
+                opts.expiry = Some(exp);
+            } else {
+                return Err(Error::Syntax);
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT ts | PXAT ms-ts | KEEPTTL]
+fn set(ctx: &mut Ctx) -> CmdResult {
+    let opts = SetOptions::parse(ctx)?;
+    let now = ctx.now_ms();
+    let expires_at = match opts.expiry {
+        Some(e) => e.resolve(now, "set")?,
+        None => None,
+    };
+    let (key, value) = (ctx.arg(1), ctx.arg(2));
+    let db = ctx.keys.db(key);
+    let old = if opts.get {
+        lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec())
+    } else {
+        None
+    };
+    let exists =
+        opts.get && old.is_some() || opts.condition != Condition::Always && db.exists(key, now);
+    let allowed = match opts.condition {
+        Condition::Always => true,
+        Condition::IfMissing => !exists,
+        Condition::IfExists => exists,
+    };
+    if allowed {
+        let value = Value::Str(Str::new(value));
+        if opts.expiry == Some(ExpiryArg::KeepTtl) {
+            db.set_keep_ttl(key, value, now);
+        } else {
+            db.set(key, value, expires_at);
+        }
+    }
+    match (opts.get, allowed) {
+        (true, _) => ctx.out.bulk_opt(old.as_deref()),
+        (false, true) => ctx.out.ok(),
+        (false, false) => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// SETNX key value
+fn setnx(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let (key, value) = (ctx.arg(1), ctx.arg(2));
+    let db = ctx.keys.db(key);
+    if db.exists(key, now) {
+        ctx.out.int(0);
+    } else {
+        db.set(key, Value::Str(Str::new(value)), None);
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
+    let now = ctx.now_ms();
+    let at = ExpiryArg::Set {
+        value: ctx.arg(2),
+        unit_ms,
+        absolute: false,
+    }
+    .resolve(now, cmd)?;
+    let (key, value) = (ctx.arg(1), ctx.arg(3));
+    ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SETEX key seconds value
+fn setex(ctx: &mut Ctx) -> CmdResult {
+    set_with_ttl(ctx, 1000, "setex")
+}
+
+/// PSETEX key milliseconds value
+fn psetex(ctx: &mut Ctx) -> CmdResult {
+    set_with_ttl(ctx, 1, "psetex")
+}
+
+/// GETSET key value
+fn getset(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let (key, value) = (ctx.arg(1), ctx.arg(2));
+    let db = ctx.keys.db(key);
+    let old = lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec());
+    db.set(key, Value::Str(Str::new(value)), None);
+    ctx.out.bulk_opt(old.as_deref());
+    Ok(())
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let db = ctx.keys.db(key);
+    if lookup_str(db, key, now)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    let Some(entry) = db.remove(key, now) else {
+        unreachable!("looked up above")
+    };
+    let Value::Str(s) = entry.value;
+    ctx.out.bulk(s.bytes(&mut [0; 20]));
+    Ok(())
+}
+
+/// GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | PERSIST]
+fn getex(ctx: &mut Ctx) -> CmdResult {
+    let mut expiry = None;
+    let mut cur = Cursor::new(ctx.args, 2);
+    while let Some(word) = cur.next_arg() {
+        match expiry_option(word, &mut cur, "persist")? {
+            Some(e) if expiry.is_none() => expiry = Some(e),
+            _ => return Err(Error::Syntax),
+        }
+    }
+    let now = ctx.now_ms();
+    let at = match expiry {
+        Some(e) => e.resolve(now, "getex")?,
+        None => None,
+    };
+    let key = ctx.arg(1);
+    let db = ctx.keys.db(key);
+    let Some(s) = lookup_str(db, key, now)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    ctx.out.bulk(s.bytes(&mut [0; 20]));
+    match expiry {
+        Some(ExpiryArg::Persist) => {
+            db.set_expiry(key, None, now);
+        }
+        Some(_) if at.is_some_and(|at| at <= now) => {
+            db.remove(key, now);
+        }
+        Some(_) => {
+            db.set_expiry(key, at, now);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// MGET key [key ...]
+fn mget(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    ctx.out.array(ctx.argc() - 1);
+    for key in ctx.args.tail(1).iter() {
+        // A key of another type reads as nil here, as in Redis.
+        match ctx.keys.db(key).get(key, now) {
+            Some(entry) => match &entry.value {
+                Value::Str(s) => ctx.out.bulk(s.bytes(&mut [0; 20])),
+            },
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// MSET key value [key value ...]
+fn mset(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc().is_multiple_of(2) {
+        return Err(Error::WrongArity(ctx.spec.name.to_string()));
+    }
+    for pair in 0..(ctx.argc() - 1) / 2 {
+        let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
+        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// MSETNX key value [key value ...]
+fn msetnx(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc().is_multiple_of(2) {
+        return Err(Error::WrongArity(ctx.spec.name.to_string()));
+    }
+    let now = ctx.now_ms();
+    let pairs = (ctx.argc() - 1) / 2;
+    for pair in 0..pairs {
+        let key = ctx.arg(1 + pair * 2);
+        if ctx.keys.db(key).exists(key, now) {
+            ctx.out.int(0);
+            return Ok(());
+        }
+    }
+    for pair in 0..pairs {
+        let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
+        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Adds `by` to the integer at `key` (keeping its TTL) and replies with the
+/// result.
+fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let db = ctx.keys.db(key);
+    let result = match lookup_str(db, key, now)? {
+        Some(s) => {
+            let current = s.as_int().ok_or(Error::NotInteger)?;
+            let next = current.checked_add(by).ok_or(Error::Overflow)?;
+            *s = Str::Int(next);
+            next
+        }
+        None => {
+            db.insert_new(key, Value::Str(Str::Int(by)), now);
+            by
+        }
+    };
+    ctx.out.int(result);
+    Ok(())
+}
+
+/// INCR key
+fn incr(ctx: &mut Ctx) -> CmdResult {
+    incr_by(ctx, 1)
+}
+
+/// DECR key
+fn decr(ctx: &mut Ctx) -> CmdResult {
+    incr_by(ctx, -1)
+}
+
+/// INCRBY key increment
+fn incrby(ctx: &mut Ctx) -> CmdResult {
+    let by = args::int(ctx.arg(2))?;
+    incr_by(ctx, by)
+}
+
+/// DECRBY key decrement
+fn decrby(ctx: &mut Ctx) -> CmdResult {
+    let by = args::int(ctx.arg(2))?;
+    let by = by.checked_neg().ok_or(Error::DecrementOverflow)?;
+    incr_by(ctx, by)
+}
+
+/// INCRBYFLOAT key increment
+///
+/// Redis adds in long double and prints with 17 significant digits; we add
+/// in f64 and print the shortest form that round-trips, which agrees for
+/// ordinary decimal operands.
+fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
+    let by = args::float(ctx.arg(2))?;
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let db = ctx.keys.db(key);
+    let current = match lookup_str(db, key, now)? {
+        Some(s) => args::float(s.bytes(&mut [0; 20]))?,
+        None => 0.0,
+    };
+    let next = current + by;
+    if !next.is_finite() {
+        return Err(Error::IncrNanOrInfinity);
+    }
+    let text = format_float(next);
+    let value = Value::Str(Str::new(text.as_bytes()));
+    db.set_keep_ttl(key, value, now);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// A float as INCRBYFLOAT prints it: plain decimal, no exponent, no
+/// trailing zeros.
+pub fn format_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let s = format!("{v}");
+    if s.contains('e') {
+        format!("{v:.0}")
+    } else {
+        s
+    }
+}
+
+/// APPEND key value
+fn append(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let (key, value) = (ctx.arg(1), ctx.arg(2));
+    let db = ctx.keys.db(key);
+    let len = match lookup_str(db, key, now)? {
+        Some(s) => {
+            if s.len() + value.len() > STRING_MAX {
+                return Err(Error::StringTooLong);
+            }
+            let raw = s.make_raw();
+            raw.extend_from_slice(value);
+            raw.len()
+        }
+        None => {
+            db.insert_new(key, Value::Str(Str::Raw(value.to_vec())), now);
+            value.len()
+        }
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let len = lookup_str(ctx.keys.db(key), key, now)?.map_or(0, |s| s.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// The byte range `start..=end` of a string of `len` bytes with Redis's
+/// negative-index rules; `None` when empty.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { (len + end).max(0) } else { end };
+    let end = end.min(len - 1);
+    if len == 0 || start > end {
+        return None;
+    }
+    Some((start as usize, end as usize))
+}
+
+/// GETRANGE key start end
+fn getrange(ctx: &mut Ctx) -> CmdResult {
+    let start = args::int(ctx.arg(2))?;
+    let end = args::int(ctx.arg(3))?;
+    let now = ctx.now_ms();
+    let key = ctx.arg(1);
+    let Some(s) = lookup_str(ctx.keys.db(key), key, now)? else {
+        ctx.out.bulk(b"");
+        return Ok(());
+    };
+    let mut buf = [0; 20];
+    let bytes = s.bytes(&mut buf);
+    match clamp_range(start, end, bytes.len()) {
+        Some((a, b)) => ctx.out.bulk(&bytes[a..=b]),
+        None => ctx.out.bulk(b""),
+    }
+    Ok(())
+}
+
+/// SETRANGE key offset value
+fn setrange(ctx: &mut Ctx) -> CmdResult {
+    let offset = args::int(ctx.arg(2))?;
+    if offset < 0 {
+        return Err(Error::OutOfRange("offset"));
+    }
+    let offset = offset as usize;
+    let now = ctx.now_ms();
+    let (key, value) = (ctx.arg(1), ctx.arg(3));
+    let db = ctx.keys.db(key);
+    let existing = lookup_str(db, key, now)?;
+    if value.is_empty() {
+        let len = existing.map_or(0, |s| s.len());
+        ctx.out.int(len as i64);
+        return Ok(());
+    }
+    if offset.saturating_add(value.len()) > STRING_MAX {
+        return Err(Error::StringTooLong);
+    }
+    let raw = match existing {
+        Some(s) => s.make_raw(),
+        None => match &mut db
+            .insert_new(key, Value::Str(Str::Raw(Vec::new())), now)
+            .value
+        {
+            Value::Str(s) => s.make_raw(),
+        },
+    };
+    if raw.len() < offset + value.len() {
+        raw.resize(offset + value.len(), 0);
+    }
+    raw[offset..offset + value.len()].copy_from_slice(value);
+    ctx.out.int(raw.len() as i64);
+    Ok(())
+}
+
+struct LcsOptions {
+    len: bool,
+    idx: bool,
+    min_match_len: usize,
+    with_match_len: bool,
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+fn lcs(ctx: &mut Ctx) -> CmdResult {
+    let mut opts = LcsOptions {
+        len: false,
+        idx: false,
+        min_match_len: 0,
+        with_match_len: false,
+    };
+    let mut cur = Cursor::new(ctx.args, 3);
+    while let Some(word) = cur.next_arg() {
+        if is(word, "len") {
+            opts.len = true;
+        } else if is(word, "idx") {
+            opts.idx = true;
+        } else if is(word, "withmatchlen") {
+            opts.with_match_len = true;
+        } else if is(word, "minmatchlen") {
+            let n = args::int(cur.value()?)?;
+            opts.min_match_len = n.max(0) as usize;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let now = ctx.now_ms();
+    let mut strings = Vec::with_capacity(2);
+    for key in [ctx.arg(1), ctx.arg(2)] {
+        match ctx.keys.db(key).get(key, now) {
+            None => strings.push(Vec::new()),
+            Some(entry) => match &entry.value {
+                Value::Str(s) => strings.push(s.bytes(&mut [0; 20]).to_vec()),
+            },
+        }
+    }
+    if opts.len && opts.idx {
+        return Err(Error::LcsLenAndIdx);
+    }
+    let (a, b) = (&strings[0], &strings[1]);
+    // Dynamic programming table of common-subsequence lengths.
+    let width = b.len() + 1;
+    let mut dp = vec![0u32; (a.len() + 1) * width];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            dp[i * width + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * width + j - 1] + 1
+            } else {
+                dp[(i - 1) * width + j].max(dp[i * width + j - 1])
+            };
+        }
+    }
+    let total = dp[a.len() * width + b.len()] as usize;
+    if opts.len {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    // Walk back from the end, collecting the subsequence and its ranges.
+    let mut lcs = vec![0u8; total];
+    let mut ranges: Vec<((usize, usize), (usize, usize))> = Vec::new();
+    let mut current: Option<((usize, usize), (usize, usize))> = None;
+    let (mut i, mut j, mut k) = (a.len(), b.len(), total);
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            k -= 1;
+            lcs[k] = a[i - 1];
+            let (ai, bj) = (i - 1, j - 1);
+            current = match current {
+                Some(((a0, a1), (b0, b1))) if a0 == ai + 1 && b0 == bj + 1 => {
+                    Some(((ai, a1), (bj, b1)))
+                }
+                Some(done) => {
+                    ranges.push(done);
+                    Some(((ai, ai), (bj, bj)))
+                }
+                None => Some(((ai, ai), (bj, bj))),
+            };
+            i -= 1;
+            j -= 1;
+        } else if dp[(i - 1) * width + j] > dp[i * width + j - 1] {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    if let Some(done) = current {
+        ranges.push(done);
+    }
+    if !opts.idx {
+        ctx.out.bulk(&lcs);
+        return Ok(());
+    }
+    let kept: Vec<_> = ranges
+        .into_iter()
+        .filter(|((a0, a1), _)| a1 - a0 + 1 >= opts.min_match_len)
+        .collect();
+    ctx.out.array(4);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(kept.len());
+    for ((a0, a1), (b0, b1)) in kept {
+        ctx.out.array(if opts.with_match_len { 3 } else { 2 });
+        ctx.out.array(2);
+        ctx.out.int(a0 as i64);
+        ctx.out.int(a1 as i64);
+        ctx.out.array(2);
+        ctx.out.int(b0 as i64);
+        ctx.out.int(b1 as i64);
+        if opts.with_match_len {
+            ctx.out.int((a1 - a0 + 1) as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(clamp_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(clamp_range(-3, -1, 5), Some((2, 4)));
+        assert_eq!(clamp_range(3, 100, 5), Some((3, 4)));
+        assert_eq!(clamp_range(4, 2, 5), None);
+        assert_eq!(clamp_range(-1, -3, 5), None);
+        assert_eq!(clamp_range(0, 0, 0), None);
+        assert_eq!(clamp_range(-100, 0, 5), Some((0, 0)));
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(format_float(10.6), "10.6");
+        assert_eq!(format_float(3.0), "3");
+        assert_eq!(format_float(-0.5), "-0.5");
+        assert_eq!(format_float(1e20), "100000000000000000000");
+    }
+}

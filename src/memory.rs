@@ -1,0 +1,133 @@
+//! Memory accounting: a global allocator wrapper that counts live heap
+//! bytes, for INFO's used_memory. Each thread adds to its own cache-padded
+//! slot with a plain load and store (no locked instruction, no shared
+//! cache line on the hot path); readers sum the slots. Memory freed by a
+//! thread other than the one that allocated it makes one slot go down and
+//! another up, so only the sum is meaningful.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+
+/// Slots for counting threads; threads beyond this share the last slot
+/// with atomic adds.
+const SLOTS: usize = 64;
+
+#[repr(align(64))]
+struct Slot(AtomicIsize);
+
+static COUNTS: [Slot; SLOTS] = [const { Slot(AtomicIsize::new(0)) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn add(delta: isize) {
+    let slot = MY_SLOT
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT_SLOT.fetch_add(1, Relaxed).min(SLOTS - 1));
+            }
+            s.get()
+        })
+        .unwrap_or(SLOTS - 1);
+    let counter = &COUNTS[slot].0;
+    if slot == SLOTS - 1 {
+        counter.fetch_add(delta, Relaxed);
+    } else {
+        counter.store(counter.load(Relaxed) + delta, Relaxed);
+    }
+}
+
+/// The counting allocator; the binary installs it with `#[global_allocator]`.
+pub struct Counting;
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) };
+        add(-(layout.size() as isize));
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            add(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds realloc's contract; forwarded unchanged.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            add(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+/// Live heap bytes counted so far (0 when the counting allocator is not
+/// installed, as in tests).
+pub fn used() -> usize {
+    let total: isize = COUNTS.iter().map(|s| s.0.load(Relaxed)).sum();
+    let used = total.max(0) as usize;
+    PEAK.fetch_max(used, Relaxed);
+    used
+}
+
+/// The highest `used()` seen.
+pub fn peak() -> usize {
+    PEAK.load(Relaxed).max(used())
+}
+
+/// Resident set size from /proc, in bytes.
+pub fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Bytes in Redis's human form: `1.00M`, `512B`.
+pub fn human(bytes: usize) -> String {
+    let b = bytes as f64;
+    let units = [
+        (1u64 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (size, unit) in units {
+        if b >= size as f64 {
+            return format!("{:.2}{unit}", b / size as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_sizes() {
+        assert_eq!(super::human(512), "512B");
+        assert_eq!(super::human(1536), "1.50K");
+        assert_eq!(super::human(3 << 20), "3.00M");
+    }
+}

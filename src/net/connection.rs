@@ -1,0 +1,226 @@
+//! One client connection: its socket, read buffer and parser, and output
+//! buffer. Reads are bounded per turn so a client that pipelines without
+//! pause shares its thread fairly; output above `OUTPUT_PAUSE` stops the
+//! reading of new commands until the client drains it, so a client that
+//! never reads cannot make the server's memory grow without bound.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::Ordering::Relaxed;
+
+use mio::net::TcpStream;
+
+use crate::client::Client;
+use crate::commands::{dispatch, Error};
+use crate::resp::{ParseLimits, Reply, RequestParser};
+use crate::server::Shared;
+use crate::stats::{bump, ThreadStats};
+
+/// Read buffer size for a new connection, and what an idle one shrinks to.
+const READ_CHUNK: usize = 16 * 1024;
+/// New bytes read from one client per loop turn (more when a large bulk
+/// is arriving).
+const READ_PER_TURN: usize = 256 * 1024;
+/// Commands run for one client per loop turn before others get a turn.
+const COMMANDS_PER_TURN: usize = 4096;
+/// Pending output above which no more commands are read from the client.
+pub const OUTPUT_PAUSE: usize = 4 * 1024 * 1024;
+/// An output buffer with more capacity than this is shrunk once drained.
+const OUTPUT_KEEP: usize = 1024 * 1024;
+
+/// What a turn of reading found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadState {
+    /// The socket has no more data for now.
+    Drained,
+    /// The turn's budget was used; the socket may hold more.
+    More,
+    /// The peer closed its side.
+    Eof,
+}
+
+pub struct Connection {
+    pub stream: TcpStream,
+    pub client: Client,
+    parser: RequestParser,
+    /// Bytes `rstart..rend` are received and not yet parsed; the rest of
+    /// the vector is allocated space to read into.
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    pub wbuf: Vec<u8>,
+    wpos: usize,
+    /// Close once the output is flushed (QUIT, protocol error, shutdown).
+    pub closing: bool,
+    /// The socket may have unread bytes (a turn stopped on its budget).
+    pub more_to_read: bool,
+    /// Parsed commands wait in the buffer (a turn stopped on its budget).
+    pub more_to_run: bool,
+    /// Queued in the loop's ready list.
+    pub scheduled: bool,
+    /// When the output first went over the soft limit.
+    pub soft_limit_since: Option<std::time::Instant>,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, client: Client) -> Self {
+        Connection {
+            stream,
+            client,
+            parser: RequestParser::new(),
+            rbuf: Vec::new(),
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            closing: false,
+            more_to_read: false,
+            more_to_run: false,
+            scheduled: false,
+            soft_limit_since: None,
+        }
+    }
+
+    pub fn pending_output(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    pub fn pending_input(&self) -> usize {
+        self.rend - self.rstart
+    }
+
+    pub fn paused(&self) -> bool {
+        self.pending_output() > OUTPUT_PAUSE
+    }
+
+    /// Reads what the socket has, up to this turn's budget.
+    pub fn fill(&mut self, stats: &ThreadStats) -> io::Result<ReadState> {
+        let mut read_this_turn = 0;
+        loop {
+            let needed = self.parser.needed_len();
+            let budget = READ_PER_TURN.max(
+                needed
+                    .saturating_sub(self.pending_input())
+                    .min(4 * READ_PER_TURN),
+            );
+            if read_this_turn >= budget {
+                return Ok(ReadState::More);
+            }
+            self.make_room(needed);
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => return Ok(ReadState::Eof),
+                Ok(n) => {
+                    self.rend += n;
+                    read_this_turn += n;
+                    bump(&stats.net_input, n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadState::Drained),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes free space after `rend`: moves unparsed bytes to the front,
+    /// and grows the buffer when a command needs more than it holds.
+    fn make_room(&mut self, needed: usize) {
+        if self.rbuf.is_empty() {
+            self.rbuf.resize(READ_CHUNK, 0);
+        }
+        if self.rend < self.rbuf.len() {
+            return;
+        }
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        if self.rend == self.rbuf.len() {
+            let want = (self.rbuf.len() * 2).max(needed).max(READ_CHUNK);
+            self.rbuf.resize(want, 0);
+        }
+    }
+
+    /// Runs the complete commands in the read buffer, writing replies to
+    /// the output buffer, until the input, the turn's budget or the output
+    /// room runs out.
+    pub fn run_commands(&mut self, shared: &Shared, stats: &ThreadStats, thread: usize) {
+        let limits = ParseLimits {
+            max_bulk_len: shared.hot.max_bulk_len.load(Relaxed),
+            auth_required: !self.client.authenticated,
+        };
+        self.more_to_run = false;
+        let mut ran = 0;
+        while self.rstart < self.rend && !self.closing {
+            if ran == COMMANDS_PER_TURN {
+                self.more_to_run = true;
+                break;
+            }
+            if self.paused() {
+                break;
+            }
+            let buf = &self.rbuf[self.rstart..self.rend];
+            match self.parser.parse(buf, limits) {
+                Ok(Some(consumed)) => {
+                    let args = self.parser.args(buf);
+                    if !args.is_empty() {
+                        dispatch::execute(
+                            args,
+                            &mut self.client,
+                            shared,
+                            stats,
+                            thread,
+                            &mut self.wbuf,
+                        );
+                        ran += 1;
+                    }
+                    self.rstart += consumed;
+                    if self.client.close_after_reply {
+                        self.closing = true;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    Reply::new(&mut self.wbuf).error(&Error::from(e).to_string());
+                    log::debug!("protocol error from {}: {e:?}", self.client.meta.addr);
+                    self.closing = true;
+                }
+            }
+        }
+        if self.rstart == self.rend && !self.parser.in_progress() {
+            self.rstart = 0;
+            self.rend = 0;
+            if self.rbuf.len() > READ_CHUNK {
+                self.rbuf.truncate(READ_CHUNK);
+                self.rbuf.shrink_to_fit();
+            }
+        }
+        let meta = &self.client.meta;
+        meta.query_buf.store(self.pending_input(), Relaxed);
+        meta.query_buf_free
+            .store(self.rbuf.len() - self.rend, Relaxed);
+        meta.output_buf.store(self.pending_output(), Relaxed);
+    }
+
+    /// Writes pending output; true when all of it went out.
+    pub fn flush(&mut self, stats: &ThreadStats) -> io::Result<bool> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.wpos += n;
+                    bump(&stats.net_output, n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        if self.wbuf.capacity() > OUTPUT_KEEP {
+            self.wbuf.shrink_to(READ_CHUNK);
+        }
+        self.client.meta.output_buf.store(0, Relaxed);
+        Ok(true)
+    }
+}

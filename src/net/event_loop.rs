@@ -1,0 +1,352 @@
+//! One event loop per thread: a `mio::Poll` over this thread's listener,
+//! its mailbox waker and the connections the kernel handed to it.
+//! Edge-triggered: accept, read and write until WouldBlock, or until a
+//! turn's budget, after which the connection waits in `ready` for its next
+//! turn. The loop never blocks on anything but `poll`.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+
+use super::connection::{Connection, ReadState};
+use super::mailbox::Message;
+use crate::client::{Client, ClientMeta};
+use crate::resp::Reply;
+use crate::server::Shared;
+use crate::stats::bump;
+use crate::store::expiry::{self, ExpiryCursor};
+
+const WAKER: Token = Token(0);
+/// Listener tokens are 1..=LISTENERS_MAX; connections come after.
+const LISTENERS_MAX: usize = 64;
+const FIRST_CONN: usize = LISTENERS_MAX + 1;
+/// Longest a shutdown waits for replies in flight to be written.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Buckets of a pending table resize moved per database per cron tick.
+const REHASH_STEPS_PER_CRON: usize = 1000;
+
+pub struct EventLoop {
+    index: usize,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    by_client: HashMap<u64, usize>,
+    ready: VecDeque<usize>,
+    shared: Arc<Shared>,
+    /// The shards whose active expiry and rehashing this thread runs.
+    owned_shards: Vec<usize>,
+    expiry_cursor: ExpiryCursor,
+    shutting_down: Option<Instant>,
+    last_client_check: Instant,
+}
+
+impl EventLoop {
+    pub fn new(
+        index: usize,
+        poll: Poll,
+        mut listeners: Vec<TcpListener>,
+        shared: Arc<Shared>,
+    ) -> io::Result<Self> {
+        assert!(listeners.len() <= LISTENERS_MAX);
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(1 + i), Interest::READABLE)?;
+        }
+        let threads = shared.threads;
+        let owned_shards = (0..shared.store.shard_count())
+            .filter(|s| s % threads == index)
+            .collect();
+        Ok(EventLoop {
+            index,
+            poll,
+            listeners,
+            conns: Vec::new(),
+            free: Vec::new(),
+            by_client: HashMap::new(),
+            ready: VecDeque::new(),
+            shared,
+            owned_shards,
+            expiry_cursor: ExpiryCursor::default(),
+            shutting_down: None,
+            last_client_check: Instant::now(),
+        })
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_cron = Instant::now();
+        loop {
+            let now = Instant::now();
+            let timeout = if self.ready.is_empty() {
+                next_cron.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("event loop {} poll failed: {e}", self.index);
+                    return;
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.read_mailbox(),
+                    Token(t) if t < FIRST_CONN => self.accept(t - 1),
+                    Token(t) => self.serve(t - FIRST_CONN),
+                }
+            }
+            for _ in 0..self.ready.len() {
+                let Some(idx) = self.ready.pop_front() else {
+                    break;
+                };
+                if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                    conn.scheduled = false;
+                    self.serve(idx);
+                }
+            }
+            if Instant::now() >= next_cron {
+                self.cron();
+                next_cron = Instant::now()
+                    + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
+            }
+            if let Some(since) = self.shutting_down {
+                if self.by_client.is_empty() || since.elapsed() > SHUTDOWN_GRACE {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stats(&self) -> &crate::stats::ThreadStats {
+        &self.shared.stats[self.index]
+    }
+
+    fn accept(&mut self, listener: usize) {
+        loop {
+            let (stream, peer) = match self.listeners[listener].accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            bump(&self.stats().connections, 1);
+            if self.shared.clients.len() >= self.shared.hot.maxclients.load(Relaxed) {
+                let mut out = Vec::new();
+                Reply::new(&mut out).error(&crate::commands::Error::MaxClients.to_string());
+                let _ = std::io::Write::write(&mut &stream, &out);
+                bump(&self.stats().rejected_connections, 1);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let laddr = stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+            let id = self.shared.clients.next_id();
+            let meta = Arc::new(ClientMeta::new(id, peer.to_string(), laddr, fd, self.index));
+            let authenticated = self.shared.config.read().requirepass().is_empty();
+            let mut conn = Connection::new(stream, Client::new(meta.clone(), authenticated));
+            let idx = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            if let Err(e) = self.poll.registry().register(
+                &mut conn.stream,
+                Token(idx + FIRST_CONN),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("register failed: {e}");
+                self.free.push(idx);
+                continue;
+            }
+            self.shared.clients.add(meta);
+            self.by_client.insert(id, idx);
+            self.conns[idx] = Some(conn);
+        }
+    }
+
+    /// One turn for a connection: write what is pending, read and run what
+    /// arrived, write the replies, and decide whether it needs another turn.
+    fn serve(&mut self, idx: usize) {
+        let shared = self.shared.clone();
+        let stats = &shared.stats[self.index];
+        let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        if conn.client.meta.killed.load(Relaxed) {
+            self.close(idx);
+            return;
+        }
+        let mut eof = false;
+        if !conn.closing && !conn.paused() {
+            match conn.fill(stats) {
+                Ok(ReadState::Drained) => conn.more_to_read = false,
+                Ok(ReadState::More) => conn.more_to_read = true,
+                Ok(ReadState::Eof) => eof = true,
+                Err(_) => eof = true,
+            }
+            if conn.pending_input() as u64 > shared.hot.query_buffer_limit.load(Relaxed) {
+                log::warn!(
+                    "closing client {}: query buffer over client-query-buffer-limit",
+                    conn.client.id
+                );
+                self.close(idx);
+                return;
+            }
+            conn.run_commands(&shared, stats, self.index);
+        }
+        let flushed = match conn.flush(stats) {
+            Ok(done) => done,
+            Err(_) => {
+                self.close(idx);
+                return;
+            }
+        };
+        if self.over_output_limit(idx)
+            || (conn_ref(&self.conns, idx).closing && flushed)
+            || (eof && flushed)
+        {
+            self.close(idx);
+            return;
+        }
+        let conn = conn_mut(&mut self.conns, idx);
+        if eof {
+            // The peer stopped sending; finish writing, then close.
+            conn.closing = true;
+        }
+        let wants_turn = !conn.closing && !conn.paused() && (conn.more_to_read || conn.more_to_run);
+        if wants_turn && !conn.scheduled {
+            conn.scheduled = true;
+            self.ready.push_back(idx);
+        }
+    }
+
+    /// Applies client-output-buffer-limit for normal clients.
+    fn over_output_limit(&mut self, idx: usize) -> bool {
+        let (hard, soft, soft_secs) = self.shared.normal_output_limit();
+        let conn = conn_mut(&mut self.conns, idx);
+        let pending = conn.pending_output() as u64;
+        if hard > 0 && pending >= hard {
+            log::warn!(
+                "closing client {}: output buffer over the hard limit",
+                conn.client.id
+            );
+            return true;
+        }
+        if soft > 0 && pending >= soft {
+            let since = *conn.soft_limit_since.get_or_insert_with(Instant::now);
+            if since.elapsed().as_secs() >= soft_secs {
+                log::warn!(
+                    "closing client {}: output buffer over the soft limit",
+                    conn.client.id
+                );
+                return true;
+            }
+        } else {
+            conn.soft_limit_since = None;
+        }
+        false
+    }
+
+    fn close(&mut self, idx: usize) {
+        if let Some(mut conn) = self.conns[idx].take() {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.shared.clients.remove(conn.client.id);
+            self.by_client.remove(&conn.client.id);
+            self.free.push(idx);
+        }
+    }
+
+    fn read_mailbox(&mut self) {
+        let messages: Vec<Message> = self.shared.mailboxes[self.index].drain().collect();
+        for msg in messages {
+            match msg {
+                Message::Shutdown => self.begin_shutdown(),
+                Message::Kill(id) => {
+                    if let Some(&idx) = self.by_client.get(&id) {
+                        self.close(idx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.shutting_down.is_some() {
+            return;
+        }
+        self.shutting_down = Some(Instant::now());
+        for mut l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        let live: Vec<usize> = self.by_client.values().copied().collect();
+        for idx in live {
+            let conn = conn_mut(&mut self.conns, idx);
+            conn.closing = true;
+            match conn.flush(&self.shared.stats[self.index]) {
+                Ok(false) => {}
+                _ => self.close(idx),
+            }
+        }
+    }
+
+    /// Periodic work: active expiry and table resizes for the shards this
+    /// thread owns, and idle-client timeouts.
+    fn cron(&mut self) {
+        let hz = self.shared.hot.hz.load(Relaxed).max(1);
+        if self.shared.hot.active_expire.load(Relaxed) {
+            let budget =
+                Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
+            let deleted = expiry::active_expire_cycle(
+                &self.shared.store,
+                &self.owned_shards,
+                &mut self.expiry_cursor,
+                budget,
+                crate::server::unix_ms,
+            );
+            bump(&self.stats().expired_keys, deleted as u64);
+        }
+        for &s in &self.owned_shards {
+            let mut shard = self.shared.store.lock(s);
+            for db in shard.dbs.iter_mut() {
+                db.rehash(REHASH_STEPS_PER_CRON);
+            }
+        }
+        if self.index == 0 {
+            self.shared.sample_ops();
+        }
+        if self.last_client_check.elapsed() >= Duration::from_secs(1) {
+            self.last_client_check = Instant::now();
+            let timeout = self.shared.hot.timeout_secs.load(Relaxed);
+            if timeout > 0 {
+                let idle: Vec<usize> = self
+                    .by_client
+                    .values()
+                    .copied()
+                    .filter(|&i| conn_ref(&self.conns, i).client.meta.idle_secs() >= timeout)
+                    .collect();
+                for idx in idle {
+                    self.close(idx);
+                }
+            }
+        }
+    }
+}
+
+fn conn_ref(conns: &[Option<Connection>], idx: usize) -> &Connection {
+    conns[idx].as_ref().expect("live connection")
+}
+
+fn conn_mut(conns: &mut [Option<Connection>], idx: usize) -> &mut Connection {
+    conns[idx].as_mut().expect("live connection")
+}

@@ -1,0 +1,317 @@
+//! Start-up and shutdown: binds one SO_REUSEPORT listener per address per
+//! thread, starts the event-loop threads over the shared state, and stops
+//! them. `Server::start` is the library API tests and embedders use.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::client::ClientRegistry;
+use crate::commands::table;
+use crate::config::Config;
+use crate::net::event_loop::EventLoop;
+use crate::net::listener;
+use crate::net::mailbox::{Mailbox, Message};
+use crate::stats::{self, ThreadStats};
+use crate::store::Store;
+
+/// Configuration values read on hot paths, mirrored from `Config` into
+/// atomics whenever it changes.
+pub struct Hot {
+    pub max_bulk_len: AtomicUsize,
+    pub query_buffer_limit: AtomicU64,
+    pub maxclients: AtomicUsize,
+    pub timeout_secs: AtomicU64,
+    pub hz: AtomicU64,
+    pub output_limit_normal: Mutex<(u64, u64, u64)>,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: AtomicBool,
+}
+
+impl Hot {
+    fn from_config(c: &Config) -> Self {
+        let hot = Hot {
+            max_bulk_len: AtomicUsize::new(0),
+            query_buffer_limit: AtomicU64::new(0),
+            maxclients: AtomicUsize::new(0),
+            timeout_secs: AtomicU64::new(0),
+            hz: AtomicU64::new(10),
+            output_limit_normal: Mutex::new((0, 0, 0)),
+            active_expire: AtomicBool::new(true),
+        };
+        hot.refresh(c);
+        hot
+    }
+
+    pub fn refresh(&self, c: &Config) {
+        self.max_bulk_len
+            .store(c.proto_max_bulk_len() as usize, Relaxed);
+        self.query_buffer_limit
+            .store(c.client_query_buffer_limit(), Relaxed);
+        self.maxclients.store(c.maxclients(), Relaxed);
+        self.timeout_secs.store(c.timeout_secs(), Relaxed);
+        self.hz.store(c.hz(), Relaxed);
+        *self.output_limit_normal.lock() = c.output_limit("normal");
+    }
+}
+
+/// Everything the event-loop threads share.
+pub struct Shared {
+    pub store: Store,
+    pub config: RwLock<Config>,
+    pub hot: Hot,
+    pub clients: ClientRegistry,
+    pub stats: Vec<ThreadStats>,
+    pub mailboxes: Vec<Mailbox>,
+    pub threads: usize,
+    pub started: Instant,
+    pub run_id: String,
+    /// The TCP port actually bound (differs from the config for port 0).
+    pub port: u16,
+    pub config_file: Option<String>,
+    shutdown_requested: AtomicBool,
+    /// Commands-processed samples for instantaneous_ops_per_sec.
+    ops_samples: Mutex<OpsSamples>,
+}
+
+#[derive(Default)]
+struct OpsSamples {
+    last: Option<(Instant, u64)>,
+    rates: [u64; 16],
+    next: usize,
+}
+
+impl Shared {
+    pub fn normal_output_limit(&self) -> (u64, u64, u64) {
+        *self.hot.output_limit_normal.lock()
+    }
+
+    /// Asks every event loop to stop.
+    pub fn request_shutdown(&self) {
+        if !self.shutdown_requested.swap(true, Relaxed) {
+            for m in &self.mailboxes {
+                m.send(Message::Shutdown);
+            }
+        }
+    }
+
+    /// Unix time in seconds when the server started.
+    pub fn started_unix_s(&self) -> u64 {
+        (unix_ms() / 1000).saturating_sub(self.started.elapsed().as_secs())
+    }
+
+    pub fn total_commands(&self) -> u64 {
+        stats::total(&self.stats, |s| &s.commands)
+    }
+
+    /// Records a sample of the commands counter (called by thread 0's cron).
+    pub fn sample_ops(&self) {
+        let total = self.total_commands();
+        let mut s = self.ops_samples.lock();
+        let now = Instant::now();
+        if let Some((at, count)) = s.last {
+            let ms = now.duration_since(at).as_millis() as u64;
+            if ms >= 100 {
+                let i = s.next;
+                s.rates[i] = total.saturating_sub(count) * 1000 / ms.max(1);
+                s.next = (i + 1) % s.rates.len();
+                s.last = Some((now, total));
+            }
+        } else {
+            s.last = Some((now, total));
+        }
+    }
+
+    pub fn instantaneous_ops(&self) -> u64 {
+        let s = self.ops_samples.lock();
+        s.rates.iter().sum::<u64>() / s.rates.len() as u64
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    addrs: Vec<SocketAddr>,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Server {
+    /// Binds and starts the event loops. Port 0 picks a free port, the same
+    /// for every thread and address.
+    pub fn start(config: Config) -> Result<Server, StartError> {
+        Self::start_with_file(config, None)
+    }
+
+    pub fn start_with_file(
+        config: Config,
+        config_file: Option<String>,
+    ) -> Result<Server, StartError> {
+        let threads = config.threads();
+        let mut port = config.port();
+        let mut per_thread: Vec<Vec<mio::net::TcpListener>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        let mut addrs = Vec::new();
+        for host in config.bind() {
+            let host = host.trim_start_matches('-');
+            let host = if host == "*" { "0.0.0.0" } else { host };
+            let addr = resolve(host, port)?;
+            for (t, listeners) in per_thread.iter_mut().enumerate() {
+                let l = listener::bind(addr_with_port(addr, port), 511).map_err(|e| {
+                    StartError(format!(
+                        "Could not create server TCP listening socket {host}:{port}: {e}"
+                    ))
+                })?;
+                if port == 0 && t == 0 {
+                    port = l
+                        .local_addr()
+                        .map_err(|e| StartError(e.to_string()))?
+                        .port();
+                }
+                listeners.push(l);
+            }
+            addrs.push(addr_with_port(addr, port));
+        }
+        let mut polls = Vec::new();
+        let mut mailboxes = Vec::new();
+        for _ in 0..threads {
+            let poll = mio::Poll::new().map_err(|e| StartError(e.to_string()))?;
+            let waker = mio::Waker::new(poll.registry(), mio::Token(0))
+                .map_err(|e| StartError(e.to_string()))?;
+            mailboxes.push(Mailbox::new(waker));
+            polls.push(poll);
+        }
+        let shared = Arc::new(Shared {
+            store: Store::new(config.shards(), config.databases()),
+            hot: Hot::from_config(&config),
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            stats: (0..threads)
+                .map(|_| ThreadStats::new(table::count()))
+                .collect(),
+            mailboxes,
+            threads,
+            started: Instant::now(),
+            run_id: random_hex(40),
+            port,
+            config_file,
+            shutdown_requested: AtomicBool::new(false),
+            ops_samples: Mutex::new(OpsSamples::default()),
+        });
+        let mut handles = Vec::new();
+        for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
+            let ev = EventLoop::new(i, poll, listeners, shared.clone())
+                .map_err(|e| StartError(e.to_string()))?;
+            let handle = std::thread::Builder::new()
+                .name(format!("kvstore-loop-{i}"))
+                .spawn(move || ev.run())
+                .map_err(|e| StartError(e.to_string()))?;
+            handles.push(handle);
+        }
+        Ok(Server {
+            shared,
+            threads: handles,
+            addrs,
+        })
+    }
+
+    /// The addresses the server listens on, with the actual port.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Asks the event loops to stop (as SHUTDOWN or SIGTERM do).
+    pub fn request_shutdown(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// Waits until every event loop has stopped.
+    pub fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub fn stop(self) {
+        self.request_shutdown();
+        self.wait();
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| StartError(format!("Invalid bind address '{host}': {e}")))?
+        .next()
+        .ok_or_else(|| StartError(format!("Invalid bind address '{host}'")))
+}
+
+fn addr_with_port(mut addr: SocketAddr, port: u16) -> SocketAddr {
+    addr.set_port(port);
+    addr
+}
+
+/// A fast per-thread pseudo-random number (xorshift64*), seeded from the
+/// clock and the thread; for sampling, never for secrets.
+pub fn random_u64() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
+    fn seed() -> u64 {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let id = std::thread::current().id();
+        let h = ahash::RandomState::new().hash_one(id);
+        (t ^ h) | 1
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// A random hex string (run ids), from the OS's random source.
+pub fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len / 2];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

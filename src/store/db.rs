@@ -1,0 +1,180 @@
+//! One logical database within one shard: the key table, and the index of
+//! keys with a TTL that the active expiry cycle samples. Lookups expire
+//! lazily: an expired key is deleted when it is touched.
+
+use super::dict::Dict;
+use super::value::{Entry, Value};
+
+#[derive(Default)]
+pub struct Db {
+    keys: Dict<Entry>,
+    /// The keys whose entry has `expires_at_ms` set; kept in step by every
+    /// method that changes an expiry.
+    expires: Dict<()>,
+    /// Where the active expiry cycle resumes in `expires`.
+    expires_cursor: u64,
+    /// Keys deleted because their TTL passed (lazily or actively).
+    pub expired: u64,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The live entry for `key`; an expired one is deleted and not returned.
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {
+            self.delete_expired(key);
+            return None;
+        }
+        let entry = self.keys.get_mut(key)?;
+        entry.accessed_s = (now_ms / 1000) as u32;
+        Some(entry)
+    }
+
+    /// The live entry for `key`, without counting as an access (OBJECT).
+    pub fn get_no_touch(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {
+            self.delete_expired(key);
+            return None;
+        }
+        self.keys.get_mut(key)
+    }
+
+    /// True when `key` holds a live value.
+    pub fn exists(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    fn delete_expired(&mut self, key: &[u8]) {
+        self.keys.remove(key);
+        self.expires.remove(key);
+        self.expired += 1;
+    }
+
+    /// Sets `key` to `value` with the given expiry, replacing any old value
+    /// and expiry.
+    pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>) {
+        let old = self.keys.insert(
+            key,
+            Entry {
+                value,
+                expires_at_ms,
+                accessed_s: 0,
+            },
+        );
+        let had_ttl = old.is_some_and(|e| e.expires_at_ms.is_some());
+        match (had_ttl, expires_at_ms.is_some()) {
+            (false, true) => self.expires.insert_new(key.into(), ()),
+            (true, false) => {
+                self.expires.remove(key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets `key` to `value` keeping its TTL if it has a live one.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
+        match self.get(key, now_ms) {
+            Some(entry) => entry.value = value,
+            None => self.keys.insert_new(key.into(), Entry::new(value)),
+        }
+    }
+
+    /// Inserts a key the caller knows to be absent (after a `get` miss).
+    pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
+        let entry = Entry {
+            accessed_s: (now_ms / 1000) as u32,
+            ..Entry::new(value)
+        };
+        self.keys.insert_new(key.into(), entry);
+        self.keys.get_mut(key).expect("just inserted")
+    }
+
+    /// Removes a live key, returning its entry.
+    pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        self.get(key, now_ms)?;
+        let (_, entry) = self.keys.remove(key)?;
+        if entry.expires_at_ms.is_some() {
+            self.expires.remove(key);
+        }
+        Some(entry)
+    }
+
+    /// Changes the expiry of a live key; false when the key does not exist.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at_ms: Option<u64>, now_ms: u64) -> bool {
+        let Some(entry) = self.get(key, now_ms) else {
+            return false;
+        };
+        let had = std::mem::replace(&mut entry.expires_at_ms, expires_at_ms).is_some();
+        match (had, expires_at_ms.is_some()) {
+            (false, true) => self.expires.insert_new(key.into(), ()),
+            (true, false) => {
+                self.expires.remove(key);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    pub fn clear(&mut self) -> Dict<Entry> {
+        self.expires.clear();
+        self.expires_cursor = 0;
+        self.keys.take()
+    }
+
+    /// One step of SCAN over this database's keys.
+    pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.keys.scan(cursor, visit)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.keys.iter()
+    }
+
+    pub fn random_key(&self, rand: impl FnMut() -> u64) -> Option<(&[u8], &Entry)> {
+        self.keys.random(rand)
+    }
+
+    /// Moves some buckets of a pending resize; true while one remains.
+    pub fn rehash(&mut self, steps: usize) -> bool {
+        let a = self.keys.rehash(steps);
+        let b = self.expires.rehash(steps);
+        a || b
+    }
+
+    /// Samples up to `sample` keys with a TTL, continuing where the last
+    /// call stopped, and deletes the expired ones. Returns (sampled,
+    /// expired, wrapped): `wrapped` when the walk over the index completed.
+    pub fn expire_sample(&mut self, sample: usize, now_ms: u64) -> (usize, usize, bool) {
+        let mut sampled = 0;
+        let mut due: Vec<Box<[u8]>> = Vec::new();
+        let mut cursor = self.expires_cursor;
+        let keys = &self.keys;
+        loop {
+            cursor = self.expires.scan(cursor, |k, _| {
+                sampled += 1;
+                if keys.peek(k).is_some_and(|e| e.is_expired(now_ms)) {
+                    due.push(k.into());
+                }
+            });
+            if cursor == 0 || sampled >= sample {
+                break;
+            }
+        }
+        self.expires_cursor = cursor;
+        for k in &due {
+            self.delete_expired(k);
+        }
+        (sampled, due.len(), cursor == 0)
+    }
+}

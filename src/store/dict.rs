@@ -1,0 +1,542 @@
+//! A chained hash table keyed by bytes, with incremental rehashing and a
+//! reverse-binary scan cursor, the two properties a keyspace needs that a
+//! hashbrown table cannot give:
+//!
+//! - Growing or shrinking never stalls: a resize allocates the new bucket
+//!   array and then moves one bucket per operation (and a bounded batch per
+//!   cron tick), while lookups consult both tables.
+//! - `scan` returns every key present for the whole iteration at least once,
+//!   even if the table grows or shrinks between calls. The cursor counts
+//!   bucket indexes with the bits reversed, so the buckets already visited
+//!   in a table of size 2^n map onto buckets already visited in 2^(n±1).
+
+type Link<V> = Option<Box<Node<V>>>;
+
+struct Node<V> {
+    key: Box<[u8]>,
+    value: V,
+    next: Link<V>,
+}
+
+struct Table<V> {
+    buckets: Box<[Link<V>]>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    fn with_size(size: usize) -> Self {
+        Table {
+            buckets: (0..size).map(|_| None).collect(),
+            used: 0,
+        }
+    }
+
+    fn empty() -> Self {
+        Table {
+            buckets: Box::new([]),
+            used: 0,
+        }
+    }
+
+    fn mask(&self) -> u64 {
+        (self.buckets.len() as u64).wrapping_sub(1)
+    }
+}
+
+/// Smallest table, in buckets.
+const MIN_SIZE: usize = 4;
+/// A table whose fill drops under 1/SHRINK_RATIO is shrunk.
+const SHRINK_RATIO: usize = 10;
+/// Empty buckets one rehash step may skip before it gives up for now.
+const EMPTY_VISITS_PER_STEP: usize = 10;
+
+pub struct Dict<V> {
+    /// `tables[0]` is the live table; `tables[1]` the target of a resize.
+    tables: [Table<V>; 2],
+    /// The next bucket of `tables[0]` to move, while resizing.
+    rehash_idx: Option<usize>,
+    hasher: ahash::RandomState,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> Dict<V> {
+    pub fn new() -> Self {
+        Dict {
+            tables: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+            hasher: ahash::RandomState::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tables[0].used + self.tables[1].used
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Buckets allocated in both tables (for memory estimates).
+    pub fn buckets(&self) -> usize {
+        self.tables[0].buckets.len() + self.tables[1].buckets.len()
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn get(&mut self, key: &[u8]) -> Option<&V> {
+        self.get_mut(key).map(|v| &*v)
+    }
+
+    /// A lookup that does not advance a pending resize.
+    pub fn peek(&self, key: &[u8]) -> Option<&V> {
+        let h = self.hash(key);
+        for t in &self.tables {
+            if t.buckets.is_empty() {
+                continue;
+            }
+            let mut link = t.buckets[(h & t.mask()) as usize].as_deref();
+            while let Some(node) = link {
+                if *node.key == *key {
+                    return Some(&node.value);
+                }
+                link = node.next.as_deref();
+            }
+        }
+        None
+    }
+
+    pub fn contains_key(&mut self, key: &[u8]) -> bool {
+        self.get_mut(key).is_some()
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        let in_second = match self.find_in(0, h, key) {
+            true => 0,
+            false if self.is_rehashing() => 1,
+            false => return None,
+        };
+        let t = &mut self.tables[in_second];
+        let idx = (h & t.mask()) as usize;
+        let mut link = t.buckets[idx].as_deref_mut();
+        while let Some(node) = link {
+            if *node.key == *key {
+                return Some(&mut node.value);
+            }
+            link = node.next.as_deref_mut();
+        }
+        None
+    }
+
+    fn find_in(&self, table: usize, h: u64, key: &[u8]) -> bool {
+        let t = &self.tables[table];
+        if t.buckets.is_empty() {
+            return false;
+        }
+        let mut link = t.buckets[(h & t.mask()) as usize].as_deref();
+        while let Some(node) = link {
+            if *node.key == *key {
+                return true;
+            }
+            link = node.next.as_deref();
+        }
+        false
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
+        if let Some(slot) = self.get_mut(key) {
+            return Some(std::mem::replace(slot, value));
+        }
+        self.insert_new(key.into(), value);
+        None
+    }
+
+    /// Inserts a key known to be absent.
+    pub fn insert_new(&mut self, key: Box<[u8]>, value: V) {
+        self.grow_if_needed();
+        let h = self.hash(&key);
+        let t = if self.is_rehashing() {
+            &mut self.tables[1]
+        } else {
+            &mut self.tables[0]
+        };
+        let idx = (h & t.mask()) as usize;
+        let next = t.buckets[idx].take();
+        t.buckets[idx] = Some(Box::new(Node { key, value, next }));
+        t.used += 1;
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        for ti in 0..tables {
+            let t = &mut self.tables[ti];
+            if t.buckets.is_empty() {
+                continue;
+            }
+            let idx = (h & t.mask()) as usize;
+            let mut link = &mut t.buckets[idx];
+            loop {
+                match link {
+                    None => break,
+                    Some(node) if *node.key == *key => {
+                        let mut node = link.take().expect("matched above");
+                        *link = node.next.take();
+                        t.used -= 1;
+                        let Node { key, value, .. } = *node;
+                        self.shrink_if_needed();
+                        return Some((key, value));
+                    }
+                    Some(node) => link = &mut node.next,
+                }
+            }
+        }
+        None
+    }
+
+    pub fn clear(&mut self) {
+        self.tables = [Table::empty(), Table::empty()];
+        self.rehash_idx = None;
+    }
+
+    /// Takes every entry out, leaving the dict empty (for freeing elsewhere).
+    pub fn take(&mut self) -> Dict<V> {
+        let fresh = Dict {
+            tables: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+            hasher: self.hasher.clone(),
+        };
+        std::mem::replace(self, fresh)
+    }
+
+    fn grow_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let t0 = &self.tables[0];
+        if t0.buckets.is_empty() {
+            self.tables[0] = Table::with_size(MIN_SIZE);
+        } else if t0.used >= t0.buckets.len() {
+            self.start_resize((t0.used + 1).next_power_of_two());
+        }
+    }
+
+    fn shrink_if_needed(&mut self) {
+        let t0 = &self.tables[0];
+        if !self.is_rehashing()
+            && t0.buckets.len() > MIN_SIZE
+            && t0.used * SHRINK_RATIO < t0.buckets.len()
+        {
+            self.start_resize(t0.used.max(MIN_SIZE).next_power_of_two());
+        }
+    }
+
+    fn start_resize(&mut self, size: usize) {
+        self.tables[1] = Table::with_size(size);
+        self.rehash_idx = Some(0);
+    }
+
+    fn rehash_step(&mut self) {
+        if self.is_rehashing() {
+            self.rehash(1);
+        }
+    }
+
+    /// Moves up to `steps` buckets to the new table; returns true while more
+    /// remain. Bounded: visits at most `steps * EMPTY_VISITS_PER_STEP` empty
+    /// buckets.
+    /// With no resize pending, starts a shrink if the table is mostly empty
+    /// (deletions alone only shrink when they see it).
+    pub fn rehash(&mut self, steps: usize) -> bool {
+        if !self.is_rehashing() {
+            self.shrink_if_needed();
+        }
+        let Some(mut idx) = self.rehash_idx else {
+            return false;
+        };
+        let mut empty_visits = steps * EMPTY_VISITS_PER_STEP;
+        let [t0, t1] = &mut self.tables;
+        let mask1 = t1.mask();
+        for _ in 0..steps {
+            if t0.used == 0 {
+                break;
+            }
+            while t0.buckets[idx].is_none() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            let mut link = t0.buckets[idx].take();
+            while let Some(mut node) = link {
+                link = node.next.take();
+                let h = self.hasher.hash_one(&*node.key);
+                let dst = (h & mask1) as usize;
+                node.next = t1.buckets[dst].take();
+                t1.buckets[dst] = Some(node);
+                t0.used -= 1;
+                t1.used += 1;
+            }
+            idx += 1;
+        }
+        if t0.used == 0 {
+            self.tables[0] = std::mem::replace(&mut self.tables[1], Table::empty());
+            self.rehash_idx = None;
+            return false;
+        }
+        self.rehash_idx = Some(idx);
+        true
+    }
+
+    /// Visits the buckets at `cursor` and returns the next cursor; 0 when
+    /// the iteration is complete. Start with 0.
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &V)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        let emit = |t: &Table<V>, idx: u64, visit: &mut dyn FnMut(&[u8], &V)| {
+            let mut link = t.buckets[idx as usize].as_deref();
+            while let Some(node) = link {
+                visit(&node.key, &node.value);
+                link = node.next.as_deref();
+            }
+        };
+        if !self.is_rehashing() {
+            let t = &self.tables[0];
+            let m = t.mask();
+            emit(t, v & m, &mut visit);
+            v = next_cursor(v, m);
+        } else {
+            let (small, large) = if self.tables[0].buckets.len() <= self.tables[1].buckets.len() {
+                (&self.tables[0], &self.tables[1])
+            } else {
+                (&self.tables[1], &self.tables[0])
+            };
+            let (m0, m1) = (small.mask(), large.mask());
+            emit(small, v & m0, &mut visit);
+            // Visit every bucket of the larger table that the smaller
+            // table's bucket expands into.
+            loop {
+                emit(large, v & m1, &mut visit);
+                v = next_cursor(v, m1);
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.tables
+            .iter()
+            .flat_map(|t| t.buckets.iter())
+            .flat_map(|b| {
+                let mut link = b.as_deref();
+                std::iter::from_fn(move || {
+                    let node = link?;
+                    link = node.next.as_deref();
+                    Some((&*node.key, &node.value))
+                })
+            })
+    }
+
+    /// A random entry, each bucket equally likely (then each entry of the
+    /// chain). `rand` is a source of random u64s.
+    pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        loop {
+            let t = if self.is_rehashing() && self.tables[1].used > 0 && rand().is_multiple_of(2) {
+                &self.tables[1]
+            } else {
+                &self.tables[0]
+            };
+            if t.used == 0 {
+                continue;
+            }
+            let idx = (rand() & t.mask()) as usize;
+            let Some(head) = t.buckets[idx].as_deref() else {
+                continue;
+            };
+            let mut chain = 0;
+            let mut link = Some(head);
+            while let Some(n) = link {
+                chain += 1;
+                link = n.next.as_deref();
+            }
+            let mut pick = (rand() % chain) as usize;
+            let mut node = head;
+            while pick > 0 {
+                node = node.next.as_deref().expect("within chain");
+                pick -= 1;
+            }
+            return Some((&node.key, &node.value));
+        }
+    }
+}
+
+impl<V> Drop for Dict<V> {
+    // Unlink chains iteratively so a long chain cannot overflow the stack.
+    fn drop(&mut self) {
+        for t in &mut self.tables {
+            for b in t.buckets.iter_mut() {
+                let mut link = b.take();
+                while let Some(mut node) = link {
+                    link = node.next.take();
+                }
+            }
+        }
+    }
+}
+
+/// Increments the reversed bits of `v` within `mask`.
+fn next_cursor(v: u64, mask: u64) -> u64 {
+    let v = v | !mask;
+    v.reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn key(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    #[test]
+    fn insert_get_remove_through_resizes() {
+        let mut d = Dict::new();
+        for i in 0..10_000 {
+            assert_eq!(d.insert(&key(i), i), None);
+        }
+        assert_eq!(d.len(), 10_000);
+        for i in 0..10_000 {
+            assert_eq!(d.get(&key(i)), Some(&i));
+        }
+        assert_eq!(d.insert(&key(5), 55), Some(5));
+        for i in 0..9_990 {
+            assert_eq!(
+                d.remove(&key(i)).map(|(_, v)| v),
+                Some(if i == 5 { 55 } else { i })
+            );
+        }
+        assert_eq!(d.len(), 10);
+        for _ in 0..100 {
+            d.rehash(100);
+        }
+        assert!(d.buckets() <= 64, "shrunk to {}", d.buckets());
+        assert_eq!(d.get(&key(9_995)), Some(&9_995));
+        assert_eq!(d.remove(&key(1)), None);
+    }
+
+    fn full_scan(d: &Dict<usize>) -> HashSet<Vec<u8>> {
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = d.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                return seen;
+            }
+        }
+    }
+
+    #[test]
+    fn scan_sees_everything() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(&key(i), i);
+        }
+        assert_eq!(full_scan(&d).len(), 1000);
+    }
+
+    /// Keys present for the whole scan are returned even when the table
+    /// grows and shrinks between calls.
+    #[test]
+    fn scan_guarantee_across_resizes() {
+        let mut d = Dict::new();
+        for i in 0..500 {
+            d.insert(&key(i), i);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut extra = 1000;
+        let mut round = 0;
+        loop {
+            cursor = d.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            round += 1;
+            // Grow for a while, then shrink, stepping the rehash partly.
+            if round < 40 {
+                for _ in 0..50 {
+                    d.insert(&key(extra), extra);
+                    extra += 1;
+                }
+            } else {
+                for _ in 0..50 {
+                    if extra > 1000 {
+                        extra -= 1;
+                        d.remove(&key(extra));
+                    }
+                }
+            }
+            d.rehash(3);
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(seen.contains(&key(i)), "missed {i}");
+        }
+    }
+
+    #[test]
+    fn random_returns_members() {
+        let mut d = Dict::new();
+        assert!(d.random(|| 7).is_none());
+        for i in 0..100 {
+            d.insert(&key(i), i);
+        }
+        let mut state = 88172645463325252u64;
+        let mut rng = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..100 {
+            let (k, v) = d.random(&mut rng).unwrap();
+            assert_eq!(k, &key(*v)[..]);
+        }
+        assert_eq!(d.iter().count(), 100);
+    }
+}

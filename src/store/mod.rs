@@ -1,0 +1,111 @@
+//! The keyspace: `--shards` shards, each a mutex over its own tables for
+//! every logical database. A key lives in shard `hash_slot(key) % shards`.
+//! Commands lock the shards their keys map to, in ascending order, and never
+//! hold a lock across an event-loop turn. The store never touches sockets.
+
+pub mod db;
+pub mod dict;
+pub mod expiry;
+pub mod routing;
+pub mod value;
+
+use parking_lot::{Mutex, MutexGuard};
+
+pub use db::Db;
+pub use value::{Entry, Str, Value};
+
+/// One shard: a table per logical database.
+pub struct Shard {
+    pub dbs: Box<[Db]>,
+}
+
+impl Shard {
+    fn new(databases: usize) -> Self {
+        Shard {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+        }
+    }
+}
+
+pub struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    databases: usize,
+}
+
+impl Store {
+    pub fn new(shards: usize, databases: usize) -> Self {
+        assert!(shards > 0 && databases > 0);
+        Store {
+            shards: (0..shards)
+                .map(|_| Mutex::new(Shard::new(databases)))
+                .collect(),
+            databases,
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        routing::hash_slot(key) % self.shards.len()
+    }
+
+    pub fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        self.shards[shard].lock()
+    }
+
+    /// Locks the given shards, which must be sorted and distinct.
+    pub fn lock_many(&self, shards: &[usize]) -> Locked<'_> {
+        debug_assert!(shards.windows(2).all(|w| w[0] < w[1]));
+        match shards {
+            [] => Locked::None,
+            [one] => Locked::One(*one, self.lock(*one)),
+            many => Locked::Many(many.iter().map(|&s| (s, self.lock(s))).collect()),
+        }
+    }
+
+    /// Locks every shard, in order (FLUSHALL, SWAPDB, transactions).
+    pub fn lock_all(&self) -> Locked<'_> {
+        let all: Vec<usize> = (0..self.shards.len()).collect();
+        self.lock_many(&all)
+    }
+}
+
+/// The shard locks a command holds while it runs.
+pub enum Locked<'a> {
+    None,
+    One(usize, MutexGuard<'a, Shard>),
+    Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+}
+
+impl Locked<'_> {
+    /// The locked shard with index `shard`. Panics when the command did not
+    /// lock it: dispatch locks every shard a command's keys map to.
+    pub fn shard(&mut self, shard: usize) -> &mut Shard {
+        match self {
+            Locked::One(i, g) if *i == shard => g,
+            Locked::Many(v) => match v.binary_search_by_key(&shard, |(i, _)| *i) {
+                Ok(at) => &mut v[at].1,
+                Err(_) => panic!("shard {shard} is not locked"),
+            },
+            _ => panic!("shard {shard} is not locked"),
+        }
+    }
+
+    /// Every locked shard, in index order.
+    pub fn all(&mut self) -> Vec<&mut Shard> {
+        match self {
+            Locked::None => Vec::new(),
+            Locked::One(_, g) => vec![&mut **g],
+            Locked::Many(v) => v.iter_mut().map(|(_, g)| &mut **g).collect(),
+        }
+    }
+}

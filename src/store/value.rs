@@ -1,0 +1,176 @@
+//! The values a key can hold, in encodings that mirror Redis's so that
+//! OBJECT ENCODING reports the same names.
+
+use crate::resp::reply::format_i64;
+use crate::resp::request::parse_i64;
+
+/// Strings up to this length are created "embstr", as in Redis.
+const EMBSTR_MAX: usize = 44;
+/// Strings longer than this are never integer-encoded.
+const INT_ENCODE_MAX: usize = 20;
+
+/// A string value: an integer, or bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Str {
+    /// A decimal integer that round-trips exactly ("int").
+    Int(i64),
+    /// Short bytes created in one piece ("embstr").
+    Emb(Box<[u8]>),
+    /// Bytes that were appended to or edited in place ("raw").
+    Raw(Vec<u8>),
+}
+
+impl Str {
+    /// A string created by SET and friends: integer-encoded when it is a
+    /// canonical decimal, embstr when short, raw otherwise.
+    pub fn new(bytes: &[u8]) -> Str {
+        if bytes.len() <= INT_ENCODE_MAX {
+            if let Some(n) = parse_i64(bytes) {
+                return Str::Int(n);
+            }
+        }
+        if bytes.len() <= EMBSTR_MAX {
+            Str::Emb(bytes.into())
+        } else {
+            Str::Raw(bytes.to_vec())
+        }
+    }
+
+    /// The bytes of the value; integers are formatted into `buf`.
+    pub fn bytes<'a>(&'a self, buf: &'a mut [u8; 20]) -> &'a [u8] {
+        match self {
+            Str::Int(n) => format_i64(*n, buf),
+            Str::Emb(b) => b,
+            Str::Raw(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(n) => format_i64(*n, &mut [0; 20]).len(),
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if it is one in Redis's strict sense.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Str::Int(n) => Some(*n),
+            Str::Emb(b) => parse_i64(b),
+            Str::Raw(v) => parse_i64(v),
+        }
+    }
+
+    /// The bytes, made editable in place ("raw" from now on, as Redis's
+    /// APPEND, SETRANGE and SETBIT leave it).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) {
+            let bytes = self.bytes(&mut [0; 20]).to_vec();
+            *self = Str::Raw(bytes);
+        }
+        match self {
+            Str::Raw(v) => v,
+            _ => unreachable!("converted above"),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Emb(_) => "embstr",
+            Str::Raw(_) => "raw",
+        }
+    }
+
+    /// Heap bytes held, for memory estimates.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Str::Int(_) => 0,
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+/// Everything a key can hold. Collections join in later.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Str),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}
+
+/// A key's slot in the keyspace: its value and its expiry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute Unix time in milliseconds; `None` for a persistent key.
+    pub expires_at_ms: Option<u64>,
+    /// Unix time in seconds (truncated to 32 bits) of the last access,
+    /// for OBJECT IDLETIME.
+    pub accessed_s: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Self {
+        Entry {
+            value,
+            expires_at_ms: None,
+            accessed_s: 0,
+        }
+    }
+
+    /// Seconds since the last access.
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        ((now_ms / 1000) as u32).wrapping_sub(self.accessed_s) as u64
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        matches!(self.expires_at_ms, Some(at) if at <= now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Str::new(b"12").encoding(), "int");
+        assert_eq!(Str::new(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(Str::new(b"012").encoding(), "embstr");
+        assert_eq!(Str::new(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Str::new(&[b'a'; 45]).encoding(), "raw");
+        let mut s = Str::new(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!(s.encoding(), "raw");
+        assert_eq!(s.bytes(&mut [0; 20]), b"123");
+        assert_eq!(s.as_int(), Some(123));
+        assert_eq!(Str::Int(-5).len(), 2);
+    }
+}

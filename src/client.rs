@@ -36,14 +36,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(meta: Arc<ClientMeta>, authenticated: bool) -> Self {
-        Client {
-            id: meta.id,
-            db: 0,
-            authenticated,
-            reply_mode: ReplyMode::On,
-            close_after_reply: false,
-            meta,
-        }
+        Client { id: meta.id, db: 0, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, meta }
     }
 
     pub fn select(&mut self, db: usize) {
@@ -103,8 +96,7 @@ impl ClientMeta {
 
     pub fn touch(&self, cmd_index: usize) {
         self.last_cmd.store(cmd_index, Relaxed);
-        self.last_active_ms
-            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Relaxed);
     }
 
     pub fn idle_secs(&self) -> u64 {

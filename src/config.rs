@@ -46,14 +46,7 @@ struct Param {
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Param {
-    Param {
-        name,
-        alias: None,
-        kind,
-        default,
-        mutable,
-        support: Support::Full,
-    }
+    Param { name, alias: None, kind, default, mutable, support: Support::Full }
 }
 
 const YES_NO: Kind = Kind::Bool;
@@ -77,52 +70,12 @@ static PARAMS: &[Param] = &[
     p("port", Kind::Int { min: 0, max: 65535 }, "6379", false),
     p("threads", Kind::Int { min: 0, max: 1024 }, "0", false),
     p("shards", Kind::Int { min: 0, max: 16384 }, "0", false),
-    p(
-        "databases",
-        Kind::Int {
-            min: 1,
-            max: INT_MAX,
-        },
-        "16",
-        false,
-    ),
+    p("databases", Kind::Int { min: 1, max: INT_MAX }, "16", false),
     p("requirepass", Kind::Str, "", true),
-    p(
-        "maxclients",
-        Kind::Int {
-            min: 1,
-            max: INT_MAX,
-        },
-        "10000",
-        true,
-    ),
-    p(
-        "timeout",
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        "0",
-        true,
-    ),
-    p(
-        "tcp-keepalive",
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        "300",
-        true,
-    ),
-    p(
-        "tcp-backlog",
-        Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        "511",
-        false,
-    ),
+    p("maxclients", Kind::Int { min: 1, max: INT_MAX }, "10000", true),
+    p("timeout", Kind::Int { min: 0, max: INT_MAX }, "0", true),
+    p("tcp-keepalive", Kind::Int { min: 0, max: INT_MAX }, "300", true),
+    p("tcp-backlog", Kind::Int { min: 0, max: INT_MAX }, "511", false),
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),
     Param {
@@ -131,124 +84,56 @@ static PARAMS: &[Param] = &[
     },
     Param {
         support: Support::Only(&["no"], "supervision"),
-        ..p(
-            "supervised",
-            Kind::Enum(&["upstart", "systemd", "auto", "no"]),
-            "no",
-            false,
-        )
+        ..p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", false)
     },
     p("pidfile", Kind::Str, "", false),
     p("dir", Kind::Str, "", true),
     p("dbfilename", Kind::Str, "dump.rdb", true),
     p("save", Kind::Save, "3600 1 300 100 60 10000", true),
-    Param {
-        support: Support::Only(&["no"], "the append-only file"),
-        ..p("appendonly", YES_NO, "no", true)
-    },
-    p(
-        "appendfsync",
-        Kind::Enum(&["always", "everysec", "no"]),
-        "everysec",
-        true,
-    ),
+    Param { support: Support::Only(&["no"], "the append-only file"), ..p("appendonly", YES_NO, "no", true) },
+    p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true),
     p("appendfilename", Kind::Str, "appendonly.aof", false),
     p("appenddirname", Kind::Str, "appendonlydir", false),
     p("rdbcompression", YES_NO, "yes", true),
     p("rdbchecksum", YES_NO, "yes", true),
     p("stop-writes-on-bgsave-error", YES_NO, "yes", true),
-    p(
-        "proto-max-bulk-len",
-        Kind::Memory { min: 1024 * 1024 },
-        "536870912",
-        true,
-    ),
-    p(
-        "client-query-buffer-limit",
-        Kind::Memory { min: 1024 * 1024 },
-        "1073741824",
-        true,
-    ),
+    p("proto-max-bulk-len", Kind::Memory { min: 1024 * 1024 }, "536870912", true),
+    p("client-query-buffer-limit", Kind::Memory { min: 1024 * 1024 }, "1073741824", true),
     p(
         "client-output-buffer-limit",
         Kind::OutputLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         true,
     ),
-    p(
-        "enable-debug-command",
-        Kind::Enum(&["no", "yes", "local"]),
-        "no",
-        false,
-    ),
-    p(
-        "enable-protected-configs",
-        Kind::Enum(&["no", "yes", "local"]),
-        "no",
-        false,
-    ),
-    p(
-        "enable-module-command",
-        Kind::Enum(&["no", "yes", "local"]),
-        "no",
-        false,
-    ),
+    p("enable-debug-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
+    p("enable-protected-configs", Kind::Enum(&["no", "yes", "local"]), "no", false),
+    p("enable-module-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
     Param {
         support: Support::Only(&["0"], "a memory limit (eviction)"),
         ..p("maxmemory", Kind::Memory { min: 0 }, "0", true)
     },
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
-    p(
-        "maxmemory-samples",
-        Kind::Int { min: 1, max: 64 },
-        "5",
-        true,
-    ),
+    p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
     p("protected-mode", YES_NO, "yes", true),
     Param {
         support: Support::Only(&[""], "keyspace notifications"),
         ..p("notify-keyspace-events", Kind::Str, "", true)
     },
-    Param {
-        support: Support::Only(&["no"], "cluster mode"),
-        ..p("cluster-enabled", YES_NO, "no", false)
-    },
-    Param {
-        support: Support::Only(&[""], "unix sockets"),
-        ..p("unixsocket", Kind::Str, "", false)
-    },
+    Param { support: Support::Only(&["no"], "cluster mode"), ..p("cluster-enabled", YES_NO, "no", false) },
+    Param { support: Support::Only(&[""], "unix sockets"), ..p("unixsocket", Kind::Str, "", false) },
     p("lazyfree-lazy-eviction", YES_NO, "no", true),
     p("lazyfree-lazy-expire", YES_NO, "no", true),
     p("lazyfree-lazy-server-del", YES_NO, "no", true),
     p("lazyfree-lazy-user-del", YES_NO, "no", true),
     p("lazyfree-lazy-user-flush", YES_NO, "no", true),
     p("activerehashing", YES_NO, "yes", true),
-    p(
-        "slowlog-log-slower-than",
-        Kind::Int {
-            min: -1,
-            max: i64::MAX,
-        },
-        "10000",
-        true,
-    ),
-    p(
-        "slowlog-max-len",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "128",
-        true,
-    ),
+    p("slowlog-log-slower-than", Kind::Int { min: -1, max: i64::MAX }, "10000", true),
+    p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
     p("always-show-logo", YES_NO, "no", false),
     p("set-proc-title", YES_NO, "yes", false),
     p("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
-    Param {
-        alias: Some("slave-read-only"),
-        ..p("replica-read-only", YES_NO, "yes", true)
-    },
+    Param { alias: Some("slave-read-only"), ..p("replica-read-only", YES_NO, "yes", true) },
 ];
 
 /// A rejected directive or value, with the reason Redis would give.
@@ -283,17 +168,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            values: PARAMS.iter().map(|p| p.default.to_string()).collect(),
-        }
+        Config { values: PARAMS.iter().map(|p| p.default.to_string()).collect() }
     }
 }
 
 fn find(name: &str) -> Option<usize> {
     let name = name.to_ascii_lowercase();
-    PARAMS
-        .iter()
-        .position(|p| p.name == name || p.alias == Some(name.as_str()))
+    PARAMS.iter().position(|p| p.name == name || p.alias == Some(name.as_str()))
 }
 
 impl Config {
@@ -316,16 +197,11 @@ impl Config {
 
     fn set_index(&mut self, idx: usize, value: &str) -> Result<(), ConfigError> {
         let param = &PARAMS[idx];
-        let normalised = normalise(param.kind, value).map_err(|reason| ConfigError::BadValue {
-            name: param.name.to_string(),
-            reason,
-        })?;
+        let normalised = normalise(param.kind, value)
+            .map_err(|reason| ConfigError::BadValue { name: param.name.to_string(), reason })?;
         if let Support::Only(allowed, what) = param.support {
             if !allowed.contains(&normalised.as_str()) {
-                return Err(ConfigError::Unsupported {
-                    name: param.name.to_string(),
-                    what,
-                });
+                return Err(ConfigError::Unsupported { name: param.name.to_string(), what });
             }
         }
         self.values[idx] = normalised;
@@ -366,9 +242,7 @@ impl Config {
     /// Event-loop threads: the configured number, or one per core.
     pub fn threads(&self) -> usize {
         match self.int("threads") {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n as usize,
         }
     }
@@ -423,11 +297,7 @@ impl Config {
         let words: Vec<&str> = self.get("client-output-buffer-limit").split(' ').collect();
         for w in words.chunks(4) {
             if w[0] == class {
-                return (
-                    w[1].parse().unwrap_or(0),
-                    w[2].parse().unwrap_or(0),
-                    w[3].parse().unwrap_or(0),
-                );
+                return (w[1].parse().unwrap_or(0), w[2].parse().unwrap_or(0), w[3].parse().unwrap_or(0));
             }
         }
         (0, 0, 0)
@@ -465,24 +335,16 @@ fn normalise(kind: Kind, value: &str) -> Result<String, String> {
     let value = value.trim();
     match kind {
         Kind::Int { min, max } => {
-            let n: i64 = value
-                .parse()
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
-                return Err(format!(
-                    "argument must be between {min} and {max} inclusive"
-                ));
+                return Err(format!("argument must be between {min} and {max} inclusive"));
             }
             Ok(n.to_string())
         }
         Kind::Memory { min } => {
-            let n =
-                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
             if n < min {
-                return Err(format!(
-                    "argument must be between {min} and {} inclusive",
-                    i64::MAX
-                ));
+                return Err(format!("argument must be between {min} and {} inclusive", i64::MAX));
             }
             Ok(n.to_string())
         }
@@ -515,19 +377,13 @@ fn normalise(kind: Kind, value: &str) -> Result<String, String> {
             if words.is_empty() || !words.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
-            let mut current = Config::default()
-                .get("client-output-buffer-limit")
-                .to_string();
+            let mut current = Config::default().get("client-output-buffer-limit").to_string();
             for w in words.chunks(4) {
                 let class = match w[0].to_ascii_lowercase().as_str() {
                     "normal" => "normal",
                     "slave" | "replica" => "slave",
                     "pubsub" => "pubsub",
-                    _ => {
-                        return Err(
-                            "Invalid client class specified in buffer limit configuration.".into(),
-                        )
-                    }
+                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
                 };
                 let hard = parse_memory(w[1]);
                 let soft = parse_memory(w[2]);
@@ -583,9 +439,8 @@ pub fn from_args(args: &[String]) -> Result<Cli, StartupError> {
         Some("--help" | "-h") => return Ok(Cli::Help),
         Some("--version" | "-v") => return Ok(Cli::Version),
         Some(path) if !path.starts_with("--") => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                StartupError(format!("Fatal error, can't open config file '{path}': {e}"))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartupError(format!("Fatal error, can't open config file '{path}': {e}")))?;
             load_file(&mut config, path, &text)?;
             rest = &rest[1..];
         }
@@ -594,10 +449,7 @@ pub fn from_args(args: &[String]) -> Result<Cli, StartupError> {
     let mut i = 0;
     while i < rest.len() {
         let Some(name) = rest[i].strip_prefix("--") else {
-            return Err(StartupError(format!(
-                "Invalid argument '{}': expected --name value",
-                rest[i]
-            )));
+            return Err(StartupError(format!("Invalid argument '{}': expected --name value", rest[i])));
         };
         i += 1;
         let mut values = Vec::new();
@@ -621,22 +473,15 @@ pub fn load_file(config: &mut Config, path: &str, text: &str) -> Result<(), Star
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let words = split_directive(trimmed).ok_or_else(|| {
-            StartupError(format!(
-                "{path}:{}: unbalanced quotes in '{trimmed}'",
-                lineno + 1
-            ))
-        })?;
+        let words = split_directive(trimmed)
+            .ok_or_else(|| StartupError(format!("{path}:{}: unbalanced quotes in '{trimmed}'", lineno + 1)))?;
         let (name, values) = words.split_first().expect("line is not empty");
         if name == "include" {
-            return Err(StartupError(format!(
-                "{path}:{}: 'include' is not supported",
-                lineno + 1
-            )));
+            return Err(StartupError(format!("{path}:{}: 'include' is not supported", lineno + 1)));
         }
-        config.apply(name, values).map_err(|e| {
-            StartupError(format!("{path}:{}: directive '{trimmed}': {e}", lineno + 1))
-        })?;
+        config
+            .apply(name, values)
+            .map_err(|e| StartupError(format!("{path}:{}: directive '{trimmed}': {e}", lineno + 1)))?;
     }
     Ok(())
 }
@@ -645,16 +490,8 @@ fn split_directive(line: &str) -> Option<Vec<String>> {
     let mut parser = crate::resp::RequestParser::new();
     let mut input = line.as_bytes().to_vec();
     input.push(b'\n');
-    parser
-        .parse(&input, crate::resp::ParseLimits::default())
-        .ok()??;
-    Some(
-        parser
-            .args(&input)
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
+    parser.parse(&input, crate::resp::ParseLimits::default()).ok()??;
+    Some(parser.args(&input).iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect())
 }
 
 #[cfg(test)]
@@ -667,15 +504,8 @@ mod tests {
 
     #[test]
     fn flags_and_units() {
-        let Cli::Run(c) = from_args(&args(&[
-            "--port",
-            "7000",
-            "--save",
-            "",
-            "--proto-max-bulk-len",
-            "2mb",
-        ]))
-        .unwrap() else {
+        let Cli::Run(c) = from_args(&args(&["--port", "7000", "--save", "", "--proto-max-bulk-len", "2mb"])).unwrap()
+        else {
             panic!()
         };
         assert_eq!(c.port(), 7000);
@@ -705,8 +535,7 @@ mod tests {
     #[test]
     fn output_limits_merge() {
         let mut c = Config::default();
-        c.set("client-output-buffer-limit", "normal 1mb 2mb 3")
-            .unwrap();
+        c.set("client-output-buffer-limit", "normal 1mb 2mb 3").unwrap();
         assert_eq!(c.output_limit("normal"), (1 << 20, 2 << 20, 3));
         assert_eq!(c.output_limit("pubsub"), (33554432, 8388608, 60));
     }

@@ -94,11 +94,7 @@ fn class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(bool, usi
             }
             Some(&lo) if pattern.get(i + 1) == Some(&b'-') && i + 2 < pattern.len() => {
                 let hi = pattern[i + 2];
-                let (a, b) = if lo <= hi {
-                    (lower(lo), lower(hi))
-                } else {
-                    (lower(hi), lower(lo))
-                };
+                let (a, b) = if lo <= hi { (lower(lo), lower(hi)) } else { (lower(hi), lower(lo)) };
                 matched |= a <= c && c <= b;
                 i += 3;
             }

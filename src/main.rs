@@ -36,10 +36,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Ok(Cli::Run(config)) => (
-            config,
-            args.first().filter(|a| !a.starts_with("--")).cloned(),
-        ),
+        Ok(Cli::Run(config)) => (config, args.first().filter(|a| !a.starts_with("--")).cloned()),
         Err(e) => {
             eprintln!("*** FATAL CONFIG ERROR ***\n{e}");
             return ExitCode::FAILURE;
@@ -71,12 +68,7 @@ fn main() -> ExitCode {
     log::info!(
         "kvstore-server {} ready: listening on {} with {} threads and {} shards",
         env!("CARGO_PKG_VERSION"),
-        server
-            .addrs()
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        server.addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
         cfg.threads(),
         cfg.shards()
     );
@@ -110,10 +102,7 @@ fn init_logging(config: &kvstore::Config) -> std::io::Result<()> {
     builder.filter_level(level).parse_default_env();
     let logfile = config.get("logfile");
     if !logfile.is_empty() {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logfile)?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(logfile)?;
         builder.target(env_logger::Target::Pipe(Box::new(file)));
     }
     builder.init();

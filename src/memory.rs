@@ -96,24 +96,14 @@ pub fn peak() -> usize {
 /// Resident set size from /proc, in bytes.
 pub fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
 }
 
 /// Bytes in Redis's human form: `1.00M`, `512B`.
 pub fn human(bytes: usize) -> String {
     let b = bytes as f64;
-    let units = [
-        (1u64 << 50, "P"),
-        (1 << 40, "T"),
-        (1 << 30, "G"),
-        (1 << 20, "M"),
-        (1 << 10, "K"),
-    ];
+    let units = [(1u64 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
     for (size, unit) in units {
         if b >= size as f64 {
             return format!("{:.2}{unit}", b / size as f64);

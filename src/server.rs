@@ -48,10 +48,8 @@ impl Hot {
     }
 
     pub fn refresh(&self, c: &Config) {
-        self.max_bulk_len
-            .store(c.proto_max_bulk_len() as usize, Relaxed);
-        self.query_buffer_limit
-            .store(c.client_query_buffer_limit(), Relaxed);
+        self.max_bulk_len.store(c.proto_max_bulk_len() as usize, Relaxed);
+        self.query_buffer_limit.store(c.client_query_buffer_limit(), Relaxed);
         self.maxclients.store(c.maxclients(), Relaxed);
         self.timeout_secs.store(c.timeout_secs(), Relaxed);
         self.hz.store(c.hz(), Relaxed);
@@ -134,10 +132,7 @@ impl Shared {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// A running server.
@@ -164,14 +159,10 @@ impl Server {
         Self::start_with_file(config, None)
     }
 
-    pub fn start_with_file(
-        config: Config,
-        config_file: Option<String>,
-    ) -> Result<Server, StartError> {
+    pub fn start_with_file(config: Config, config_file: Option<String>) -> Result<Server, StartError> {
         let threads = config.threads();
         let mut port = config.port();
-        let mut per_thread: Vec<Vec<mio::net::TcpListener>> =
-            (0..threads).map(|_| Vec::new()).collect();
+        let mut per_thread: Vec<Vec<mio::net::TcpListener>> = (0..threads).map(|_| Vec::new()).collect();
         let mut addrs = Vec::new();
         for host in config.bind() {
             let host = host.trim_start_matches('-');
@@ -179,15 +170,10 @@ impl Server {
             let addr = resolve(host, port)?;
             for (t, listeners) in per_thread.iter_mut().enumerate() {
                 let l = listener::bind(addr_with_port(addr, port), 511).map_err(|e| {
-                    StartError(format!(
-                        "Could not create server TCP listening socket {host}:{port}: {e}"
-                    ))
+                    StartError(format!("Could not create server TCP listening socket {host}:{port}: {e}"))
                 })?;
                 if port == 0 && t == 0 {
-                    port = l
-                        .local_addr()
-                        .map_err(|e| StartError(e.to_string()))?
-                        .port();
+                    port = l.local_addr().map_err(|e| StartError(e.to_string()))?.port();
                 }
                 listeners.push(l);
             }
@@ -197,8 +183,7 @@ impl Server {
         let mut mailboxes = Vec::new();
         for _ in 0..threads {
             let poll = mio::Poll::new().map_err(|e| StartError(e.to_string()))?;
-            let waker = mio::Waker::new(poll.registry(), mio::Token(0))
-                .map_err(|e| StartError(e.to_string()))?;
+            let waker = mio::Waker::new(poll.registry(), mio::Token(0)).map_err(|e| StartError(e.to_string()))?;
             mailboxes.push(Mailbox::new(waker));
             polls.push(poll);
         }
@@ -207,9 +192,7 @@ impl Server {
             hot: Hot::from_config(&config),
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
-            stats: (0..threads)
-                .map(|_| ThreadStats::new(table::count()))
-                .collect(),
+            stats: (0..threads).map(|_| ThreadStats::new(table::count())).collect(),
             mailboxes,
             threads,
             started: Instant::now(),
@@ -221,19 +204,14 @@ impl Server {
         });
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
-            let ev = EventLoop::new(i, poll, listeners, shared.clone())
-                .map_err(|e| StartError(e.to_string()))?;
+            let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;
             let handle = std::thread::Builder::new()
                 .name(format!("kvstore-loop-{i}"))
                 .spawn(move || ev.run())
                 .map_err(|e| StartError(e.to_string()))?;
             handles.push(handle);
         }
-        Ok(Server {
-            shared,
-            threads: handles,
-            addrs,
-        })
+        Ok(Server { shared, threads: handles, addrs })
     }
 
     /// The addresses the server listens on, with the actual port.
@@ -289,10 +267,7 @@ pub fn random_u64() -> u64 {
         static STATE: Cell<u64> = Cell::new(seed());
     }
     fn seed() -> u64 {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
         let id = std::thread::current().id();
         let h = ahash::RandomState::new().hash_one(id);
         (t ^ h) | 1

@@ -22,16 +22,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 const FLAGS: u32 = LOADING | STALE | SENTINEL;
 
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "count",
-        2,
-        FLAGS,
-        NONE,
-        command_count,
-        "server",
-        "2.8.13",
-        "Get total number of Redis commands"
-    ),
+    cmd!("count", 2, FLAGS, NONE, command_count, "server", "2.8.13", "Get total number of Redis commands"),
     cmd!(
         "info",
         -2,
@@ -42,36 +33,9 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         "2.8.13",
         "Get array of specific Redis command details, or all when no argument is given."
     ),
-    cmd!(
-        "list",
-        -2,
-        FLAGS,
-        NONE,
-        command_list,
-        "server",
-        "7.0.0",
-        "Get an array of Redis command names"
-    ),
-    cmd!(
-        "docs",
-        -2,
-        FLAGS,
-        NONE,
-        command_docs,
-        "server",
-        "7.0.0",
-        "Get array of specific Redis command documentation"
-    ),
-    cmd!(
-        "getkeys",
-        -3,
-        FLAGS,
-        NONE,
-        command_getkeys,
-        "server",
-        "2.8.13",
-        "Extract keys given a full Redis command"
-    ),
+    cmd!("list", -2, FLAGS, NONE, command_list, "server", "7.0.0", "Get an array of Redis command names"),
+    cmd!("docs", -2, FLAGS, NONE, command_docs, "server", "7.0.0", "Get array of specific Redis command documentation"),
+    cmd!("getkeys", -3, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command"),
     cmd!(
         "help",
         2,
@@ -123,11 +87,7 @@ fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
     out.array(10);
     out.bulk(full_name.as_bytes());
     out.int(spec.arity as i64);
-    let flags: Vec<&str> = NAMES
-        .iter()
-        .filter(|(f, _)| spec.has(*f))
-        .map(|(_, n)| *n)
-        .collect();
+    let flags: Vec<&str> = NAMES.iter().filter(|(f, _)| spec.has(*f)).map(|(_, n)| *n).collect();
     out.array(flags.len());
     for f in flags {
         out.simple(f);
@@ -162,11 +122,7 @@ fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
         out.bulk(b"spec");
         out.array(6);
         out.bulk(b"lastkey");
-        out.int(if spec.keys.last < 0 {
-            spec.keys.last as i64
-        } else {
-            (spec.keys.last - spec.keys.first) as i64
-        });
+        out.int(if spec.keys.last < 0 { spec.keys.last as i64 } else { (spec.keys.last - spec.keys.first) as i64 });
         out.bulk(b"keystep");
         out.int(spec.keys.step as i64);
         out.bulk(b"limit");
@@ -235,9 +191,9 @@ fn command_list(ctx: &mut Ctx) -> CmdResult {
             Some((kind, value)) if super::args::is(kind, "pattern") => {
                 crate::glob::matches(value, e.full_name.as_bytes(), true)
             }
-            Some((kind, value)) if super::args::is(kind, "aclcat") => categories(e.spec)
-                .iter()
-                .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(value)),
+            Some((kind, value)) if super::args::is(kind, "aclcat") => {
+                categories(e.spec).iter().any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(value))
+            }
             Some((kind, _)) if super::args::is(kind, "module") => false,
             Some(_) => false,
         })
@@ -272,16 +228,9 @@ fn doc(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
 /// COMMAND DOCS [command-name ...]
 fn command_docs(ctx: &mut Ctx) -> CmdResult {
     let specs: Vec<(String, &CommandSpec)> = if ctx.argc() == 2 {
-        table::top_level()
-            .map(|s| (s.name.to_string(), s))
-            .collect()
+        table::top_level().map(|s| (s.name.to_string(), s)).collect()
     } else {
-        ctx.args
-            .tail(2)
-            .iter()
-            .filter_map(find_any)
-            .map(|(i, s)| (table::full_name(i).to_string(), s))
-            .collect()
+        ctx.args.tail(2).iter().filter_map(find_any).map(|(i, s)| (table::full_name(i).to_string(), s)).collect()
     };
     ctx.out.array(specs.len() * 2);
     for (name, spec) in specs {

@@ -10,26 +10,8 @@ use crate::cmd;
 use crate::net::mailbox::Message;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "ping",
-        -1,
-        FAST | STALE,
-        NONE,
-        ping,
-        "connection",
-        "1.0.0",
-        "Ping the server"
-    ),
-    cmd!(
-        "echo",
-        2,
-        FAST,
-        NONE,
-        echo,
-        "connection",
-        "1.0.0",
-        "Echo the given string"
-    ),
+    cmd!("ping", -1, FAST | STALE, NONE, ping, "connection", "1.0.0", "Ping the server"),
+    cmd!("echo", 2, FAST, NONE, echo, "connection", "1.0.0", "Echo the given string"),
     cmd!(
         "quit",
         -1,
@@ -78,46 +60,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 const CLIENT: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "id",
-        2,
-        CLIENT,
-        NONE,
-        client_id,
-        "connection",
-        "5.0.0",
-        "Returns the client ID for the current connection"
-    ),
-    cmd!(
-        "setname",
-        3,
-        CLIENT,
-        NONE,
-        client_setname,
-        "connection",
-        "2.6.9",
-        "Set the current connection name"
-    ),
-    cmd!(
-        "getname",
-        2,
-        CLIENT,
-        NONE,
-        client_getname,
-        "connection",
-        "2.6.9",
-        "Get the current connection name"
-    ),
-    cmd!(
-        "list",
-        -2,
-        ADMIN | CLIENT,
-        NONE,
-        client_list,
-        "connection",
-        "2.4.0",
-        "Get the list of client connections"
-    ),
+    cmd!("id", 2, CLIENT, NONE, client_id, "connection", "5.0.0", "Returns the client ID for the current connection"),
+    cmd!("setname", 3, CLIENT, NONE, client_setname, "connection", "2.6.9", "Set the current connection name"),
+    cmd!("getname", 2, CLIENT, NONE, client_getname, "connection", "2.6.9", "Get the current connection name"),
+    cmd!("list", -2, ADMIN | CLIENT, NONE, client_list, "connection", "2.4.0", "Get the list of client connections"),
     cmd!(
         "info",
         2,
@@ -128,26 +74,8 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Returns information about the current client connection."
     ),
-    cmd!(
-        "kill",
-        -3,
-        ADMIN | CLIENT,
-        NONE,
-        client_kill,
-        "connection",
-        "2.4.0",
-        "Kill the connection of a client"
-    ),
-    cmd!(
-        "setinfo",
-        4,
-        CLIENT,
-        NONE,
-        client_setinfo,
-        "connection",
-        "7.2.0",
-        "Set client or connection specific info"
-    ),
+    cmd!("kill", -3, ADMIN | CLIENT, NONE, client_kill, "connection", "2.4.0", "Kill the connection of a client"),
+    cmd!("setinfo", 4, CLIENT, NONE, client_setinfo, "connection", "7.2.0", "Set client or connection specific info"),
     cmd!(
         "no-evict",
         3,
@@ -389,12 +317,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         while let Some(word) = cur.next_arg() {
             let value = cur.value()?;
             if is(word, "id") {
-                id = Some(
-                    args::int(value)
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or(Error::ClientIdNotPositive)? as u64,
-                );
+                id = Some(args::int(value).ok().filter(|&n| n > 0).ok_or(Error::ClientIdNotPositive)? as u64);
             } else if is(word, "addr") {
                 addr = Some(value);
             } else if is(word, "laddr") {
@@ -409,11 +332,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                 };
             } else if is(word, "type") {
                 normal_type = is(value, "normal");
-                if !normal_type
-                    && !["master", "replica", "slave", "pubsub"]
-                        .iter()
-                        .any(|t| is(value, t))
-                {
+                if !normal_type && !["master", "replica", "slave", "pubsub"].iter().any(|t| is(value, t)) {
                     return Err(Error::UnknownClientType(value.to_vec()));
                 }
             } else if is(word, "user") {

@@ -47,24 +47,13 @@ pub fn execute(
     }
 }
 
-fn run(
-    args: Args,
-    client: &mut Client,
-    shared: &Shared,
-    stats: &ThreadStats,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
+fn run(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadStats, out: &mut Vec<u8>) -> Result<(), Error> {
     let argc = args.len();
     let name = args.get(0);
     let Some((mut idx, mut spec)) = table::lookup(name) else {
         return Err(Error::UnknownCommand {
             name: name.to_vec(),
-            args: args
-                .iter()
-                .skip(1)
-                .take(UNKNOWN_ARGS_SHOWN)
-                .map(<[u8]>::to_vec)
-                .collect(),
+            args: args.iter().skip(1).take(UNKNOWN_ARGS_SHOWN).map(<[u8]>::to_vec).collect(),
         });
     };
     // A container command alone (COMMAND) runs its own handler when its
@@ -72,12 +61,7 @@ fn run(
     if !spec.subcommands.is_empty() && argc >= 2 {
         match table::lookup_sub(idx, args.get(1)) {
             Some(found) => (idx, spec) = found,
-            None => {
-                return Err(Error::UnknownSubcommand {
-                    sub: args.get(1).to_vec(),
-                    command: spec.name,
-                })
-            }
+            None => return Err(Error::UnknownSubcommand { sub: args.get(1).to_vec(), command: spec.name }),
         }
     }
     let count_rejected = || bump(&stats.per_command[idx].rejected, 1);
@@ -95,14 +79,8 @@ fn run(
     let locks = lock_keys(store, spec.keys.positions(argc), &args);
     let started = Instant::now();
     let db = client.db;
-    let mut ctx = Ctx {
-        args,
-        keys: Keys::new(store, locks, db, unix_ms()),
-        out: Reply::new(out),
-        client,
-        server: shared,
-        spec,
-    };
+    let mut ctx =
+        Ctx { args, keys: Keys::new(store, locks, db, unix_ms()), out: Reply::new(out), client, server: shared, spec };
     let result = (spec.handler)(&mut ctx);
     drop(ctx);
     let stat = &stats.per_command[idx];

@@ -201,13 +201,8 @@ impl fmt::Display for Error {
             InvalidOptionCombination => f.write_str("ERR syntax error"),
             ClientNameSpaces => f.write_str("ERR Client names cannot contain spaces, newlines or special characters."),
             ClientSetinfoAttr(attr) => write!(f, "ERR Unrecognized option '{}'", shown(attr)),
-            ClientSetinfoChars(attr) => write!(
-                f,
-                "ERR {attr} cannot contain spaces, newlines or special characters."
-            ),
-            LcsLenAndIdx => f.write_str(
-                "ERR If you want both the length and indexes, please just use IDX.",
-            ),
+            ClientSetinfoChars(attr) => write!(f, "ERR {attr} cannot contain spaces, newlines or special characters."),
+            LcsLenAndIdx => f.write_str("ERR If you want both the length and indexes, please just use IDX."),
             NoShutdownInProgress => f.write_str("ERR No shutdown in progress."),
             ProtocolVersionNotInteger => f.write_str("ERR Protocol version is not an integer or out of range"),
             HelloSyntax(word) => write!(f, "ERR Syntax error in HELLO option '{}'", shown(word)),
@@ -257,20 +252,10 @@ mod tests {
 
     #[test]
     fn texts() {
-        let e = Error::UnknownCommand {
-            name: b"foo".to_vec(),
-            args: vec![b"a".to_vec(), b"b".to_vec()],
-        };
+        let e = Error::UnknownCommand { name: b"foo".to_vec(), args: vec![b"a".to_vec(), b"b".to_vec()] };
+        assert_eq!(e.to_string(), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
         assert_eq!(
-            e.to_string(),
-            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
-        );
-        assert_eq!(
-            Error::UnknownSubcommand {
-                sub: b"foo".to_vec(),
-                command: "client"
-            }
-            .to_string(),
+            Error::UnknownSubcommand { sub: b"foo".to_vec(), command: "client" }.to_string(),
             "ERR unknown subcommand 'foo'. Try CLIENT HELP."
         );
         assert_eq!(

@@ -10,34 +10,115 @@ use crate::store::{Entry, Store, Value};
 
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("del", -2, WRITE, ALL, del, "generic", "1.0.0", "Delete a key"),
-    cmd!("unlink", -2, WRITE | FAST, ALL, del, "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."),
+    cmd!(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        ALL,
+        del,
+        "generic",
+        "4.0.0",
+        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."
+    ),
     cmd!("exists", -2, READONLY | FAST, ALL, exists, "generic", "1.0.0", "Determine if a key exists"),
-    cmd!("touch", -2, READONLY | FAST, ALL, exists, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified."),
+    cmd!(
+        "touch",
+        -2,
+        READONLY | FAST,
+        ALL,
+        exists,
+        "generic",
+        "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified."
+    ),
     cmd!("type", 2, READONLY | FAST, ONE, type_, "generic", "1.0.0", "Determine the type stored at key"),
     cmd!("expire", -3, WRITE | FAST, ONE, expire, "generic", "1.0.0", "Set a key's time to live in seconds"),
     cmd!("pexpire", -3, WRITE | FAST, ONE, pexpire, "generic", "2.6.0", "Set a key's time to live in milliseconds"),
-    cmd!("expireat", -3, WRITE | FAST, ONE, expireat, "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp"),
-    cmd!("pexpireat", -3, WRITE | FAST, ONE, pexpireat, "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
+    cmd!(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        ONE,
+        expireat,
+        "generic",
+        "1.2.0",
+        "Set the expiration for a key as a UNIX timestamp"
+    ),
+    cmd!(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        ONE,
+        pexpireat,
+        "generic",
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds"
+    ),
     cmd!("ttl", 2, READONLY | FAST, ONE, ttl, "generic", "1.0.0", "Get the time to live for a key in seconds"),
     cmd!("pttl", 2, READONLY | FAST, ONE, pttl, "generic", "2.6.0", "Get the time to live for a key in milliseconds"),
-    cmd!("expiretime", 2, READONLY | FAST, ONE, expiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key"),
-    cmd!("pexpiretime", 2, READONLY | FAST, ONE, pexpiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds"),
+    cmd!(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        ONE,
+        expiretime,
+        "generic",
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key"
+    ),
+    cmd!(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        ONE,
+        pexpiretime,
+        "generic",
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds"
+    ),
     cmd!("persist", 2, WRITE | FAST, ONE, persist, "generic", "2.2.0", "Remove the expiration from a key"),
     cmd!("keys", 2, READONLY, NONE, keys, "generic", "1.0.0", "Find all keys matching the given pattern"),
     cmd!("scan", -2, READONLY, NONE, scan, "generic", "2.8.0", "Incrementally iterate the keys space"),
     cmd!("randomkey", 1, READONLY, NONE, randomkey, "generic", "1.0.0", "Return a random key from the keyspace"),
     cmd!("rename", 3, WRITE, TWO, rename, "generic", "1.0.0", "Rename a key"),
-    cmd!("renamenx", 3, WRITE | FAST, TWO, renamenx, "generic", "1.0.0", "Rename a key, only if the new key does not exist"),
+    cmd!(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        TWO,
+        renamenx,
+        "generic",
+        "1.0.0",
+        "Rename a key, only if the new key does not exist"
+    ),
     cmd!("copy", -3, WRITE | DENYOOM, TWO, copy, "generic", "6.2.0", "Copy a key"),
     cmd!("move", 3, WRITE | FAST, ONE, move_, "generic", "1.0.0", "Move a key to another database"),
     CommandSpec {
         subcommands: OBJECT_SUBCOMMANDS,
         ..cmd!("object", -2, 0, NONE, object_help, "generic", "2.2.3", "A container for object introspection commands")
     },
-    cmd!("dbsize", 1, READONLY | FAST, NONE, dbsize, "server", "1.0.0", "Return the number of keys in the selected database"),
+    cmd!(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        NONE,
+        dbsize,
+        "server",
+        "1.0.0",
+        "Return the number of keys in the selected database"
+    ),
     cmd!("flushdb", -1, WRITE, NONE, flushdb, "server", "1.0.0", "Remove all keys from the current database"),
     cmd!("flushall", -1, WRITE, NONE, flushall, "server", "1.0.0", "Remove all keys from all databases"),
-    cmd!("select", 2, LOADING | STALE | FAST, NONE, select, "connection", "1.0.0", "Change the selected database for the current connection"),
+    cmd!(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        NONE,
+        select,
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection"
+    ),
     cmd!("swapdb", 3, WRITE | FAST, NONE, swapdb, "server", "4.0.0", "Swaps two Redis databases"),
 ];
 
@@ -124,11 +205,7 @@ fn exists(ctx: &mut Ctx) -> CmdResult {
 fn type_(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let name = ctx
-        .keys
-        .db(key)
-        .get(key, now)
-        .map_or("none", |e| e.value.type_name());
+    let name = ctx.keys.db(key).get(key, now).map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -179,11 +256,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str
     let now = ctx.now_ms();
     let invalid = || Error::InvalidExpireTime(cmd);
     let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
-    let at = if absolute {
-        ms
-    } else {
-        ms.checked_add(now as i64).ok_or_else(invalid)?
-    };
+    let at = if absolute { ms } else { ms.checked_add(now as i64).ok_or_else(invalid)? };
     let key = ctx.arg(1);
     let db = ctx.keys.db(key);
     let Some(entry) = db.get(key, now) else {
@@ -238,14 +311,8 @@ fn reply_expiry(ctx: &mut Ctx, f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let key = ctx.arg(1);
     let reply = match ctx.keys.db(key).get(key, now) {
         None => -2,
-        Some(Entry {
-            expires_at_ms: None,
-            ..
-        }) => -1,
-        Some(Entry {
-            expires_at_ms: Some(at),
-            ..
-        }) => f(*at, now),
+        Some(Entry { expires_at_ms: None, .. }) => -1,
+        Some(Entry { expires_at_ms: Some(at), .. }) => f(*at, now),
     };
     ctx.out.int(reply);
     Ok(())
@@ -253,9 +320,7 @@ fn reply_expiry(ctx: &mut Ctx, f: impl Fn(u64, u64) -> i64) -> CmdResult {
 
 /// TTL key
 fn ttl(ctx: &mut Ctx) -> CmdResult {
-    reply_expiry(ctx, |at, now| {
-        ((at.saturating_sub(now) + 500) / 1000) as i64
-    })
+    reply_expiry(ctx, |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
 }
 
 /// PTTL key
@@ -314,10 +379,7 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 /// The cursor packs the shard being walked and that shard's table cursor:
 /// `table_cursor * shards + shard`.
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(ctx.arg(1))
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Error::InvalidCursor)?;
+    let cursor: u64 = std::str::from_utf8(ctx.arg(1)).ok().and_then(|s| s.parse().ok()).ok_or(Error::InvalidCursor)?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<&[u8]> = None;
@@ -350,8 +412,7 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
         while keys.len() < count && visits > 0 {
             table_cursor = db.scan(table_cursor, |k, e| {
                 let live = !e.is_expired(now);
-                let typed = type_filter
-                    .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                let typed = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
                 let matched = pattern.is_none_or(|p| glob::matches(p, k, false));
                 if live && typed && matched {
                     keys.push(k.to_vec());
@@ -366,11 +427,7 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
             shard += 1;
         }
     }
-    let next = if shard >= shards {
-        0
-    } else {
-        table_cursor * shards + shard
-    };
+    let next = if shard >= shards { 0 } else { table_cursor * shards + shard };
     ctx.out.array(2);
     ctx.out.bulk_int(next as i64);
     ctx.out.array(keys.len());
@@ -387,9 +444,7 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let db_index = ctx.client.db;
     // Try a bounded number of times: expired keys found are deleted.
     for _ in 0..100 {
-        let sizes: Vec<usize> = (0..store.shard_count())
-            .map(|s| store.lock(s).dbs[db_index].len())
-            .collect();
+        let sizes: Vec<usize> = (0..store.shard_count()).map(|s| store.lock(s).dbs[db_index].len()).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
             break;
@@ -436,7 +491,7 @@ fn rename_generic(ctx: &mut Ctx, only_if_new: bool) -> Result<bool, Error> {
         return Ok(false);
     }
     let entry = ctx.keys.db(src).remove(src, now).expect("exists");
-    ctx.keys.db(dst).set(dst, entry.value, entry.expires_at_ms);
+    ctx.keys.db(dst).set(dst, entry.value, entry.expires_at_ms, now);
     Ok(true)
 }
 
@@ -490,7 +545,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    target.set(dst, entry.value, entry.expires_at_ms);
+    target.set(dst, entry.value, entry.expires_at_ms, now);
     ctx.out.int(1);
     Ok(())
 }
@@ -508,9 +563,7 @@ fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let entry = ctx.keys.db(key).remove(key, now).expect("exists");
-    ctx.keys
-        .db_at(key, target_db)
-        .set(key, entry.value, entry.expires_at_ms);
+    ctx.keys.db_at(key, target_db).set(key, entry.value, entry.expires_at_ms, now);
     ctx.out.int(1);
     Ok(())
 }
@@ -533,13 +586,7 @@ fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 
 /// OBJECT FREQ key: only under an LFU policy, which needs maxmemory.
 fn object_freq(ctx: &mut Ctx) -> CmdResult {
-    if !ctx
-        .server
-        .config
-        .read()
-        .get("maxmemory-policy")
-        .contains("lfu")
-    {
+    if !ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
         return Err(Error::LfuNotSelected);
     }
     match object_entry(ctx) {
@@ -551,13 +598,7 @@ fn object_freq(ctx: &mut Ctx) -> CmdResult {
 
 /// OBJECT IDLETIME key
 fn object_idletime(ctx: &mut Ctx) -> CmdResult {
-    if ctx
-        .server
-        .config
-        .read()
-        .get("maxmemory-policy")
-        .contains("lfu")
-    {
+    if ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
         return Err(Error::LruNotSelected);
     }
     let now = ctx.now_ms();
@@ -574,7 +615,8 @@ const SHARED_INTEGERS: i64 = 10_000;
 
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
-    let shared = |e: &Entry| matches!(e.value, Value::Str(crate::store::Str::Int(n)) if (0..SHARED_INTEGERS).contains(&n));
+    let shared =
+        |e: &Entry| matches!(e.value, Value::Str(crate::store::Str::Int(n)) if (0..SHARED_INTEGERS).contains(&n));
     match object_entry(ctx).map(|e| shared(e)) {
         Some(true) => ctx.out.int(SHARED_REFCOUNT),
         Some(false) => ctx.out.int(1),
@@ -617,9 +659,7 @@ pub fn help(ctx: &mut Ctx, lines: &[&str]) {
 /// DBSIZE
 fn dbsize(ctx: &mut Ctx) -> CmdResult {
     let store = &ctx.server.store;
-    let total: usize = (0..store.shard_count())
-        .map(|s| store.lock(s).dbs[ctx.client.db].len())
-        .sum();
+    let total: usize = (0..store.shard_count()).map(|s| store.lock(s).dbs[ctx.client.db].len()).sum();
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -645,9 +685,7 @@ fn dispose(tables: Vec<crate::store::dict::Dict<Entry>>, lazy: bool) {
 fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let store = &ctx.server.store;
-    let old: Vec<_> = (0..store.shard_count())
-        .map(|s| store.lock(s).dbs[ctx.client.db].clear())
-        .collect();
+    let old: Vec<_> = (0..store.shard_count()).map(|s| store.lock(s).dbs[ctx.client.db].clear()).collect();
     dispose(old, lazy);
     ctx.out.ok();
     Ok(())
@@ -657,11 +695,7 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
 fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let mut locked = ctx.server.store.lock_all();
-    let old: Vec<_> = locked
-        .all()
-        .into_iter()
-        .flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear()))
-        .collect();
+    let old: Vec<_> = locked.all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
     drop(locked);
     dispose(old, lazy);
     ctx.out.ok();

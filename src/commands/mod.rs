@@ -76,46 +76,18 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
-    pub const NONE: KeySpec = KeySpec {
-        first: 0,
-        last: 0,
-        step: 0,
-    };
-    pub const ONE: KeySpec = KeySpec {
-        first: 1,
-        last: 1,
-        step: 1,
-    };
-    pub const ALL: KeySpec = KeySpec {
-        first: 1,
-        last: -1,
-        step: 1,
-    };
-    pub const TWO: KeySpec = KeySpec {
-        first: 1,
-        last: 2,
-        step: 1,
-    };
-    pub const PAIRS: KeySpec = KeySpec {
-        first: 1,
-        last: -1,
-        step: 2,
-    };
+    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
+    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
+    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
+    pub const TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1 };
+    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
     /// The key is argument 2 (subcommands such as OBJECT ENCODING).
-    pub const SECOND: KeySpec = KeySpec {
-        first: 2,
-        last: 2,
-        step: 1,
-    };
+    pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1 };
 
     /// The argument indexes of the keys in a command of `argc` arguments.
     pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let argc = argc as i32;
-        let last = if self.last < 0 {
-            argc + self.last
-        } else {
-            self.last.min(argc - 1)
-        };
+        let last = if self.last < 0 { argc + self.last } else { self.last.min(argc - 1) };
         let (first, step) = (self.first, self.step.max(1));
         // A keyless command yields an empty range.
         let (from, to) = if first <= 0 { (1, 0) } else { (first, last) };
@@ -185,12 +157,7 @@ pub struct Keys<'a> {
 
 impl<'a> Keys<'a> {
     pub fn new(store: &'a Store, locks: Locked<'a>, db: usize, now_ms: u64) -> Self {
-        Keys {
-            store,
-            locks,
-            db,
-            now_ms,
-        }
+        Keys { store, locks, db, now_ms }
     }
 
     /// The selected database in the shard that holds `key`.

@@ -26,27 +26,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec {
         subcommands: CONFIG_SUBCOMMANDS,
-        ..cmd!(
-            "config",
-            -2,
-            0,
-            NONE,
-            config_help,
-            "server",
-            "2.0.0",
-            "A container for server configuration commands"
-        )
+        ..cmd!("config", -2, 0, NONE, config_help, "server", "2.0.0", "A container for server configuration commands")
     },
-    cmd!(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        NONE,
-        time,
-        "server",
-        "2.6.0",
-        "Return the current server time"
-    ),
+    cmd!("time", 1, LOADING | STALE | FAST, NONE, time, "server", "2.6.0", "Return the current server time"),
     cmd!(
         "shutdown",
         -1,
@@ -72,16 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 const CONFIG_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "get",
-        -3,
-        CONFIG_FLAGS,
-        NONE,
-        config_get,
-        "server",
-        "2.0.0",
-        "Get the values of configuration parameters"
-    ),
+    cmd!("get", -3, CONFIG_FLAGS, NONE, config_get, "server", "2.0.0", "Get the values of configuration parameters"),
     cmd!(
         "set",
         -4,
@@ -92,16 +65,7 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Set configuration parameters to the given values"
     ),
-    cmd!(
-        "resetstat",
-        2,
-        CONFIG_FLAGS,
-        NONE,
-        config_resetstat,
-        "server",
-        "2.0.0",
-        "Reset the stats returned by INFO"
-    ),
+    cmd!("resetstat", 2, CONFIG_FLAGS, NONE, config_resetstat, "server", "2.0.0", "Reset the stats returned by INFO"),
     cmd!(
         "help",
         2,
@@ -133,22 +97,14 @@ const SECTIONS: &[(&str, bool)] = &[
 
 /// INFO [section [section ...]]
 fn info(ctx: &mut Ctx) -> CmdResult {
-    let mut wanted: Vec<String> = ctx
-        .args
-        .tail(1)
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_lowercase())
-        .collect();
+    let mut wanted: Vec<String> = ctx.args.tail(1).iter().map(|a| String::from_utf8_lossy(a).to_lowercase()).collect();
     if wanted.is_empty() {
         wanted.push("default".into());
     }
     let mut text = String::new();
     for (name, in_default) in SECTIONS {
         let include = wanted.iter().any(|w| {
-            w == name
-                || w == "all" && *name != "modules"
-                || w == "everything"
-                || w == "default" && *in_default
+            w == name || w == "all" && *name != "modules" || w == "everything" || w == "default" && *in_default
         });
         if include {
             if !text.is_empty() {
@@ -170,10 +126,7 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
     match name {
         "server" => {
             let uptime = server.started.elapsed().as_secs();
-            let now_us = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_micros())
-                .unwrap_or(0);
+            let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
             field("redis_version", REDIS_VERSION.into());
             field("redis_git_sha1", "00000000".into());
             field("redis_git_dirty", "0".into());
@@ -194,20 +147,9 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             field("uptime_in_days", (uptime / 86400).to_string());
             field("hz", server.hot.hz.load(Relaxed).to_string());
             field("configured_hz", server.hot.hz.load(Relaxed).to_string());
-            field(
-                "lru_clock",
-                (((now_us / 1000) as u64 / 1000) & ((1 << 24) - 1)).to_string(),
-            );
-            field(
-                "executable",
-                std::env::current_exe()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            );
-            field(
-                "config_file",
-                server.config_file.clone().unwrap_or_default(),
-            );
+            field("lru_clock", (((now_us / 1000) as u64 / 1000) & ((1 << 24) - 1)).to_string());
+            field("executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            field("config_file", server.config_file.clone().unwrap_or_default());
             field("io_threads_active", "0".into());
             field("kvstore_version", env!("CARGO_PKG_VERSION").into());
             field("kvstore_threads", server.threads.to_string());
@@ -216,10 +158,7 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
         "clients" => {
             field("connected_clients", server.clients.len().to_string());
             field("cluster_connections", "0".into());
-            field(
-                "maxclients",
-                server.hot.maxclients.load(Relaxed).to_string(),
-            );
+            field("maxclients", server.hot.maxclients.load(Relaxed).to_string());
             field("client_recent_max_input_buffer", "0".into());
             field("client_recent_max_output_buffer", "0".into());
             field("blocked_clients", "0".into());
@@ -236,28 +175,13 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             field("used_memory_rss_human", memory::human(rss));
             field("used_memory_peak", peak.to_string());
             field("used_memory_peak_human", memory::human(peak));
-            field(
-                "used_memory_peak_perc",
-                format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
-            );
+            field("used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
             field("total_system_memory", system_memory().to_string());
             field("total_system_memory_human", memory::human(system_memory()));
-            field(
-                "maxmemory",
-                server.config.read().get("maxmemory").to_string(),
-            );
-            field(
-                "maxmemory_human",
-                memory::human(server.config.read().get("maxmemory").parse().unwrap_or(0)),
-            );
-            field(
-                "maxmemory_policy",
-                server.config.read().get("maxmemory-policy").to_string(),
-            );
-            field(
-                "mem_fragmentation_ratio",
-                format!("{:.2}", rss as f64 / used.max(1) as f64),
-            );
+            field("maxmemory", server.config.read().get("maxmemory").to_string());
+            field("maxmemory_human", memory::human(server.config.read().get("maxmemory").parse().unwrap_or(0)));
+            field("maxmemory_policy", server.config.read().get("maxmemory-policy").to_string());
+            field("mem_fragmentation_ratio", format!("{:.2}", rss as f64 / used.max(1) as f64));
             field("mem_allocator", "libc".into());
             field("lazyfree_pending_objects", "0".into());
         }
@@ -290,64 +214,27 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
         "stats" => {
             let st = &server.stats;
             let expired: u64 = (0..server.store.shard_count())
-                .map(|s| {
-                    server
-                        .store
-                        .lock(s)
-                        .dbs
-                        .iter()
-                        .map(|d| d.expired)
-                        .sum::<u64>()
-                })
+                .map(|s| server.store.lock(s).dbs.iter().map(|d| d.expired).sum::<u64>())
                 .sum();
-            field(
-                "total_connections_received",
-                total(st, |s| &s.connections).to_string(),
-            );
-            field(
-                "total_commands_processed",
-                server.total_commands().to_string(),
-            );
-            field(
-                "instantaneous_ops_per_sec",
-                server.instantaneous_ops().to_string(),
-            );
-            field(
-                "total_net_input_bytes",
-                total(st, |s| &s.net_input).to_string(),
-            );
-            field(
-                "total_net_output_bytes",
-                total(st, |s| &s.net_output).to_string(),
-            );
-            field(
-                "rejected_connections",
-                total(st, |s| &s.rejected_connections).to_string(),
-            );
+            field("total_connections_received", total(st, |s| &s.connections).to_string());
+            field("total_commands_processed", server.total_commands().to_string());
+            field("instantaneous_ops_per_sec", server.instantaneous_ops().to_string());
+            field("total_net_input_bytes", total(st, |s| &s.net_input).to_string());
+            field("total_net_output_bytes", total(st, |s| &s.net_output).to_string());
+            field("rejected_connections", total(st, |s| &s.rejected_connections).to_string());
             field("sync_full", "0".into());
             field("sync_partial_ok", "0".into());
             field("sync_partial_err", "0".into());
             field("expired_keys", expired.to_string());
             field("evicted_keys", "0".into());
             field("keyspace_hits", total(st, |s| &s.keyspace_hits).to_string());
-            field(
-                "keyspace_misses",
-                total(st, |s| &s.keyspace_misses).to_string(),
-            );
+            field("keyspace_misses", total(st, |s| &s.keyspace_misses).to_string());
             field("pubsub_channels", "0".into());
             field("pubsub_patterns", "0".into());
             field("latest_fork_usec", "0".into());
             field("total_forks", "0".into());
-            let failed: u64 = st
-                .iter()
-                .flat_map(|t| t.per_command.iter())
-                .map(|c| c.failed.load(Relaxed))
-                .sum();
-            let rejected: u64 = st
-                .iter()
-                .flat_map(|t| t.per_command.iter())
-                .map(|c| c.rejected.load(Relaxed))
-                .sum();
+            let failed: u64 = st.iter().flat_map(|t| t.per_command.iter()).map(|c| c.failed.load(Relaxed)).sum();
+            let rejected: u64 = st.iter().flat_map(|t| t.per_command.iter()).map(|c| c.rejected.load(Relaxed)).sum();
             field("total_error_replies", (failed + rejected).to_string());
         }
         "replication" => {
@@ -383,11 +270,7 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
                 if calls + rejected + failed == 0 {
                     continue;
                 }
-                let per_call = if calls == 0 {
-                    0.0
-                } else {
-                    usec as f64 / calls as f64
-                };
+                let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
                 field(
                     &format!("cmdstat_{}", entry.full_name),
                     format!("calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}"),
@@ -404,10 +287,7 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
                     expires += shard.dbs[db].expires_len();
                 }
                 if keys > 0 {
-                    field(
-                        &format!("db{db}"),
-                        format!("keys={keys},expires={expires},avg_ttl=0"),
-                    );
+                    field(&format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
                 }
             }
         }
@@ -424,9 +304,7 @@ fn capitalize(name: &str) -> String {
         "cpu" => "CPU".into(),
         other => {
             let mut c = other.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
         }
     }
 }
@@ -495,10 +373,9 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             ConfigError::UnknownDirective(n) => Error::ConfigUnknown(n),
             ConfigError::Immutable(n) => Error::ConfigImmutable(n),
             ConfigError::BadValue { name, reason } => Error::ConfigSetFailed { name, reason },
-            ConfigError::Unsupported { name, what } => Error::ConfigSetFailed {
-                name,
-                reason: format!("this server does not support {what} yet"),
-            },
+            ConfigError::Unsupported { name, what } => {
+                Error::ConfigSetFailed { name, reason: format!("this server does not support {what} yet") }
+            }
         })?;
         seen.push(name);
     }
@@ -512,6 +389,12 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     for s in &ctx.server.stats {
         s.reset();
+    }
+    let store = &ctx.server.store;
+    for s in 0..store.shard_count() {
+        for db in store.lock(s).dbs.iter_mut() {
+            db.expired = 0;
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -538,9 +421,7 @@ fn config_help(ctx: &mut Ctx) -> CmdResult {
 
 /// TIME
 fn time(ctx: &mut Ctx) -> CmdResult {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk_int(now.as_secs() as i64);
     ctx.out.bulk_int(now.subsec_micros() as i64);
@@ -556,10 +437,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     for word in ctx.args.tail(1).iter() {
         if is(word, "abort") {
             abort = true;
-        } else if !["nosave", "save", "now", "force"]
-            .iter()
-            .any(|w| is(word, w))
-        {
+        } else if !["nosave", "save", "now", "force"].iter().any(|w| is(word, w)) {
             return Err(Error::Syntax);
         }
     }
@@ -618,10 +496,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         ];
         super::keys::help(ctx, LINES);
     } else {
-        return Err(Error::UnknownSubcommandOrArity {
-            sub: sub.to_vec(),
-            command: "debug",
-        });
+        return Err(Error::UnknownSubcommandOrArity { sub: sub.to_vec(), command: "debug" });
     }
     Ok(())
 }

@@ -7,26 +7,8 @@ use crate::cmd;
 use crate::store::{Db, Str, Value};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "get",
-        2,
-        READONLY | FAST,
-        ONE,
-        get,
-        "string",
-        "1.0.0",
-        "Get the value of a key"
-    ),
-    cmd!(
-        "set",
-        -3,
-        WRITE | DENYOOM,
-        ONE,
-        set,
-        "string",
-        "1.0.0",
-        "Set the string value of a key"
-    ),
+    cmd!("get", 2, READONLY | FAST, ONE, get, "string", "1.0.0", "Get the value of a key"),
+    cmd!("set", -3, WRITE | DENYOOM, ONE, set, "string", "1.0.0", "Set the string value of a key"),
     cmd!(
         "setnx",
         3,
@@ -37,16 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Set the value of a key, only if the key does not exist"
     ),
-    cmd!(
-        "setex",
-        4,
-        WRITE | DENYOOM,
-        ONE,
-        setex,
-        "string",
-        "2.0.0",
-        "Set the value and expiration of a key"
-    ),
+    cmd!("setex", 4, WRITE | DENYOOM, ONE, setex, "string", "2.0.0", "Set the value and expiration of a key"),
     cmd!(
         "psetex",
         4,
@@ -67,16 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Set the string value of a key and return its old value"
     ),
-    cmd!(
-        "getdel",
-        2,
-        WRITE | FAST,
-        ONE,
-        getdel,
-        "string",
-        "6.2.0",
-        "Get the value of a key and delete the key"
-    ),
+    cmd!("getdel", 2, WRITE | FAST, ONE, getdel, "string", "6.2.0", "Get the value of a key and delete the key"),
     cmd!(
         "getex",
         -2,
@@ -87,26 +51,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Get the value of a key and optionally set its expiration"
     ),
-    cmd!(
-        "mget",
-        -2,
-        READONLY | FAST,
-        ALL,
-        mget,
-        "string",
-        "1.0.0",
-        "Get the values of all the given keys"
-    ),
-    cmd!(
-        "mset",
-        -3,
-        WRITE | DENYOOM,
-        PAIRS,
-        mset,
-        "string",
-        "1.0.1",
-        "Set multiple keys to multiple values"
-    ),
+    cmd!("mget", -2, READONLY | FAST, ALL, mget, "string", "1.0.0", "Get the values of all the given keys"),
+    cmd!("mset", -3, WRITE | DENYOOM, PAIRS, mset, "string", "1.0.1", "Set multiple keys to multiple values"),
     cmd!(
         "msetnx",
         -3,
@@ -167,46 +113,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.6.0",
         "Increment the float value of a key by the given amount"
     ),
-    cmd!(
-        "append",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        append,
-        "string",
-        "2.0.0",
-        "Append a value to a key"
-    ),
-    cmd!(
-        "strlen",
-        2,
-        READONLY | FAST,
-        ONE,
-        strlen,
-        "string",
-        "2.2.0",
-        "Get the length of the value stored in a key"
-    ),
-    cmd!(
-        "getrange",
-        4,
-        READONLY,
-        ONE,
-        getrange,
-        "string",
-        "2.4.0",
-        "Get a substring of the string stored at a key"
-    ),
-    cmd!(
-        "substr",
-        4,
-        READONLY,
-        ONE,
-        getrange,
-        "string",
-        "1.0.0",
-        "Get a substring of the string stored at a key"
-    ),
+    cmd!("append", 3, WRITE | DENYOOM | FAST, ONE, append, "string", "2.0.0", "Append a value to a key"),
+    cmd!("strlen", 2, READONLY | FAST, ONE, strlen, "string", "2.2.0", "Get the length of the value stored in a key"),
+    cmd!("getrange", 4, READONLY, ONE, getrange, "string", "2.4.0", "Get a substring of the string stored at a key"),
+    cmd!("substr", 4, READONLY, ONE, getrange, "string", "1.0.0", "Get a substring of the string stored at a key"),
     cmd!(
         "setrange",
         4,
@@ -217,27 +127,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Overwrite part of a string at key starting at the specified offset"
     ),
-    cmd!(
-        "lcs",
-        -3,
-        READONLY,
-        TWO,
-        lcs,
-        "string",
-        "7.0.0",
-        "Find longest common substring"
-    ),
+    cmd!("lcs", -3, READONLY, TWO, lcs, "string", "7.0.0", "Find longest common substring"),
 ];
 
 /// Largest string a write may create (Redis's proto-max-bulk-len default).
 pub const STRING_MAX: usize = 512 * 1024 * 1024;
 
 /// The string at `key`, `None` when missing; WRONGTYPE for other types.
-pub fn lookup_str<'d>(
-    db: &'d mut Db,
-    key: &[u8],
-    now_ms: u64,
-) -> Result<Option<&'d mut Str>, Error> {
+pub fn lookup_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'d mut Str>, Error> {
     match db.get(key, now_ms) {
         None => Ok(None),
         Some(entry) => match &mut entry.value {
@@ -275,12 +172,7 @@ impl ExpiryArg<'_> {
     /// The absolute expiry in ms, validated as Redis does: the value must
     /// be an integer, positive, and not overflow when converted.
     pub fn resolve(&self, now_ms: u64, cmd: &'static str) -> Result<Option<u64>, Error> {
-        let ExpiryArg::Set {
-            value,
-            unit_ms,
-            absolute,
-        } = *self
-        else {
+        let ExpiryArg::Set { value, unit_ms, absolute } = *self else {
             return Ok(None);
         };
         let n = args::int(value)?;
@@ -288,11 +180,7 @@ impl ExpiryArg<'_> {
             return Err(Error::InvalidExpireTime(cmd));
         }
         let ms = n * unit_ms as i64;
-        let at = if absolute {
-            Some(ms)
-        } else {
-            ms.checked_add(now_ms as i64)
-        };
+        let at = if absolute { Some(ms) } else { ms.checked_add(now_ms as i64) };
         match at {
             Some(at) if at > 0 => Ok(Some(at as u64)),
             _ => Err(Error::InvalidExpireTime(cmd)),
@@ -302,11 +190,7 @@ impl ExpiryArg<'_> {
 
 /// Reads EX/PX/EXAT/PXAT (and KEEPTTL or PERSIST when allowed) at the
 /// cursor's current word; `None` when the word is none of them.
-fn expiry_option<'a>(
-    word: &[u8],
-    cur: &mut Cursor<'a>,
-    extra: &str,
-) -> Result<Option<ExpiryArg<'a>>, Error> {
+fn expiry_option<'a>(word: &[u8], cur: &mut Cursor<'a>, extra: &str) -> Result<Option<ExpiryArg<'a>>, Error> {
     let (unit_ms, absolute) = if is(word, "ex") {
         (1000, false)
     } else if is(word, "px") {
@@ -316,19 +200,11 @@ fn expiry_option<'a>(
     } else if is(word, "pxat") {
         (1, true)
     } else if is(word, extra) {
-        return Ok(Some(if extra == "keepttl" {
-            ExpiryArg::KeepTtl
-        } else {
-            ExpiryArg::Persist
-        }));
+        return Ok(Some(if extra == "keepttl" { ExpiryArg::KeepTtl } else { ExpiryArg::Persist }));
     } else {
         return Ok(None);
     };
-    Ok(Some(ExpiryArg::Set {
-        value: cur.value()?,
-        unit_ms,
-        absolute,
-    }))
+    Ok(Some(ExpiryArg::Set { value: cur.value()?, unit_ms, absolute }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -346,22 +222,14 @@ struct SetOptions<'a> {
 
 impl<'a> SetOptions<'a> {
     fn parse(ctx: &Ctx<'a>) -> Result<Self, Error> {
-        let mut opts = SetOptions {
-            condition: Condition::Always,
-            get: false,
-            expiry: None,
-        };
+        let mut opts = SetOptions { condition: Condition::Always, get: false, expiry: None };
         let mut cur = Cursor::new(ctx.args, 3);
         while let Some(word) = cur.next_arg() {
             if is(word, "nx") || is(word, "xx") {
                 if opts.condition != Condition::Always {
                     return Err(Error::Syntax);
                 }
-                opts.condition = if is(word, "nx") {
-                    Condition::IfMissing
-                } else {
-                    Condition::IfExists
-                };
+                opts.condition = if is(word, "nx") { Condition::IfMissing } else { Condition::IfExists };
             } else if is(word, "get") {
                 opts.get = true;
             } else if let Some(exp) = expiry_option(word, &mut cur, "keepttl")? {
@@ -387,13 +255,8 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     };
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     let db = ctx.keys.db(key);
-    let old = if opts.get {
-        lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec())
-    } else {
-        None
-    };
-    let exists =
-        opts.get && old.is_some() || opts.condition != Condition::Always && db.exists(key, now);
+    let old = if opts.get { lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec()) } else { None };
+    let exists = opts.get && old.is_some() || opts.condition != Condition::Always && db.exists(key, now);
     let allowed = match opts.condition {
         Condition::Always => true,
         Condition::IfMissing => !exists,
@@ -404,7 +267,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
         if opts.expiry == Some(ExpiryArg::KeepTtl) {
             db.set_keep_ttl(key, value, now);
         } else {
-            db.set(key, value, expires_at);
+            db.set(key, value, expires_at, now);
         }
     }
     match (opts.get, allowed) {
@@ -423,7 +286,7 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
     if db.exists(key, now) {
         ctx.out.int(0);
     } else {
-        db.set(key, Value::Str(Str::new(value)), None);
+        db.set(key, Value::Str(Str::new(value)), None, now);
         ctx.out.int(1);
     }
     Ok(())
@@ -431,14 +294,9 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
 
 fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
     let now = ctx.now_ms();
-    let at = ExpiryArg::Set {
-        value: ctx.arg(2),
-        unit_ms,
-        absolute: false,
-    }
-    .resolve(now, cmd)?;
+    let at = ExpiryArg::Set { value: ctx.arg(2), unit_ms, absolute: false }.resolve(now, cmd)?;
     let (key, value) = (ctx.arg(1), ctx.arg(3));
-    ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at);
+    ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at, now);
     ctx.out.ok();
     Ok(())
 }
@@ -459,7 +317,7 @@ fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     let db = ctx.keys.db(key);
     let old = lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec());
-    db.set(key, Value::Str(Str::new(value)), None);
+    db.set(key, Value::Str(Str::new(value)), None, now);
     ctx.out.bulk_opt(old.as_deref());
     Ok(())
 }
@@ -473,9 +331,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let Some(entry) = db.remove(key, now) else {
-        unreachable!("looked up above")
-    };
+    let Some(entry) = db.remove(key, now) else { unreachable!("looked up above") };
     let Value::Str(s) = entry.value;
     ctx.out.bulk(s.bytes(&mut [0; 20]));
     Ok(())
@@ -539,9 +395,10 @@ fn mset(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc().is_multiple_of(2) {
         return Err(Error::WrongArity(ctx.spec.name.to_string()));
     }
+    let now = ctx.now_ms();
     for pair in 0..(ctx.argc() - 1) / 2 {
         let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
-        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None);
+        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None, now);
     }
     ctx.out.ok();
     Ok(())
@@ -563,7 +420,7 @@ fn msetnx(ctx: &mut Ctx) -> CmdResult {
     }
     for pair in 0..pairs {
         let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
-        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None);
+        ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None, now);
     }
     ctx.out.int(1);
     Ok(())
@@ -692,11 +549,7 @@ pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     if start < 0 && end < 0 && start > end {
         return None;
     }
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
+    let start = if start < 0 { (len + start).max(0) } else { start };
     let end = if end < 0 { (len + end).max(0) } else { end };
     let end = end.min(len - 1);
     if len == 0 || start > end {
@@ -745,10 +598,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     }
     let raw = match existing {
         Some(s) => s.make_raw(),
-        None => match &mut db
-            .insert_new(key, Value::Str(Str::Raw(Vec::new())), now)
-            .value
-        {
+        None => match &mut db.insert_new(key, Value::Str(Str::Raw(Vec::new())), now).value {
             Value::Str(s) => s.make_raw(),
         },
     };
@@ -769,12 +619,7 @@ struct LcsOptions {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 fn lcs(ctx: &mut Ctx) -> CmdResult {
-    let mut opts = LcsOptions {
-        len: false,
-        idx: false,
-        min_match_len: 0,
-        with_match_len: false,
-    };
+    let mut opts = LcsOptions { len: false, idx: false, min_match_len: 0, with_match_len: false };
     let mut cur = Cursor::new(ctx.args, 3);
     while let Some(word) = cur.next_arg() {
         if is(word, "len") {
@@ -832,9 +677,7 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
             lcs[k] = a[i - 1];
             let (ai, bj) = (i - 1, j - 1);
             current = match current {
-                Some(((a0, a1), (b0, b1))) if a0 == ai + 1 && b0 == bj + 1 => {
-                    Some(((ai, a1), (bj, b1)))
-                }
+                Some(((a0, a1), (b0, b1))) if a0 == ai + 1 && b0 == bj + 1 => Some(((ai, a1), (bj, b1))),
                 Some(done) => {
                     ranges.push(done);
                     Some(((ai, ai), (bj, bj)))
@@ -856,10 +699,7 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
         ctx.out.bulk(&lcs);
         return Ok(());
     }
-    let kept: Vec<_> = ranges
-        .into_iter()
-        .filter(|((a0, a1), _)| a1 - a0 + 1 >= opts.min_match_len)
-        .collect();
+    let kept: Vec<_> = ranges.into_iter().filter(|((a0, a1), _)| a1 - a0 + 1 >= opts.min_match_len).collect();
     ctx.out.array(4);
     ctx.out.bulk(b"matches");
     ctx.out.array(kept.len());

@@ -36,11 +36,7 @@ fn table() -> &'static Table {
         let mut entries = Vec::new();
         for spec in families().into_iter().flatten() {
             let parent = entries.len();
-            entries.push(Entry {
-                full_name: spec.name.to_string(),
-                spec,
-                parent: None,
-            });
+            entries.push(Entry { full_name: spec.name.to_string(), spec, parent: None });
             for sub in spec.subcommands {
                 entries.push(Entry {
                     full_name: format!("{}|{}", spec.name, sub.name),
@@ -49,11 +45,7 @@ fn table() -> &'static Table {
                 });
             }
         }
-        let by_name = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.full_name.clone().into_bytes(), i))
-            .collect();
+        let by_name = entries.iter().enumerate().map(|(i, e)| (e.full_name.clone().into_bytes(), i)).collect();
         Table { entries, by_name }
     })
 }
@@ -102,11 +94,7 @@ pub fn full_name(idx: usize) -> &'static str {
 
 /// Every top-level command.
 pub fn top_level() -> impl Iterator<Item = &'static CommandSpec> {
-    table()
-        .entries
-        .iter()
-        .filter(|e| e.parent.is_none())
-        .map(|e| e.spec)
+    table().entries.iter().filter(|e| e.parent.is_none()).map(|e| e.spec)
 }
 
 /// Every entry, subcommands included.
@@ -122,11 +110,7 @@ mod tests {
     fn names_are_unique_lowercase_and_arity_sane() {
         let mut seen = std::collections::HashSet::new();
         for (_, e) in all() {
-            assert!(
-                seen.insert(e.full_name.clone()),
-                "duplicate {}",
-                e.full_name
-            );
+            assert!(seen.insert(e.full_name.clone()), "duplicate {}", e.full_name);
             assert_eq!(e.full_name, e.full_name.to_lowercase());
             assert_ne!(e.spec.arity, 0, "{}", e.full_name);
             assert!(!e.spec.summary.is_empty(), "{} has no summary", e.full_name);

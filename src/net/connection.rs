@@ -97,11 +97,7 @@ impl Connection {
         let mut read_this_turn = 0;
         loop {
             let needed = self.parser.needed_len();
-            let budget = READ_PER_TURN.max(
-                needed
-                    .saturating_sub(self.pending_input())
-                    .min(4 * READ_PER_TURN),
-            );
+            let budget = READ_PER_TURN.max(needed.saturating_sub(self.pending_input()).min(4 * READ_PER_TURN));
             if read_this_turn >= budget {
                 return Ok(ReadState::More);
             }
@@ -163,14 +159,7 @@ impl Connection {
                 Ok(Some(consumed)) => {
                     let args = self.parser.args(buf);
                     if !args.is_empty() {
-                        dispatch::execute(
-                            args,
-                            &mut self.client,
-                            shared,
-                            stats,
-                            thread,
-                            &mut self.wbuf,
-                        );
+                        dispatch::execute(args, &mut self.client, shared, stats, thread, &mut self.wbuf);
                         ran += 1;
                     }
                     self.rstart += consumed;
@@ -196,8 +185,7 @@ impl Connection {
         }
         let meta = &self.client.meta;
         meta.query_buf.store(self.pending_input(), Relaxed);
-        meta.query_buf_free
-            .store(self.rbuf.len() - self.rend, Relaxed);
+        meta.query_buf_free.store(self.rbuf.len() - self.rend, Relaxed);
         meta.output_buf.store(self.pending_output(), Relaxed);
     }
 

@@ -47,21 +47,13 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    pub fn new(
-        index: usize,
-        poll: Poll,
-        mut listeners: Vec<TcpListener>,
-        shared: Arc<Shared>,
-    ) -> io::Result<Self> {
+    pub fn new(index: usize, poll: Poll, mut listeners: Vec<TcpListener>, shared: Arc<Shared>) -> io::Result<Self> {
         assert!(listeners.len() <= LISTENERS_MAX);
         for (i, l) in listeners.iter_mut().enumerate() {
-            poll.registry()
-                .register(l, Token(1 + i), Interest::READABLE)?;
+            poll.registry().register(l, Token(1 + i), Interest::READABLE)?;
         }
         let threads = shared.threads;
-        let owned_shards = (0..shared.store.shard_count())
-            .filter(|s| s % threads == index)
-            .collect();
+        let owned_shards = (0..shared.store.shard_count()).filter(|s| s % threads == index).collect();
         Ok(EventLoop {
             index,
             poll,
@@ -83,11 +75,7 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         loop {
             let now = Instant::now();
-            let timeout = if self.ready.is_empty() {
-                next_cron.saturating_duration_since(now)
-            } else {
-                Duration::ZERO
-            };
+            let timeout = if self.ready.is_empty() { next_cron.saturating_duration_since(now) } else { Duration::ZERO };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("event loop {} poll failed: {e}", self.index);
@@ -112,8 +100,7 @@ impl EventLoop {
             }
             if Instant::now() >= next_cron {
                 self.cron();
-                next_cron = Instant::now()
-                    + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
+                next_cron = Instant::now() + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
             }
             if let Some(since) = self.shutting_down {
                 if self.by_client.is_empty() || since.elapsed() > SHUTDOWN_GRACE {
@@ -147,10 +134,7 @@ impl EventLoop {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            let laddr = stream
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+            let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let id = self.shared.clients.next_id();
             let meta = Arc::new(ClientMeta::new(id, peer.to_string(), laddr, fd, self.index));
@@ -196,10 +180,7 @@ impl EventLoop {
                 Err(_) => eof = true,
             }
             if conn.pending_input() as u64 > shared.hot.query_buffer_limit.load(Relaxed) {
-                log::warn!(
-                    "closing client {}: query buffer over client-query-buffer-limit",
-                    conn.client.id
-                );
+                log::warn!("closing client {}: query buffer over client-query-buffer-limit", conn.client.id);
                 self.close(idx);
                 return;
             }
@@ -212,10 +193,7 @@ impl EventLoop {
                 return;
             }
         };
-        if self.over_output_limit(idx)
-            || (conn_ref(&self.conns, idx).closing && flushed)
-            || (eof && flushed)
-        {
+        if self.over_output_limit(idx) || (conn_ref(&self.conns, idx).closing && flushed) || (eof && flushed) {
             self.close(idx);
             return;
         }
@@ -237,19 +215,13 @@ impl EventLoop {
         let conn = conn_mut(&mut self.conns, idx);
         let pending = conn.pending_output() as u64;
         if hard > 0 && pending >= hard {
-            log::warn!(
-                "closing client {}: output buffer over the hard limit",
-                conn.client.id
-            );
+            log::warn!("closing client {}: output buffer over the hard limit", conn.client.id);
             return true;
         }
         if soft > 0 && pending >= soft {
             let since = *conn.soft_limit_since.get_or_insert_with(Instant::now);
             if since.elapsed().as_secs() >= soft_secs {
-                log::warn!(
-                    "closing client {}: output buffer over the soft limit",
-                    conn.client.id
-                );
+                log::warn!("closing client {}: output buffer over the soft limit", conn.client.id);
                 return true;
             }
         } else {
@@ -305,8 +277,7 @@ impl EventLoop {
     fn cron(&mut self) {
         let hz = self.shared.hot.hz.load(Relaxed).max(1);
         if self.shared.hot.active_expire.load(Relaxed) {
-            let budget =
-                Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
+            let budget = Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
             let deleted = expiry::active_expire_cycle(
                 &self.shared.store,
                 &self.owned_shards,

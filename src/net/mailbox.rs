@@ -23,11 +23,7 @@ pub struct Mailbox {
 
 impl Mailbox {
     pub fn new(waker: mio::Waker) -> Self {
-        Mailbox {
-            queue: SegQueue::new(),
-            pending: AtomicBool::new(false),
-            waker,
-        }
+        Mailbox { queue: SegQueue::new(), pending: AtomicBool::new(false), waker }
     }
 
     pub fn send(&self, msg: Message) {

@@ -34,10 +34,7 @@ impl<'a> Reply<'a> {
     /// Newlines in the text become spaces, as Redis does.
     pub fn error(&mut self, text: &str) {
         self.out.push(b'-');
-        self.out.extend(
-            text.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
-        );
+        self.out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
         self.out.extend_from_slice(b"\r\n");
     }
 

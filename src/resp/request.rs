@@ -43,10 +43,7 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits {
-            max_bulk_len: 512 * 1024 * 1024,
-            auth_required: false,
-        }
+        ParseLimits { max_bulk_len: 512 * 1024 * 1024, auth_required: false }
     }
 }
 
@@ -89,13 +86,7 @@ impl Default for RequestParser {
 
 impl RequestParser {
     pub fn new() -> Self {
-        RequestParser {
-            state: State::Idle,
-            kind: Kind::Multibulk,
-            pos: 0,
-            spans: Vec::new(),
-            inline: Vec::new(),
-        }
+        RequestParser { state: State::Idle, kind: Kind::Multibulk, pos: 0, spans: Vec::new(), inline: Vec::new() }
     }
 
     /// True when a command has been started but not finished.
@@ -116,11 +107,7 @@ impl RequestParser {
     /// `n` bytes is complete and [`args`](Self::args) returns it (it may have
     /// no arguments: Redis skips `*0` and blank inline lines). `Ok(None)`: more
     /// bytes are needed; call again with the same front and more appended.
-    pub fn parse(
-        &mut self,
-        buf: &[u8],
-        limits: ParseLimits,
-    ) -> Result<Option<usize>, ProtocolError> {
+    pub fn parse(&mut self, buf: &[u8], limits: ParseLimits) -> Result<Option<usize>, ProtocolError> {
         if self.state == State::Done {
             self.state = State::Idle;
             self.pos = 0;
@@ -132,8 +119,7 @@ impl RequestParser {
             };
             if first == b'*' {
                 self.kind = Kind::Multibulk;
-                let Some((count, next)) = header_line(buf, 1, ProtocolError::TooBigMultibulkCount)?
-                else {
+                let Some((count, next)) = header_line(buf, 1, ProtocolError::TooBigMultibulkCount)? else {
                     return Ok(None);
                 };
                 let count = parse_i64(count).filter(|&n| n <= MULTIBULK_MAX);
@@ -148,9 +134,7 @@ impl RequestParser {
                     return Ok(Some(self.finish()));
                 }
                 self.spans.reserve((count as usize).min(1024));
-                self.state = State::Multibulk {
-                    remaining: count as usize,
-                };
+                self.state = State::Multibulk { remaining: count as usize };
             } else {
                 self.kind = Kind::Inline;
                 return self.parse_inline(buf);
@@ -159,9 +143,7 @@ impl RequestParser {
         loop {
             match self.state {
                 State::Multibulk { remaining } => {
-                    let Some((line, next)) =
-                        header_line(buf, self.pos, ProtocolError::TooBigBulkCount)?
-                    else {
+                    let Some((line, next)) = header_line(buf, self.pos, ProtocolError::TooBigBulkCount)? else {
                         return Ok(None);
                     };
                     if buf[self.pos] != b'$' {
@@ -176,10 +158,7 @@ impl RequestParser {
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
                     self.pos = next;
-                    self.state = State::Bulk {
-                        remaining,
-                        len: len as usize,
-                    };
+                    self.state = State::Bulk { remaining, len: len as usize };
                 }
                 State::Bulk { remaining, len } => {
                     // Like Redis, the two bytes after the bulk are skipped
@@ -192,9 +171,7 @@ impl RequestParser {
                     if remaining == 1 {
                         return Ok(Some(self.finish()));
                     }
-                    self.state = State::Multibulk {
-                        remaining: remaining - 1,
-                    };
+                    self.state = State::Multibulk { remaining: remaining - 1 };
                 }
                 State::Idle | State::Done => unreachable!("handled above"),
             }
@@ -230,21 +207,14 @@ impl RequestParser {
             Kind::Multibulk => buf,
             Kind::Inline => &self.inline,
         };
-        Args {
-            data,
-            spans: &self.spans,
-        }
+        Args { data, spans: &self.spans }
     }
 }
 
 /// Finds the header line starting at `start` (after its type byte for
 /// `start == 1`). Returns the line without CRLF and the offset after it.
 /// Like Redis, it looks for `\r` and needs one more byte after it.
-fn header_line(
-    buf: &[u8],
-    start: usize,
-    too_big: ProtocolError,
-) -> Result<Option<(&[u8], usize)>, ProtocolError> {
+fn header_line(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Option<(&[u8], usize)>, ProtocolError> {
     match memchr(b'\r', &buf[start..]) {
         Some(i) if start + i + 1 < buf.len() => Ok(Some((&buf[start..start + i], start + i + 2))),
         _ => {
@@ -280,11 +250,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
             return None;
         }
         let d = (c - b'0') as i64;
-        v = if neg {
-            v.checked_mul(10)?.checked_sub(d)?
-        } else {
-            v.checked_mul(10)?.checked_add(d)?
-        };
+        v = if neg { v.checked_mul(10)?.checked_sub(d)? } else { v.checked_mul(10)?.checked_add(d)? };
     }
     Some(v)
 }
@@ -292,11 +258,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
 /// Splits an inline command line the way redis-cli and Redis do: spaces
 /// separate arguments; double quotes allow `\n \r \t \b \a \xHH` escapes;
 /// single quotes allow only `\'`; a closing quote must end the argument.
-fn split_inline(
-    line: &[u8],
-    out: &mut Vec<u8>,
-    spans: &mut Vec<Range<usize>>,
-) -> Result<(), ProtocolError> {
+fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> Result<(), ProtocolError> {
     let mut i = 0;
     loop {
         while i < line.len() && is_space(line[i]) {
@@ -413,18 +375,13 @@ impl<'a> Args<'a> {
 
     /// Arguments `from..` as a new `Args` whose index 0 is `from`.
     pub fn tail(&self, from: usize) -> Args<'a> {
-        Args {
-            data: self.data,
-            spans: &self.spans[from.min(self.spans.len())..],
-        }
+        Args { data: self.data, spans: &self.spans[from.min(self.spans.len())..] }
     }
 }
 
 impl std::fmt::Debug for Args<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.iter().map(String::from_utf8_lossy))
-            .finish()
+        f.debug_list().entries(self.iter().map(String::from_utf8_lossy)).finish()
     }
 }
 
@@ -498,18 +455,12 @@ mod tests {
 
     #[test]
     fn empty_multibulk_is_skipped() {
-        assert_eq!(
-            every_split(b"*0\r\n*-1\r\n*1\r\n$1\r\nx\r\n"),
-            vec![v(&["x"])]
-        );
+        assert_eq!(every_split(b"*0\r\n*-1\r\n*1\r\n$1\r\nx\r\n"), vec![v(&["x"])]);
     }
 
     #[test]
     fn quotes_in_the_middle_of_an_argument() {
-        assert_eq!(
-            parse_all(b"a\"b c\"d\n"),
-            Err(ProtocolError::UnbalancedQuotes)
-        );
+        assert_eq!(parse_all(b"a\"b c\"d\n"), Err(ProtocolError::UnbalancedQuotes));
         assert_eq!(parse_all(b"a\"b c\" d\n").unwrap(), vec![v(&["ab c", "d"])]);
     }
 
@@ -535,29 +486,17 @@ mod tests {
 
     #[test]
     fn auth_limits() {
-        let limits = ParseLimits {
-            auth_required: true,
-            ..ParseLimits::default()
-        };
+        let limits = ParseLimits { auth_required: true, ..ParseLimits::default() };
         let mut p = RequestParser::new();
-        assert_eq!(
-            p.parse(b"*11\r\n", limits),
-            Err(ProtocolError::UnauthenticatedMultibulkLength)
-        );
+        assert_eq!(p.parse(b"*11\r\n", limits), Err(ProtocolError::UnauthenticatedMultibulkLength));
         let mut p = RequestParser::new();
-        assert_eq!(
-            p.parse(b"*1\r\n$16385\r\n", limits),
-            Err(ProtocolError::UnauthenticatedBulkLength)
-        );
+        assert_eq!(p.parse(b"*1\r\n$16385\r\n", limits), Err(ProtocolError::UnauthenticatedBulkLength));
     }
 
     #[test]
     fn needed_len_tracks_big_bulks() {
         let mut p = RequestParser::new();
-        assert_eq!(
-            p.parse(b"*1\r\n$100000\r\nabc", ParseLimits::default()),
-            Ok(None)
-        );
+        assert_eq!(p.parse(b"*1\r\n$100000\r\nabc", ParseLimits::default()), Ok(None));
         assert_eq!(p.needed_len(), 13 + 100_000 + 2);
         assert!(p.in_progress());
     }
@@ -568,17 +507,7 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            &b""[..],
-            b"-",
-            b"+1",
-            b"01",
-            b"-0",
-            b" 1",
-            b"1 ",
-            b"9223372036854775808",
-            b"1a",
-        ] {
+        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b" 1", b"1 ", b"9223372036854775808", b"1a"] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

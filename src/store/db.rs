@@ -63,15 +63,8 @@ impl Db {
 
     /// Sets `key` to `value` with the given expiry, replacing any old value
     /// and expiry.
-    pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>) {
-        let old = self.keys.insert(
-            key,
-            Entry {
-                value,
-                expires_at_ms,
-                accessed_s: 0,
-            },
-        );
+    pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
+        let old = self.keys.insert(key, Entry { value, expires_at_ms, accessed_s: (now_ms / 1000) as u32 });
         let had_ttl = old.is_some_and(|e| e.expires_at_ms.is_some());
         match (had_ttl, expires_at_ms.is_some()) {
             (false, true) => self.expires.insert_new(key.into(), ()),
@@ -86,16 +79,15 @@ impl Db {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
         match self.get(key, now_ms) {
             Some(entry) => entry.value = value,
-            None => self.keys.insert_new(key.into(), Entry::new(value)),
+            None => {
+                self.insert_new(key, value, now_ms);
+            }
         }
     }
 
     /// Inserts a key the caller knows to be absent (after a `get` miss).
     pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
-        let entry = Entry {
-            accessed_s: (now_ms / 1000) as u32,
-            ..Entry::new(value)
-        };
+        let entry = Entry { accessed_s: (now_ms / 1000) as u32, ..Entry::new(value) };
         self.keys.insert_new(key.into(), entry);
         self.keys.get_mut(key).expect("just inserted")
     }

@@ -25,17 +25,11 @@ struct Table<V> {
 
 impl<V> Table<V> {
     fn with_size(size: usize) -> Self {
-        Table {
-            buckets: (0..size).map(|_| None).collect(),
-            used: 0,
-        }
+        Table { buckets: (0..size).map(|_| None).collect(), used: 0 }
     }
 
     fn empty() -> Self {
-        Table {
-            buckets: Box::new([]),
-            used: 0,
-        }
+        Table { buckets: Box::new([]), used: 0 }
     }
 
     fn mask(&self) -> u64 {
@@ -66,11 +60,7 @@ impl<V> Default for Dict<V> {
 
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict {
-            tables: [Table::empty(), Table::empty()],
-            rehash_idx: None,
-            hasher: ahash::RandomState::new(),
-        }
+        Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None, hasher: ahash::RandomState::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -171,11 +161,7 @@ impl<V> Dict<V> {
     pub fn insert_new(&mut self, key: Box<[u8]>, value: V) {
         self.grow_if_needed();
         let h = self.hash(&key);
-        let t = if self.is_rehashing() {
-            &mut self.tables[1]
-        } else {
-            &mut self.tables[0]
-        };
+        let t = if self.is_rehashing() { &mut self.tables[1] } else { &mut self.tables[0] };
         let idx = (h & t.mask()) as usize;
         let next = t.buckets[idx].take();
         t.buckets[idx] = Some(Box::new(Node { key, value, next }));
@@ -221,11 +207,7 @@ impl<V> Dict<V> {
 
     /// Takes every entry out, leaving the dict empty (for freeing elsewhere).
     pub fn take(&mut self) -> Dict<V> {
-        let fresh = Dict {
-            tables: [Table::empty(), Table::empty()],
-            rehash_idx: None,
-            hasher: self.hasher.clone(),
-        };
+        let fresh = Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None, hasher: self.hasher.clone() };
         std::mem::replace(self, fresh)
     }
 
@@ -243,10 +225,7 @@ impl<V> Dict<V> {
 
     fn shrink_if_needed(&mut self) {
         let t0 = &self.tables[0];
-        if !self.is_rehashing()
-            && t0.buckets.len() > MIN_SIZE
-            && t0.used * SHRINK_RATIO < t0.buckets.len()
-        {
+        if !self.is_rehashing() && t0.buckets.len() > MIN_SIZE && t0.used * SHRINK_RATIO < t0.buckets.len() {
             self.start_resize(t0.used.max(MIN_SIZE).next_power_of_two());
         }
     }
@@ -352,17 +331,14 @@ impl<V> Dict<V> {
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
-        self.tables
-            .iter()
-            .flat_map(|t| t.buckets.iter())
-            .flat_map(|b| {
-                let mut link = b.as_deref();
-                std::iter::from_fn(move || {
-                    let node = link?;
-                    link = node.next.as_deref();
-                    Some((&*node.key, &node.value))
-                })
+        self.tables.iter().flat_map(|t| t.buckets.iter()).flat_map(|b| {
+            let mut link = b.as_deref();
+            std::iter::from_fn(move || {
+                let node = link?;
+                link = node.next.as_deref();
+                Some((&*node.key, &node.value))
             })
+        })
     }
 
     /// A random entry, each bucket equally likely (then each entry of the
@@ -442,10 +418,7 @@ mod tests {
         }
         assert_eq!(d.insert(&key(5), 55), Some(5));
         for i in 0..9_990 {
-            assert_eq!(
-                d.remove(&key(i)).map(|(_, v)| v),
-                Some(if i == 5 { 55 } else { i })
-            );
+            assert_eq!(d.remove(&key(i)).map(|(_, v)| v), Some(if i == 5 { 55 } else { i }));
         }
         assert_eq!(d.len(), 10);
         for _ in 0..100 {

@@ -93,15 +93,12 @@ mod tests {
             let key = format!("k{i}").into_bytes();
             let mut shard = store.lock(store.shard_of(&key));
             let expiry = if i % 2 == 0 { Some(1_000) } else { None };
-            shard.dbs[3].set(&key, Value::Str(Str::new(b"v")), expiry);
+            shard.dbs[3].set(&key, Value::Str(Str::new(b"v")), expiry, 0);
         }
         let mut cursor = ExpiryCursor::default();
         let mut deleted = 0;
         for _ in 0..1000 {
-            deleted +=
-                active_expire_cycle(&store, &[0, 1], &mut cursor, Duration::from_secs(1), || {
-                    2_000
-                });
+            deleted += active_expire_cycle(&store, &[0, 1], &mut cursor, Duration::from_secs(1), || 2_000);
             if deleted == 5_000 {
                 break;
             }

@@ -21,9 +21,7 @@ pub struct Shard {
 
 impl Shard {
     fn new(databases: usize) -> Self {
-        Shard {
-            dbs: (0..databases).map(|_| Db::default()).collect(),
-        }
+        Shard { dbs: (0..databases).map(|_| Db::default()).collect() }
     }
 }
 
@@ -35,12 +33,7 @@ pub struct Store {
 impl Store {
     pub fn new(shards: usize, databases: usize) -> Self {
         assert!(shards > 0 && databases > 0);
-        Store {
-            shards: (0..shards)
-                .map(|_| Mutex::new(Shard::new(databases)))
-                .collect(),
-            databases,
-        }
+        Store { shards: (0..shards).map(|_| Mutex::new(Shard::new(databases))).collect(), databases }
     }
 
     pub fn shard_count(&self) -> usize {

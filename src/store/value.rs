@@ -138,11 +138,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        Entry {
-            value,
-            expires_at_ms: None,
-            accessed_s: 0,
-        }
+        Entry { value, expires_at_ms: None, accessed_s: 0 }
     }
 
     /// Seconds since the last access.

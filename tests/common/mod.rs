@@ -1,0 +1,183 @@
+//! Test support: a real server started in-process on a free loopback port
+//! (2 threads, 2 shards, so cross-shard paths always run), and a plain TCP
+//! client that shows each reply in a compact, exact form:
+//! `+OK`, `-ERR ...`, `:1`, `"bulk"` (Rust-escaped), `(nil)`, `[a, b]`.
+//!
+//! To check the expectations themselves against the reference Redis, run a
+//! test file with `KVSTORE_TEST_EXTERNAL_PORT=<port of a redis-server>` and
+//! `--test-threads 1`: each test then flushes and uses that server instead.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use kvstore::{Config, Server};
+
+pub struct TestServer {
+    server: Option<Server>,
+    pub port: u16,
+}
+
+impl TestServer {
+    pub fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("running")
+    }
+
+    /// Stops the server and waits for its threads.
+    pub fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+}
+
+/// A server with 2 threads and 2 shards on a free port.
+pub fn start() -> TestServer {
+    start_with(&[])
+}
+
+/// Like `start`, with extra directives (`("requirepass", "secret")`).
+pub fn start_with(directives: &[(&str, &str)]) -> TestServer {
+    if let Some(port) = std::env::var("KVSTORE_TEST_EXTERNAL_PORT").ok().and_then(|p| p.parse().ok()) {
+        let mut c = Conn::connect(port);
+        assert_eq!(c.q("FLUSHALL"), "+OK");
+        for (k, v) in directives {
+            c.cmd(&["CONFIG", "SET", k, v]);
+        }
+        return TestServer { server: None, port };
+    }
+    let mut config = Config::default();
+    for (k, v) in [("port", "0"), ("threads", "2"), ("shards", "2"), ("save", "")].iter().chain(directives) {
+        config.apply(k, &[v.to_string()]).unwrap_or_else(|e| panic!("{k}: {e}"));
+    }
+    let server = Server::start(config).expect("server starts");
+    let port = server.port();
+    TestServer { server: Some(server), port }
+}
+
+pub struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn { reader: BufReader::new(stream) }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    /// Sends a command given as words and returns its reply.
+    pub fn cmd(&mut self, words: &[&str]) -> String {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        self.cmd_bytes(&args)
+    }
+
+    /// `c.q("SET k v")`: a command written as one space-separated line.
+    pub fn q(&mut self, line: &str) -> String {
+        let words: Vec<&str> = line.split(' ').collect();
+        self.cmd(&words)
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> String {
+        self.send_raw(&encode(args));
+        self.read_reply()
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("write");
+    }
+
+    /// Reads one reply.
+    pub fn read_reply(&mut self) -> String {
+        read_value(&mut self.reader).expect("a reply")
+    }
+
+    /// True when the server closed the connection (EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
+    }
+}
+
+/// A command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn read_line(r: &mut impl BufRead) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    assert!(line.ends_with(b"\r\n"), "line without CRLF: {:?}", String::from_utf8_lossy(&line));
+    line.truncate(line.len() - 2);
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+fn read_value(r: &mut impl BufRead) -> std::io::Result<String> {
+    let line = read_line(r)?;
+    let (kind, rest) = line.split_at(1);
+    Ok(match kind {
+        "+" | "-" | ":" => line,
+        "$" => {
+            let len: i64 = rest.parse().expect("bulk length");
+            if len < 0 {
+                return Ok("(nil)".into());
+            }
+            let mut data = vec![0u8; len as usize + 2];
+            r.read_exact(&mut data)?;
+            data.truncate(len as usize);
+            format!("{:?}", String::from_utf8_lossy(&data))
+        }
+        "*" => {
+            let len: i64 = rest.parse().expect("array length");
+            if len < 0 {
+                return Ok("(nil array)".into());
+            }
+            let items: std::io::Result<Vec<String>> = (0..len).map(|_| read_value(r)).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        _ => panic!("not RESP: {line:?}"),
+    })
+}
+
+/// The text inside a rendered bulk reply (`"abc"` -> `abc`).
+pub fn unquote(reply: &str) -> String {
+    assert!(reply.starts_with('"') && reply.ends_with('"'), "not a bulk: {reply}");
+    reply[1..reply.len() - 1].replace("\\r", "\r").replace("\\n", "\n").replace("\\\"", "\"")
+}
+
+/// The items of a rendered flat array of bulks, unquoted.
+pub fn items(reply: &str) -> Vec<String> {
+    let inner = reply.strip_prefix('[').and_then(|r| r.strip_suffix(']')).expect("an array");
+    if inner.is_empty() {
+        return Vec::new();
+    }
+    inner.split(", ").map(|s| s.trim_matches('"').to_string()).collect()
+}

@@ -18,8 +18,6 @@ pub enum ReplyMode {
     Off,
     /// Skip the reply of the next command only.
     SkipNext,
-    /// Skipping the reply of the command running now.
-    Skipping,
 }
 
 /// State of one connection that commands read and change. Owned by the

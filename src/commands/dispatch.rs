@@ -26,24 +26,18 @@ pub fn execute(
     out: &mut Vec<u8>,
 ) {
     let start_len = out.len();
-    let suppress = match client.reply_mode {
-        ReplyMode::On => false,
-        ReplyMode::Off => true,
-        ReplyMode::SkipNext | ReplyMode::Skipping => {
-            client.reply_mode = ReplyMode::Skipping;
-            true
-        }
-    };
-    let result = run(args, client, shared, stats, out);
-    if let Err(e) = result {
+    let before = client.reply_mode;
+    if let Err(e) = run(args, client, shared, stats, out) {
         out.truncate(start_len);
         Reply::new(out).error(&e.to_string());
     }
-    if suppress || matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
+    // CLIENT REPLY: OFF and SKIP drop their own reply; SKIP drops the next
+    // command's too; ON (after OFF) is answered.
+    if matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
         out.truncate(start_len);
-    }
-    if client.reply_mode == ReplyMode::Skipping && suppress {
-        client.reply_mode = ReplyMode::On;
+        if before == ReplyMode::SkipNext {
+            client.reply_mode = ReplyMode::On;
+        }
     }
 }
 

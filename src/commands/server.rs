@@ -359,7 +359,7 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 fn config_set(ctx: &mut Ctx) -> CmdResult {
     if !ctx.argc().is_multiple_of(2) {
-        return Err(Error::WrongArity("config|set".into()));
+        return Err(Error::Syntax);
     }
     let mut updated = ctx.server.config.read().clone();
     let mut seen: Vec<String> = Vec::new();

@@ -18,6 +18,8 @@ use kvstore::{Config, Server};
 pub struct TestServer {
     server: Option<Server>,
     pub port: u16,
+    /// For an external server: settings to restore, and the password set.
+    restore: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -42,6 +44,24 @@ impl Drop for TestServer {
         if let Some(s) = self.server.take() {
             s.stop();
         }
+        if !self.restore.is_empty() {
+            let mut c = Conn::connect(self.port);
+            if let Some((_, _)) = self.restore.iter().find(|(k, _)| k == "requirepass") {
+                let password = c.cmd(&["CONFIG", "GET", "requirepass"]);
+                if password.starts_with("-NOAUTH") {
+                    c.cmd(&["AUTH", &self.password()]);
+                }
+            }
+            for (k, v) in &self.restore {
+                c.cmd(&["CONFIG", "SET", k, v]);
+            }
+        }
+    }
+}
+
+impl TestServer {
+    fn password(&self) -> String {
+        std::env::var("KVSTORE_TEST_PASSWORD").unwrap_or_else(|_| "secret".into())
     }
 }
 
@@ -55,10 +75,13 @@ pub fn start_with(directives: &[(&str, &str)]) -> TestServer {
     if let Some(port) = std::env::var("KVSTORE_TEST_EXTERNAL_PORT").ok().and_then(|p| p.parse().ok()) {
         let mut c = Conn::connect(port);
         assert_eq!(c.q("FLUSHALL"), "+OK");
+        let mut restore = Vec::new();
         for (k, v) in directives {
+            let old = items(&c.cmd(&["CONFIG", "GET", k]));
+            restore.push((k.to_string(), old.get(1).cloned().unwrap_or_default()));
             c.cmd(&["CONFIG", "SET", k, v]);
         }
-        return TestServer { server: None, port };
+        return TestServer { server: None, port, restore };
     }
     let mut config = Config::default();
     for (k, v) in [("port", "0"), ("threads", "2"), ("shards", "2"), ("save", "")].iter().chain(directives) {
@@ -66,7 +89,7 @@ pub fn start_with(directives: &[(&str, &str)]) -> TestServer {
     }
     let server = Server::start(config).expect("server starts");
     let port = server.port();
-    TestServer { server: Some(server), port }
+    TestServer { server: Some(server), port, restore: Vec::new() }
 }
 
 pub struct Conn {

@@ -35,7 +35,7 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     ),
     cmd!("list", -2, FLAGS, NONE, command_list, "server", "7.0.0", "Get an array of Redis command names"),
     cmd!("docs", -2, FLAGS, NONE, command_docs, "server", "7.0.0", "Get array of specific Redis command documentation"),
-    cmd!("getkeys", -3, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command"),
+    cmd!("getkeys", -4, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command"),
     cmd!(
         "help",
         2,
@@ -48,15 +48,47 @@ static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+/// Redis's ACL categories, in the order it lists them.
+const CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
 /// ACL categories, derived from flags and group as Redis does.
 fn categories(spec: &CommandSpec) -> Vec<&'static str> {
     let mut cats = Vec::new();
-    if spec.has(WRITE) {
-        cats.push("@write");
-    }
-    if spec.has(READONLY) {
-        cats.push("@read");
-    }
+    let mut add = |c: &'static str, yes: bool| {
+        if yes {
+            cats.push(c);
+        }
+    };
+    add("@write", spec.has(WRITE));
+    add("@read", spec.has(READONLY));
+    add("@admin", spec.has(ADMIN));
+    add("@dangerous", spec.has(ADMIN));
+    add("@pubsub", spec.has(PUBSUB));
+    add("@fast", spec.has(FAST));
+    add("@slow", !spec.has(FAST));
+    add("@blocking", spec.has(BLOCKING));
     match spec.group {
         "string" => cats.push("@string"),
         "bitmap" => cats.push("@bitmap"),
@@ -64,21 +96,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "connection" => cats.push("@connection"),
         _ => {}
     }
-    if spec.has(ADMIN) {
-        cats.push("@admin");
-        cats.push("@dangerous");
-    }
-    if spec.has(PUBSUB) {
-        cats.push("@pubsub");
-    }
-    if spec.has(FAST) {
-        cats.push("@fast");
-    } else {
-        cats.push("@slow");
-    }
-    if spec.has(BLOCKING) {
-        cats.push("@blocking");
-    }
+    cats.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c));
     cats
 }
 
@@ -105,8 +123,14 @@ fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
         out.array(1);
         out.array(6);
         out.bulk(b"flags");
-        out.array(1);
-        out.simple(if spec.has(WRITE) { "RW" } else { "RO" });
+        out.array(2);
+        if spec.has(WRITE) {
+            out.simple("RW");
+            out.simple("update");
+        } else {
+            out.simple("RO");
+            out.simple("access");
+        }
         out.bulk(b"begin_search");
         out.array(4);
         out.bulk(b"type");
@@ -161,7 +185,7 @@ fn command_info(ctx: &mut Ctx) -> CmdResult {
     for name in ctx.args.tail(2).iter() {
         match find_any(name) {
             Some((idx, spec)) => describe(&mut ctx.out, spec, table::full_name(idx)),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -251,13 +275,13 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let _ = idx;
+    if spec.keys.first <= 0 {
+        return Err(Error::NoKeyArguments);
+    }
     if !spec.arity_ok(args.len()) {
         return Err(Error::InvalidArgumentCount);
     }
     let positions: Vec<usize> = spec.keys.positions(args.len()).collect();
-    if positions.is_empty() {
-        return Err(Error::NoKeyArguments);
-    }
     ctx.out.array(positions.len());
     for p in positions {
         ctx.out.bulk(args.get(p));

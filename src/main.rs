@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         );
     }
     let pidfile = config.get("pidfile").to_string();
+    let logs_to_file = !config.get("logfile").is_empty();
     // Block SIGINT and SIGTERM before any thread starts, so every thread
     // inherits the mask and only the signal thread below receives them.
     let signals = block_shutdown_signals();
@@ -60,7 +61,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             log::error!("{e}");
-            eprintln!("{e}");
+            if logs_to_file {
+                eprintln!("{e}");
+            }
             return ExitCode::FAILURE;
         }
     };

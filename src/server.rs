@@ -167,17 +167,21 @@ impl Server {
         for host in config.bind() {
             let host = host.trim_start_matches('-');
             let host = if host == "*" { "0.0.0.0" } else { host };
-            let addr = resolve(host, port)?;
-            for (t, listeners) in per_thread.iter_mut().enumerate() {
-                let l = listener::bind(addr_with_port(addr, port), 511).map_err(|e| {
-                    StartError(format!("Could not create server TCP listening socket {host}:{port}: {e}"))
+            let addr = addr_with_port(resolve(host, port)?, port);
+            // SO_REUSEPORT would let us share a port another server holds,
+            // so first claim it alone: this fails if anyone listens there.
+            let probe = std::net::TcpListener::bind(addr)
+                .map_err(|e| StartError(format!("Could not create server TCP listening socket {addr}: bind: {e}")))?;
+            let addr = probe.local_addr().map_err(|e| StartError(e.to_string()))?;
+            port = addr.port();
+            drop(probe);
+            for listeners in per_thread.iter_mut() {
+                let l = listener::bind(addr, 511).map_err(|e| {
+                    StartError(format!("Could not create server TCP listening socket {addr}: bind: {e}"))
                 })?;
-                if port == 0 && t == 0 {
-                    port = l.local_addr().map_err(|e| StartError(e.to_string()))?.port();
-                }
                 listeners.push(l);
             }
-            addrs.push(addr_with_port(addr, port));
+            addrs.push(addr);
         }
         let mut polls = Vec::new();
         let mut mailboxes = Vec::new();

@@ -59,7 +59,7 @@ pub struct ClientMeta {
     /// Full name of the last command (`client|list`), as an index into the
     /// command table; `usize::MAX` before the first.
     pub last_cmd: AtomicUsize,
-    /// Milliseconds since `created` of the last command.
+    /// Unix time in ms of the last command.
     pub last_active_ms: AtomicU64,
     pub query_buf: AtomicUsize,
     pub query_buf_free: AtomicUsize,
@@ -83,7 +83,7 @@ impl ClientMeta {
             lib_ver: Mutex::new(Vec::new()),
             db: AtomicUsize::new(0),
             last_cmd: AtomicUsize::new(usize::MAX),
-            last_active_ms: AtomicU64::new(0),
+            last_active_ms: AtomicU64::new(crate::server::unix_ms()),
             query_buf: AtomicUsize::new(0),
             query_buf_free: AtomicUsize::new(0),
             output_buf: AtomicUsize::new(0),
@@ -92,14 +92,13 @@ impl ClientMeta {
         }
     }
 
-    pub fn touch(&self, cmd_index: usize) {
+    pub fn touch(&self, cmd_index: usize, now_ms: u64) {
         self.last_cmd.store(cmd_index, Relaxed);
-        self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Relaxed);
+        self.last_active_ms.store(now_ms, Relaxed);
     }
 
     pub fn idle_secs(&self) -> u64 {
-        let now = self.created.elapsed().as_millis() as u64;
-        now.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+        crate::server::unix_ms().saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
     }
 
     /// One CLIENT LIST / CLIENT INFO line, in Redis 7.0's field order.

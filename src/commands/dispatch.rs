@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{table, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
-use crate::server::{unix_ms, Shared};
+use crate::server::Shared;
 use crate::stats::{bump, ThreadStats};
 use crate::store::Locked;
 
@@ -17,17 +17,10 @@ use crate::store::Locked;
 const UNKNOWN_ARGS_SHOWN: usize = 8;
 
 /// Runs one command and writes its reply (or error) to `out`.
-pub fn execute(
-    args: Args,
-    client: &mut Client,
-    shared: &Shared,
-    stats: &ThreadStats,
-    _thread: usize,
-    out: &mut Vec<u8>,
-) {
+pub fn execute(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadStats, now_ms: u64, out: &mut Vec<u8>) {
     let start_len = out.len();
     let before = client.reply_mode;
-    if let Err(e) = run(args, client, shared, stats, out) {
+    if let Err(e) = run(args, client, shared, stats, now_ms, out) {
         out.truncate(start_len);
         Reply::new(out).error(&e.to_string());
     }
@@ -41,7 +34,14 @@ pub fn execute(
     }
 }
 
-fn run(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadStats, out: &mut Vec<u8>) -> Result<(), Error> {
+fn run(
+    args: Args,
+    client: &mut Client,
+    shared: &Shared,
+    stats: &ThreadStats,
+    now_ms: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let argc = args.len();
     let name = args.get(0);
     let Some((mut idx, mut spec)) = table::lookup(name) else {
@@ -68,13 +68,13 @@ fn run(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadStats, ou
         return Err(Error::NoAuth);
     }
 
-    client.meta.touch(idx);
+    client.meta.touch(idx, now_ms);
     let store = &shared.store;
     let locks = lock_keys(store, spec.keys.positions(argc), &args);
     let started = Instant::now();
     let db = client.db;
     let mut ctx =
-        Ctx { args, keys: Keys::new(store, locks, db, unix_ms()), out: Reply::new(out), client, server: shared, spec };
+        Ctx { args, keys: Keys::new(store, locks, db, now_ms), out: Reply::new(out), client, server: shared, spec };
     let result = (spec.handler)(&mut ctx);
     drop(ctx);
     let stat = &stats.per_command[idx];

@@ -12,7 +12,7 @@ use mio::net::TcpStream;
 use crate::client::Client;
 use crate::commands::{dispatch, Error};
 use crate::resp::{ParseLimits, Reply, RequestParser};
-use crate::server::Shared;
+use crate::server::{unix_ms, Shared};
 use crate::stats::{bump, ThreadStats};
 
 /// Read buffer size for a new connection, and what an idle one shrinks to.
@@ -22,6 +22,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const READ_PER_TURN: usize = 256 * 1024;
 /// Commands run for one client per loop turn before others get a turn.
 const COMMANDS_PER_TURN: usize = 4096;
+/// Commands run between two readings of the clock (the time commands see
+/// for expiry is read once per this many).
+const COMMANDS_PER_CLOCK: usize = 64;
 /// Pending output above which no more commands are read from the client.
 pub const OUTPUT_PAUSE: usize = 4 * 1024 * 1024;
 /// An output buffer with more capacity than this is shrunk once drained.
@@ -139,13 +142,14 @@ impl Connection {
     /// Runs the complete commands in the read buffer, writing replies to
     /// the output buffer, until the input, the turn's budget or the output
     /// room runs out.
-    pub fn run_commands(&mut self, shared: &Shared, stats: &ThreadStats, thread: usize) {
+    pub fn run_commands(&mut self, shared: &Shared, stats: &ThreadStats) {
         let limits = ParseLimits {
             max_bulk_len: shared.hot.max_bulk_len.load(Relaxed),
             auth_required: !self.client.authenticated,
         };
         self.more_to_run = false;
         let mut ran = 0;
+        let mut now_ms = unix_ms();
         while self.rstart < self.rend && !self.closing {
             if ran == COMMANDS_PER_TURN {
                 self.more_to_run = true;
@@ -159,7 +163,10 @@ impl Connection {
                 Ok(Some(consumed)) => {
                     let args = self.parser.args(buf);
                     if !args.is_empty() {
-                        dispatch::execute(args, &mut self.client, shared, stats, thread, &mut self.wbuf);
+                        if ran > 0 && ran % COMMANDS_PER_CLOCK == 0 {
+                            now_ms = unix_ms();
+                        }
+                        dispatch::execute(args, &mut self.client, shared, stats, now_ms, &mut self.wbuf);
                         ran += 1;
                     }
                     self.rstart += consumed;

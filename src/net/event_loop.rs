@@ -184,7 +184,7 @@ impl EventLoop {
                 self.close(idx);
                 return;
             }
-            conn.run_commands(&shared, stats, self.index);
+            conn.run_commands(&shared, stats);
         }
         let flushed = match conn.flush(stats) {
             Ok(done) => done,

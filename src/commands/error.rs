@@ -55,6 +55,8 @@ pub enum Error {
     StringTooLong,
     BitOffset,
     BitValue,
+    BitArgument,
+    BitopNotSingleKey,
     BitfieldOverflowType,
     BitfieldInvalidType,
     BitfieldReadOnly,
@@ -170,6 +172,8 @@ impl fmt::Display for Error {
             StringTooLong => f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
             BitOffset => f.write_str("ERR bit offset is not an integer or out of range"),
             BitValue => f.write_str("ERR bit is not an integer or out of range"),
+            BitArgument => f.write_str("ERR The bit argument must be 1 or 0."),
+            BitopNotSingleKey => f.write_str("ERR BITOP NOT must be called with a single source key."),
             BitfieldOverflowType => f.write_str("ERR Invalid OVERFLOW type specified"),
             BitfieldInvalidType => f.write_str(
                 "ERR Invalid bitfield type. Use something like i16 u8. \

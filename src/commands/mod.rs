@@ -5,6 +5,7 @@
 //! sockets; they read `Args`, use the locked shards, and write one reply.
 
 pub mod args;
+pub mod bitmaps;
 pub mod command;
 pub mod connection;
 pub mod dispatch;

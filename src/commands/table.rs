@@ -8,9 +8,10 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 5] {
+fn families() -> [&'static [CommandSpec]; 6] {
     [
         super::strings::COMMANDS,
+        super::bitmaps::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,

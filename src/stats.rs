@@ -26,9 +26,6 @@ pub struct ThreadStats {
     pub rejected_connections: AtomicU64,
     pub net_input: AtomicU64,
     pub net_output: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
-    pub expired_keys: AtomicU64,
     pub per_command: Box<[CommandStat]>,
 }
 
@@ -40,25 +37,13 @@ impl ThreadStats {
             rejected_connections: AtomicU64::new(0),
             net_input: AtomicU64::new(0),
             net_output: AtomicU64::new(0),
-            keyspace_hits: AtomicU64::new(0),
-            keyspace_misses: AtomicU64::new(0),
-            expired_keys: AtomicU64::new(0),
             per_command: (0..commands).map(|_| CommandStat::default()).collect(),
         }
     }
 
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
-        for c in [
-            &self.commands,
-            &self.connections,
-            &self.rejected_connections,
-            &self.net_input,
-            &self.net_output,
-            &self.keyspace_hits,
-            &self.keyspace_misses,
-            &self.expired_keys,
-        ] {
+        for c in [&self.commands, &self.connections, &self.rejected_connections, &self.net_input, &self.net_output] {
             c.store(0, Relaxed);
         }
         for c in self.per_command.iter() {

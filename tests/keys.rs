@@ -4,6 +4,42 @@ mod common;
 
 use std::collections::HashSet;
 
+// Count heap bytes, so INFO's used_memory is live in this test binary.
+#[global_allocator]
+static ALLOC: kvstore::memory::Counting = kvstore::memory::Counting;
+
+fn used_memory(c: &mut common::Conn) -> u64 {
+    let info = c.q("INFO memory");
+    info.split("\\r\\n").find_map(|l| l.strip_prefix("used_memory:")).unwrap().parse().unwrap()
+}
+
+/// Keys with a TTL that nobody reads again are deleted by the active cycle,
+/// and their memory is given back.
+#[test]
+fn expired_keys_free_their_memory_without_access() {
+    let s = common::start();
+    let mut c = s.connect();
+    let before = used_memory(&mut c);
+    let mut batch = Vec::new();
+    for i in 0..200_000 {
+        batch.extend(common::encode(&[b"SET", format!("ttl:{i}").as_bytes(), b"some value", b"PX", b"300"]));
+    }
+    c.send_raw(&batch);
+    drop(batch);
+    for _ in 0..200_000 {
+        assert_eq!(c.read_reply(), "+OK");
+    }
+    let full = used_memory(&mut c);
+    assert!(full > before + 10_000_000, "200k keys take memory: {before} -> {full}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while c.q("DBSIZE") != ":0" {
+        assert!(std::time::Instant::now() < deadline, "keys left: {}", c.q("DBSIZE"));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let after = used_memory(&mut c);
+    assert!(after < before + (full - before) / 10, "memory back down: {before} -> {full} -> {after}");
+}
+
 #[test]
 fn del_exists_type_touch() {
     let s = common::start();

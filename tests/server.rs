@@ -171,3 +171,22 @@ fn shutdown_stops_the_server() {
     s.stop();
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn keyspace_hits_and_misses() {
+    let s = common::start();
+    let mut c = s.connect();
+    c.q("SET a 1");
+    c.q("CONFIG RESETSTAT");
+    c.q("GET a");
+    c.q("GET nope");
+    c.q("MGET a nope nope2");
+    c.q("EXISTS a nope");
+    c.q("TYPE a");
+    c.q("TTL nope");
+    c.q("SET a 2");
+    c.q("INCR counter");
+    let info = c.q("INFO stats");
+    assert_eq!(info_field(&info, "keyspace_hits"), "4");
+    assert_eq!(info_field(&info, "keyspace_misses"), "5");
+}

@@ -3,7 +3,7 @@
 
 use super::args::{self, is, Cursor};
 use super::flags::*;
-use super::strings::{lookup_str, STRING_MAX};
+use super::strings::{lookup_str, read_str, STRING_MAX};
 use super::{CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::store::{Db, Str, Value};
@@ -117,7 +117,7 @@ fn getbit(ctx: &mut Ctx) -> CmdResult {
     let offset = bit_offset(ctx.arg(2))?;
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let bit = match lookup_str(ctx.keys.db(key), key, now)? {
+    let bit = match read_str(ctx.keys.db(key), key, now)? {
         Some(s) => {
             let mut buf = [0; 20];
             let bytes = s.bytes(&mut buf);
@@ -163,7 +163,7 @@ fn bitcount(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let now = ctx.now_ms();
     let key = args.get(1);
-    let Some(s) = lookup_str(ctx.keys.db(key), key, now)? else {
+    let Some(s) = read_str(ctx.keys.db(key), key, now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -203,7 +203,7 @@ fn bitpos(ctx: &mut Ctx) -> CmdResult {
     };
     let now = ctx.now_ms();
     let key = args.get(1);
-    let Some(s) = lookup_str(ctx.keys.db(key), key, now)? else {
+    let Some(s) = read_str(ctx.keys.db(key), key, now)? else {
         ctx.out.int(if want { -1 } else { 0 });
         return Ok(());
     };
@@ -464,7 +464,7 @@ fn run_fields(ctx: &mut Ctx, fields: &[Field]) -> CmdResult {
     let mut replies: Vec<Option<i64>> = Vec::with_capacity(fields.len());
     match needed {
         None => {
-            let bytes = lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec()).unwrap_or_default();
+            let bytes = read_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec()).unwrap_or_default();
             replies.extend(fields.iter().map(|f| Some(read_field(&bytes, f))));
         }
         Some(len) => {

@@ -193,7 +193,7 @@ fn exists(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let mut found = 0;
     for key in ctx.args.tail(1).iter() {
-        if ctx.keys.db(key).exists(key, now) {
+        if ctx.keys.db(key).read(key, now).is_some() {
             found += 1;
         }
     }
@@ -205,7 +205,7 @@ fn exists(ctx: &mut Ctx) -> CmdResult {
 fn type_(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let name = ctx.keys.db(key).get(key, now).map_or("none", |e| e.value.type_name());
+    let name = ctx.keys.db(key).read(key, now).map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -309,7 +309,7 @@ fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 fn reply_expiry(ctx: &mut Ctx, f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let reply = match ctx.keys.db(key).get(key, now) {
+    let reply = match ctx.keys.db(key).read(key, now) {
         None => -2,
         Some(Entry { expires_at_ms: None, .. }) => -1,
         Some(Entry { expires_at_ms: Some(at), .. }) => f(*at, now),

@@ -213,9 +213,14 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
         }
         "stats" => {
             let st = &server.stats;
-            let expired: u64 = (0..server.store.shard_count())
-                .map(|s| server.store.lock(s).dbs.iter().map(|d| d.expired).sum::<u64>())
-                .sum();
+            let (mut expired, mut hits, mut misses) = (0, 0, 0);
+            for s in 0..server.store.shard_count() {
+                for db in server.store.lock(s).dbs.iter() {
+                    expired += db.expired;
+                    hits += db.hits;
+                    misses += db.misses;
+                }
+            }
             field("total_connections_received", total(st, |s| &s.connections).to_string());
             field("total_commands_processed", server.total_commands().to_string());
             field("instantaneous_ops_per_sec", server.instantaneous_ops().to_string());
@@ -227,8 +232,8 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             field("sync_partial_err", "0".into());
             field("expired_keys", expired.to_string());
             field("evicted_keys", "0".into());
-            field("keyspace_hits", total(st, |s| &s.keyspace_hits).to_string());
-            field("keyspace_misses", total(st, |s| &s.keyspace_misses).to_string());
+            field("keyspace_hits", hits.to_string());
+            field("keyspace_misses", misses.to_string());
             field("pubsub_channels", "0".into());
             field("pubsub_patterns", "0".into());
             field("latest_fork_usec", "0".into());
@@ -394,6 +399,8 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     for s in 0..store.shard_count() {
         for db in store.lock(s).dbs.iter_mut() {
             db.expired = 0;
+            db.hits = 0;
+            db.misses = 0;
         }
     }
     ctx.out.ok();

@@ -143,11 +143,22 @@ pub fn lookup_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<
     }
 }
 
+/// The string at `key` for a command that reads it (counted in INFO's
+/// keyspace hits and misses).
+pub fn read_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'d mut Str>, Error> {
+    match db.read(key, now_ms) {
+        None => Ok(None),
+        Some(entry) => match &mut entry.value {
+            Value::Str(s) => Ok(Some(s)),
+        },
+    }
+}
+
 /// GET key
 fn get(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let found = lookup_str(ctx.keys.db(key), key, now)?;
+    let found = read_str(ctx.keys.db(key), key, now)?;
     match found {
         Some(s) => ctx.out.bulk(s.bytes(&mut [0; 20])),
         None => ctx.out.null(),
@@ -255,7 +266,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     };
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     let db = ctx.keys.db(key);
-    let old = if opts.get { lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec()) } else { None };
+    let old = if opts.get { read_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec()) } else { None };
     let exists = opts.get && old.is_some() || opts.condition != Condition::Always && db.exists(key, now);
     let allowed = match opts.condition {
         Condition::Always => true,
@@ -316,7 +327,7 @@ fn getset(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     let db = ctx.keys.db(key);
-    let old = lookup_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec());
+    let old = read_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec());
     db.set(key, Value::Str(Str::new(value)), None, now);
     ctx.out.bulk_opt(old.as_deref());
     Ok(())
@@ -327,7 +338,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
     let db = ctx.keys.db(key);
-    if lookup_str(db, key, now)?.is_none() {
+    if read_str(db, key, now)?.is_none() {
         ctx.out.null();
         return Ok(());
     }
@@ -354,7 +365,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
     };
     let key = ctx.arg(1);
     let db = ctx.keys.db(key);
-    let Some(s) = lookup_str(db, key, now)? else {
+    let Some(s) = read_str(db, key, now)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -380,7 +391,7 @@ fn mget(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(ctx.argc() - 1);
     for key in ctx.args.tail(1).iter() {
         // A key of another type reads as nil here, as in Redis.
-        match ctx.keys.db(key).get(key, now) {
+        match ctx.keys.db(key).read(key, now) {
             Some(entry) => match &entry.value {
                 Value::Str(s) => ctx.out.bulk(s.bytes(&mut [0; 20])),
             },
@@ -537,7 +548,7 @@ fn append(ctx: &mut Ctx) -> CmdResult {
 fn strlen(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let len = lookup_str(ctx.keys.db(key), key, now)?.map_or(0, |s| s.len());
+    let len = read_str(ctx.keys.db(key), key, now)?.map_or(0, |s| s.len());
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -564,7 +575,7 @@ fn getrange(ctx: &mut Ctx) -> CmdResult {
     let end = args::int(ctx.arg(3))?;
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let Some(s) = lookup_str(ctx.keys.db(key), key, now)? else {
+    let Some(s) = read_str(ctx.keys.db(key), key, now)? else {
         ctx.out.bulk(b"");
         return Ok(());
     };
@@ -638,7 +649,7 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let mut strings = Vec::with_capacity(2);
     for key in [ctx.arg(1), ctx.arg(2)] {
-        match ctx.keys.db(key).get(key, now) {
+        match ctx.keys.db(key).read(key, now) {
             None => strings.push(Vec::new()),
             Some(entry) => match &entry.value {
                 Value::Str(s) => strings.push(s.bytes(&mut [0; 20]).to_vec()),

@@ -278,14 +278,13 @@ impl EventLoop {
         let hz = self.shared.hot.hz.load(Relaxed).max(1);
         if self.shared.hot.active_expire.load(Relaxed) {
             let budget = Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
-            let deleted = expiry::active_expire_cycle(
+            expiry::active_expire_cycle(
                 &self.shared.store,
                 &self.owned_shards,
                 &mut self.expiry_cursor,
                 budget,
                 crate::server::unix_ms,
             );
-            bump(&self.stats().expired_keys, deleted as u64);
         }
         for &s in &self.owned_shards {
             let mut shard = self.shared.store.lock(s);

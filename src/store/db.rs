@@ -15,6 +15,10 @@ pub struct Db {
     expires_cursor: u64,
     /// Keys deleted because their TTL passed (lazily or actively).
     pub expired: u64,
+    /// Read lookups that found a key, and that did not (INFO's
+    /// keyspace_hits and keyspace_misses).
+    pub hits: u64,
+    pub misses: u64,
 }
 
 impl Db {
@@ -39,6 +43,26 @@ impl Db {
         let entry = self.keys.get_mut(key)?;
         entry.accessed_s = (now_ms / 1000) as u32;
         Some(entry)
+    }
+
+    /// `get` for a command that reads the key: counted as a hit or a miss.
+    pub fn read(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.delete_expired(key);
+            self.misses += 1;
+            return None;
+        }
+        match self.keys.get_mut(key) {
+            Some(entry) => {
+                self.hits += 1;
+                entry.accessed_s = (now_ms / 1000) as u32;
+                Some(entry)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
     }
 
     /// The live entry for `key`, without counting as an access (OBJECT).

@@ -138,9 +138,7 @@ fn counters() {
     assert_eq!(c.q("OBJECT ENCODING t"), "\"int\"");
 }
 
-/// Redis adds in 80-bit long double, so sums whose f64 and long double
-/// forms print differently (10.6 + 5.0e3 gives 5005.60000000000000009 in
-/// Redis) are not covered here yet.
+/// Redis adds in 80-bit long double: so do we, digit for digit.
 #[test]
 fn incrbyfloat() {
     let s = common::start();
@@ -148,6 +146,19 @@ fn incrbyfloat() {
     assert_eq!(c.q("INCRBYFLOAT f 10.5"), "\"10.5\"");
     assert_eq!(c.q("INCRBYFLOAT f 0.1"), "\"10.6\"");
     assert_eq!(c.q("INCRBYFLOAT f -5"), "\"5.6\"");
+    assert_eq!(c.q("INCRBYFLOAT f 5.0e3"), "\"5005.60000000000000009\"");
+    c.q("SET g 0.1");
+    assert_eq!(c.q("INCRBYFLOAT g 0.2"), "\"0.3\"");
+    c.q("SET h 1.5");
+    assert_eq!(c.q("INCRBYFLOAT h 0x10"), "\"17.5\"");
+    assert_eq!(c.q("INCRBYFLOAT h 1e5000"), "-ERR value is not a valid float");
+    c.q("SET h 1e4932");
+    assert_eq!(c.q("INCRBYFLOAT h 1e4932"), "-ERR increment would produce NaN or Infinity");
+    c.q("SET h inf");
+    assert_eq!(c.q("INCRBYFLOAT h 1"), "-ERR increment would produce NaN or Infinity");
+    c.q("SET t 1 EX 100");
+    assert_eq!(c.q("INCRBYFLOAT t 1.25"), "\"2.25\"");
+    assert_eq!(c.q("TTL t"), ":100", "INCRBYFLOAT keeps the TTL");
     assert_eq!(c.q("INCRBYFLOAT f abc"), "-ERR value is not a valid float");
     assert_eq!(c.q("INCRBYFLOAT f nan"), "-ERR value is not a valid float");
     c.q("SET s abc");

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod error;
 pub mod keys;
+pub mod long_double;
 pub mod server;
 pub mod strings;
 pub mod table;

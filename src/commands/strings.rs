@@ -2,6 +2,7 @@
 
 use super::args::{self, is, Cursor};
 use super::flags::*;
+use super::long_double::LongDouble;
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::store::{Db, Str, Value};
@@ -484,41 +485,25 @@ fn decrby(ctx: &mut Ctx) -> CmdResult {
 
 /// INCRBYFLOAT key increment
 ///
-/// Redis adds in long double and prints with 17 significant digits; we add
-/// in f64 and print the shortest form that round-trips, which agrees for
-/// ordinary decimal operands.
+/// The sum is Redis's: 80-bit long double arithmetic, printed with
+/// `%.17Lf` less trailing zeros (see `long_double`).
 fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
-    let by = args::float(ctx.arg(2))?;
     let now = ctx.now_ms();
-    let key = ctx.arg(1);
+    let (key, by) = (ctx.arg(1), ctx.arg(2));
     let db = ctx.keys.db(key);
     let current = match lookup_str(db, key, now)? {
-        Some(s) => args::float(s.bytes(&mut [0; 20]))?,
-        None => 0.0,
+        Some(s) => LongDouble::parse(s.bytes(&mut [0; 20])).ok_or(Error::NotFloat)?,
+        None => LongDouble::Finite { neg: false, mant: 0, exp: 0 },
     };
-    let next = current + by;
+    let by = LongDouble::parse(by).ok_or(Error::NotFloat)?;
+    let next = current.add(by);
     if !next.is_finite() {
         return Err(Error::IncrNanOrInfinity);
     }
-    let text = format_float(next);
-    let value = Value::Str(Str::new(text.as_bytes()));
-    db.set_keep_ttl(key, value, now);
+    let text = next.format();
+    db.set_keep_ttl(key, Value::Str(Str::new(text.as_bytes())), now);
     ctx.out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// A float as INCRBYFLOAT prints it: plain decimal, no exponent, no
-/// trailing zeros.
-pub fn format_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let s = format!("{v}");
-    if s.contains('e') {
-        format!("{v:.0}")
-    } else {
-        s
-    }
 }
 
 /// APPEND key value
@@ -744,13 +729,5 @@ mod tests {
         assert_eq!(clamp_range(-1, -3, 5), None);
         assert_eq!(clamp_range(0, 0, 0), None);
         assert_eq!(clamp_range(-100, 0, 5), Some((0, 0)));
-    }
-
-    #[test]
-    fn floats() {
-        assert_eq!(format_float(10.6), "10.6");
-        assert_eq!(format_float(3.0), "3");
-        assert_eq!(format_float(-0.5), "-0.5");
-        assert_eq!(format_float(1e20), "100000000000000000000");
     }
 }

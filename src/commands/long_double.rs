@@ -51,7 +51,7 @@ impl Big {
     fn any_below(&self, i: u64) -> bool {
         let whole = (i / 32) as usize;
         self.0.iter().take(whole).any(|&l| l != 0)
-            || (i % 32 != 0 && self.0.get(whole).is_some_and(|&l| l & ((1u32 << (i % 32)) - 1) != 0))
+            || (!i.is_multiple_of(32) && self.0.get(whole).is_some_and(|&l| l & ((1u32 << (i % 32)) - 1) != 0))
     }
 
     fn mul_small(&mut self, m: u32) {
@@ -369,12 +369,16 @@ impl LongDouble {
     pub fn is_finite(&self) -> bool {
         matches!(self, LongDouble::Finite { .. })
     }
+}
 
-    /// The correctly rounded sum.
-    pub fn add(self, other: LongDouble) -> LongDouble {
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
+    /// The correctly rounded sum. Infinity minus infinity, NaN in hardware,
+    /// comes out as an infinity: either way not finite, which callers refuse.
+    fn add(self, other: LongDouble) -> LongDouble {
         use LongDouble::*;
         match (self, other) {
-            (Infinite { neg: a }, Infinite { neg: b }) if a != b => Infinite { neg: a }, // NaN; callers refuse non-finite
             (Infinite { neg }, _) | (_, Infinite { neg }) => Infinite { neg },
             (Finite { neg: na, mant: 0, .. }, Finite { neg: nb, mant: 0, .. }) => {
                 Finite { neg: na && nb, mant: 0, exp: 0 }
@@ -414,7 +418,9 @@ impl LongDouble {
             }
         }
     }
+}
 
+impl LongDouble {
     /// `%.17Lf` with trailing zeros (and a trailing dot) removed, as Redis
     /// prints INCRBYFLOAT results. Finite values only.
     pub fn format(&self) -> String {
@@ -466,7 +472,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> String {
         let x = LongDouble::parse(a.as_bytes()).unwrap();
         let y = LongDouble::parse(b.as_bytes()).unwrap();
-        x.add(y).format()
+        (x + y).format()
     }
 
     /// Each expectation is what Redis 7.0 (x87 long double) answers.

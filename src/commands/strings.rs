@@ -496,7 +496,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         None => LongDouble::Finite { neg: false, mant: 0, exp: 0 },
     };
     let by = LongDouble::parse(by).ok_or(Error::NotFloat)?;
-    let next = current.add(by);
+    let next = current + by;
     if !next.is_finite() {
         return Err(Error::IncrNanOrInfinity);
     }

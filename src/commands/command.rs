@@ -5,47 +5,22 @@ use super::{table, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::resp::Reply;
 
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     subcommands: COMMAND_SUBCOMMANDS,
-    ..cmd!(
-        "command",
-        -1,
-        LOADING | STALE | SENTINEL,
-        NONE,
-        command,
-        "server",
-        "2.8.13",
-        "Get array of Redis command details"
-    )
+    ..cmd!("command", -1, LOADING | STALE | SENTINEL, NONE, command, "server", "2.8.13", "Get array of Redis command details")
 }];
 
 const FLAGS: u32 = LOADING | STALE | SENTINEL;
 
+#[rustfmt::skip]
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("count", 2, FLAGS, NONE, command_count, "server", "2.8.13", "Get total number of Redis commands"),
-    cmd!(
-        "info",
-        -2,
-        FLAGS,
-        NONE,
-        command_info,
-        "server",
-        "2.8.13",
-        "Get array of specific Redis command details, or all when no argument is given."
-    ),
+    cmd!("info", -2, FLAGS, NONE, command_info, "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given."),
     cmd!("list", -2, FLAGS, NONE, command_list, "server", "7.0.0", "Get an array of Redis command names"),
     cmd!("docs", -2, FLAGS, NONE, command_docs, "server", "7.0.0", "Get array of specific Redis command documentation"),
     cmd!("getkeys", -4, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command"),
-    cmd!(
-        "help",
-        2,
-        LOADING | STALE,
-        NONE,
-        command_help,
-        "server",
-        "5.0.0",
-        "Show helpful text about the different subcommands"
-    ),
+    cmd!("help", 2, LOADING | STALE, NONE, command_help, "server", "5.0.0", "Show helpful text about the different subcommands"),
 ];
 
 /// Redis's ACL categories, in the order it lists them.

@@ -8,171 +8,47 @@ use crate::cmd;
 use crate::glob;
 use crate::store::{Entry, Store, Value};
 
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("del", -2, WRITE, ALL, del, "generic", "1.0.0", "Delete a key"),
-    cmd!(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        ALL,
-        del,
-        "generic",
-        "4.0.0",
-        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."
-    ),
+    cmd!("unlink", -2, WRITE | FAST, ALL, del, "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."),
     cmd!("exists", -2, READONLY | FAST, ALL, exists, "generic", "1.0.0", "Determine if a key exists"),
-    cmd!(
-        "touch",
-        -2,
-        READONLY | FAST,
-        ALL,
-        exists,
-        "generic",
-        "3.2.1",
-        "Alters the last access time of a key(s). Returns the number of existing keys specified."
-    ),
+    cmd!("touch", -2, READONLY | FAST, ALL, exists, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified."),
     cmd!("type", 2, READONLY | FAST, ONE, type_, "generic", "1.0.0", "Determine the type stored at key"),
     cmd!("expire", -3, WRITE | FAST, ONE, expire, "generic", "1.0.0", "Set a key's time to live in seconds"),
     cmd!("pexpire", -3, WRITE | FAST, ONE, pexpire, "generic", "2.6.0", "Set a key's time to live in milliseconds"),
-    cmd!(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        ONE,
-        expireat,
-        "generic",
-        "1.2.0",
-        "Set the expiration for a key as a UNIX timestamp"
-    ),
-    cmd!(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        ONE,
-        pexpireat,
-        "generic",
-        "2.6.0",
-        "Set the expiration for a key as a UNIX timestamp specified in milliseconds"
-    ),
+    cmd!("expireat", -3, WRITE | FAST, ONE, expireat, "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp"),
+    cmd!("pexpireat", -3, WRITE | FAST, ONE, pexpireat, "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
     cmd!("ttl", 2, READONLY | FAST, ONE, ttl, "generic", "1.0.0", "Get the time to live for a key in seconds"),
     cmd!("pttl", 2, READONLY | FAST, ONE, pttl, "generic", "2.6.0", "Get the time to live for a key in milliseconds"),
-    cmd!(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        ONE,
-        expiretime,
-        "generic",
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key"
-    ),
-    cmd!(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        ONE,
-        pexpiretime,
-        "generic",
-        "7.0.0",
-        "Get the expiration Unix timestamp for a key in milliseconds"
-    ),
+    cmd!("expiretime", 2, READONLY | FAST, ONE, expiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key"),
+    cmd!("pexpiretime", 2, READONLY | FAST, ONE, pexpiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds"),
     cmd!("persist", 2, WRITE | FAST, ONE, persist, "generic", "2.2.0", "Remove the expiration from a key"),
     cmd!("keys", 2, READONLY, NONE, keys, "generic", "1.0.0", "Find all keys matching the given pattern"),
     cmd!("scan", -2, READONLY, NONE, scan, "generic", "2.8.0", "Incrementally iterate the keys space"),
     cmd!("randomkey", 1, READONLY, NONE, randomkey, "generic", "1.0.0", "Return a random key from the keyspace"),
     cmd!("rename", 3, WRITE, TWO, rename, "generic", "1.0.0", "Rename a key"),
-    cmd!(
-        "renamenx",
-        3,
-        WRITE | FAST,
-        TWO,
-        renamenx,
-        "generic",
-        "1.0.0",
-        "Rename a key, only if the new key does not exist"
-    ),
+    cmd!("renamenx", 3, WRITE | FAST, TWO, renamenx, "generic", "1.0.0", "Rename a key, only if the new key does not exist"),
     cmd!("copy", -3, WRITE | DENYOOM, TWO, copy, "generic", "6.2.0", "Copy a key"),
     cmd!("move", 3, WRITE | FAST, ONE, move_, "generic", "1.0.0", "Move a key to another database"),
     CommandSpec {
         subcommands: OBJECT_SUBCOMMANDS,
         ..cmd!("object", -2, 0, NONE, object_help, "generic", "2.2.3", "A container for object introspection commands")
     },
-    cmd!(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        NONE,
-        dbsize,
-        "server",
-        "1.0.0",
-        "Return the number of keys in the selected database"
-    ),
+    cmd!("dbsize", 1, READONLY | FAST, NONE, dbsize, "server", "1.0.0", "Return the number of keys in the selected database"),
     cmd!("flushdb", -1, WRITE, NONE, flushdb, "server", "1.0.0", "Remove all keys from the current database"),
     cmd!("flushall", -1, WRITE, NONE, flushall, "server", "1.0.0", "Remove all keys from all databases"),
-    cmd!(
-        "select",
-        2,
-        LOADING | STALE | FAST,
-        NONE,
-        select,
-        "connection",
-        "1.0.0",
-        "Change the selected database for the current connection"
-    ),
+    cmd!("select", 2, LOADING | STALE | FAST, NONE, select, "connection", "1.0.0", "Change the selected database for the current connection"),
     cmd!("swapdb", 3, WRITE | FAST, NONE, swapdb, "server", "4.0.0", "Swaps two Redis databases"),
 ];
 
+#[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "encoding",
-        3,
-        READONLY,
-        SECOND,
-        object_encoding,
-        "generic",
-        "2.2.3",
-        "Inspect the internal encoding of a Redis object"
-    ),
-    cmd!(
-        "freq",
-        3,
-        READONLY,
-        SECOND,
-        object_freq,
-        "generic",
-        "4.0.0",
-        "Get the logarithmic access frequency counter of a Redis object"
-    ),
-    cmd!(
-        "idletime",
-        3,
-        READONLY,
-        SECOND,
-        object_idletime,
-        "generic",
-        "2.2.3",
-        "Get the time since a Redis object was last accessed"
-    ),
-    cmd!(
-        "refcount",
-        3,
-        READONLY,
-        SECOND,
-        object_refcount,
-        "generic",
-        "2.2.3",
-        "Get the number of references to the value of the key"
-    ),
-    cmd!(
-        "help",
-        2,
-        LOADING | STALE,
-        NONE,
-        object_help,
-        "generic",
-        "6.2.0",
-        "Show helpful text about the different subcommands"
-    ),
+    cmd!("encoding", 3, READONLY, SECOND, object_encoding, "generic", "2.2.3", "Inspect the internal encoding of a Redis object"),
+    cmd!("freq", 3, READONLY, SECOND, object_freq, "generic", "4.0.0", "Get the logarithmic access frequency counter of a Redis object"),
+    cmd!("idletime", 3, READONLY, SECOND, object_idletime, "generic", "2.2.3", "Get the time since a Redis object was last accessed"),
+    cmd!("refcount", 3, READONLY, SECOND, object_refcount, "generic", "2.2.3", "Get the number of references to the value of the key"),
+    cmd!("help", 2, LOADING | STALE, NONE, object_help, "generic", "6.2.0", "Show helpful text about the different subcommands"),
 ];
 
 /// DEL key [key ...] and UNLINK key [key ...]

@@ -225,6 +225,23 @@ fn round(neg: bool, mut v: Big, mut exp: i64, mut sticky: bool) -> LongDouble {
     LongDouble::Finite { neg, mant, exp }
 }
 
+/// The exponent that ends a number: empty, or `marker` (either case), an
+/// optional sign and digits. Huge exponents saturate: they overflow or
+/// underflow anyway.
+fn exponent(text: &[u8], marker: u8) -> Option<i64> {
+    let Some((&first, rest)) = text.split_first() else { return Some(0) };
+    if first.to_ascii_lowercase() != marker {
+        return None;
+    }
+    let rest = std::str::from_utf8(rest).ok()?;
+    let unsigned = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude: i64 = unsigned.parse().unwrap_or(1_000_000).min(1_000_000);
+    Some(if rest.starts_with('-') { -magnitude } else { magnitude })
+}
+
 /// strtold's hexadecimal form after `0x`: hex digits with an optional
 /// point, then an optional binary exponent `p[+-]N`.
 fn parse_hex(neg: bool, text: &[u8]) -> Option<LongDouble> {
@@ -249,18 +266,7 @@ fn parse_hex(neg: bool, text: &[u8]) -> Option<LongDouble> {
     if !any {
         return None;
     }
-    if i < text.len() {
-        if text[i] != b'p' && text[i] != b'P' {
-            return None;
-        }
-        let exp_text = std::str::from_utf8(&text[i + 1..]).ok()?;
-        let unsigned = exp_text.strip_prefix(['+', '-']).unwrap_or(exp_text);
-        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let magnitude: i64 = unsigned.parse().unwrap_or(1_000_000).min(1_000_000);
-        exp2 += if exp_text.starts_with('-') { -magnitude } else { magnitude };
-    }
+    exp2 += exponent(&text[i..], b'p')?;
     if mant.is_zero() {
         return Some(LongDouble::Finite { neg, mant: 0, exp: 0 });
     }
@@ -321,19 +327,7 @@ impl LongDouble {
         if !any_digit {
             return None;
         }
-        if i < rest.len() {
-            if rest[i] != b'e' && rest[i] != b'E' {
-                return None;
-            }
-            let exp_text = std::str::from_utf8(&rest[i + 1..]).ok()?;
-            let unsigned = exp_text.strip_prefix(['+', '-']).unwrap_or(exp_text);
-            if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            // Saturate huge exponents; they overflow or underflow anyway.
-            let magnitude: i64 = unsigned.parse().unwrap_or(i64::MAX / 4).min(1_000_000);
-            exp10 += if exp_text.starts_with('-') { -magnitude } else { magnitude };
-        }
+        exp10 += exponent(&rest[i..], b'e')?;
         let digits_len = digits.to_decimal().len() as i64;
         if !nonzero {
             return Some(LongDouble::Finite { neg, mant: 0, exp: 0 });

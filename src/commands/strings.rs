@@ -7,127 +7,29 @@ use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::store::{Db, Str, Value};
 
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("get", 2, READONLY | FAST, ONE, get, "string", "1.0.0", "Get the value of a key"),
     cmd!("set", -3, WRITE | DENYOOM, ONE, set, "string", "1.0.0", "Set the string value of a key"),
-    cmd!(
-        "setnx",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        setnx,
-        "string",
-        "1.0.0",
-        "Set the value of a key, only if the key does not exist"
-    ),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST, ONE, setnx, "string", "1.0.0", "Set the value of a key, only if the key does not exist"),
     cmd!("setex", 4, WRITE | DENYOOM, ONE, setex, "string", "2.0.0", "Set the value and expiration of a key"),
-    cmd!(
-        "psetex",
-        4,
-        WRITE | DENYOOM,
-        ONE,
-        psetex,
-        "string",
-        "2.6.0",
-        "Set the value and expiration in milliseconds of a key"
-    ),
-    cmd!(
-        "getset",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        getset,
-        "string",
-        "1.0.0",
-        "Set the string value of a key and return its old value"
-    ),
+    cmd!("psetex", 4, WRITE | DENYOOM, ONE, psetex, "string", "2.6.0", "Set the value and expiration in milliseconds of a key"),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST, ONE, getset, "string", "1.0.0", "Set the string value of a key and return its old value"),
     cmd!("getdel", 2, WRITE | FAST, ONE, getdel, "string", "6.2.0", "Get the value of a key and delete the key"),
-    cmd!(
-        "getex",
-        -2,
-        WRITE | FAST,
-        ONE,
-        getex,
-        "string",
-        "6.2.0",
-        "Get the value of a key and optionally set its expiration"
-    ),
+    cmd!("getex", -2, WRITE | FAST, ONE, getex, "string", "6.2.0", "Get the value of a key and optionally set its expiration"),
     cmd!("mget", -2, READONLY | FAST, ALL, mget, "string", "1.0.0", "Get the values of all the given keys"),
     cmd!("mset", -3, WRITE | DENYOOM, PAIRS, mset, "string", "1.0.1", "Set multiple keys to multiple values"),
-    cmd!(
-        "msetnx",
-        -3,
-        WRITE | DENYOOM,
-        PAIRS,
-        msetnx,
-        "string",
-        "1.0.1",
-        "Set multiple keys to multiple values, only if none of the keys exist"
-    ),
-    cmd!(
-        "incr",
-        2,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        incr,
-        "string",
-        "1.0.0",
-        "Increment the integer value of a key by one"
-    ),
-    cmd!(
-        "decr",
-        2,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        decr,
-        "string",
-        "1.0.0",
-        "Decrement the integer value of a key by one"
-    ),
-    cmd!(
-        "incrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        incrby,
-        "string",
-        "1.0.0",
-        "Increment the integer value of a key by the given amount"
-    ),
-    cmd!(
-        "decrby",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        decrby,
-        "string",
-        "1.0.0",
-        "Decrement the integer value of a key by the given number"
-    ),
-    cmd!(
-        "incrbyfloat",
-        3,
-        WRITE | DENYOOM | FAST,
-        ONE,
-        incrbyfloat,
-        "string",
-        "2.6.0",
-        "Increment the float value of a key by the given amount"
-    ),
+    cmd!("msetnx", -3, WRITE | DENYOOM, PAIRS, msetnx, "string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist"),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST, ONE, incr, "string", "1.0.0", "Increment the integer value of a key by one"),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST, ONE, decr, "string", "1.0.0", "Decrement the integer value of a key by one"),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST, ONE, incrby, "string", "1.0.0", "Increment the integer value of a key by the given amount"),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST, ONE, decrby, "string", "1.0.0", "Decrement the integer value of a key by the given number"),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, ONE, incrbyfloat, "string", "2.6.0", "Increment the float value of a key by the given amount"),
     cmd!("append", 3, WRITE | DENYOOM | FAST, ONE, append, "string", "2.0.0", "Append a value to a key"),
     cmd!("strlen", 2, READONLY | FAST, ONE, strlen, "string", "2.2.0", "Get the length of the value stored in a key"),
     cmd!("getrange", 4, READONLY, ONE, getrange, "string", "2.4.0", "Get a substring of the string stored at a key"),
     cmd!("substr", 4, READONLY, ONE, getrange, "string", "1.0.0", "Get a substring of the string stored at a key"),
-    cmd!(
-        "setrange",
-        4,
-        WRITE | DENYOOM,
-        ONE,
-        setrange,
-        "string",
-        "2.2.0",
-        "Overwrite part of a string at key starting at the specified offset"
-    ),
+    cmd!("setrange", 4, WRITE | DENYOOM, ONE, setrange, "string", "2.2.0", "Overwrite part of a string at key starting at the specified offset"),
     cmd!("lcs", -3, READONLY, TWO, lcs, "string", "7.0.0", "Find longest common substring"),
 ];
 

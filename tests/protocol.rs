@@ -264,3 +264,20 @@ fn ten_thousand_connections_come_and_go() {
     }
     panic!("closed connections still listed: {}", c.q("INFO clients"));
 }
+
+/// A client that reads its replies late still gets all of them: reading
+/// resumes once its output drains.
+#[test]
+fn a_slow_reader_gets_every_reply() {
+    let s = common::start();
+    let mut c = s.connect();
+    c.cmd(&["SET", "v", &"x".repeat(100 * 1024)]);
+    let get = common::encode(&[b"GET", b"v"]);
+    let batch: Vec<u8> = get.iter().copied().cycle().take(get.len() * 300).collect();
+    c.send_raw(&batch);
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..300 {
+        assert_eq!(c.read_reply().len(), 100 * 1024 + 2);
+    }
+    assert_eq!(c.q("PING"), "+PONG");
+}

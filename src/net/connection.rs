@@ -156,6 +156,8 @@ impl Connection {
                 break;
             }
             if self.paused() {
+                // Resume once the output drains.
+                self.more_to_run = true;
                 break;
             }
             let buf = &self.rbuf[self.rstart..self.rend];

@@ -172,6 +172,11 @@ impl EventLoop {
             return;
         }
         let mut eof = false;
+        if conn.paused() {
+            // Readable events are not acted on while paused: assume unread
+            // input, so a turn reads it once the output drains.
+            conn.more_to_read = true;
+        }
         if !conn.closing && !conn.paused() {
             match conn.fill(stats) {
                 Ok(ReadState::Drained) => conn.more_to_read = false,

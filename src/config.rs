@@ -26,6 +26,8 @@ enum Kind {
     OutputLimits,
     /// `bind`: one or more addresses.
     Addresses,
+    /// `dir`: an existing directory, kept as an absolute path.
+    Dir,
 }
 
 /// What we do with a setting this build cannot honour yet.
@@ -42,11 +44,14 @@ struct Param {
     kind: Kind,
     default: &'static str,
     mutable: bool,
+    /// Settable at run time only with enable-protected-configs (Redis
+    /// protects the file locations).
+    protected: bool,
     support: Support,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Param {
-    Param { name, alias: None, kind, default, mutable, support: Support::Full }
+    Param { name, alias: None, kind, default, mutable, protected: false, support: Support::Full }
 }
 
 const YES_NO: Kind = Kind::Bool;
@@ -87,8 +92,8 @@ static PARAMS: &[Param] = &[
         ..p("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", false)
     },
     p("pidfile", Kind::Str, "", false),
-    p("dir", Kind::Str, "", true),
-    p("dbfilename", Kind::Str, "dump.rdb", true),
+    Param { protected: true, ..p("dir", Kind::Dir, "", true) },
+    Param { protected: true, ..p("dbfilename", Kind::Str, "dump.rdb", true) },
     p("save", Kind::Save, "3600 1 300 100 60 10000", true),
     Param { support: Support::Only(&["no"], "the append-only file"), ..p("appendonly", YES_NO, "no", true) },
     p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true),
@@ -142,6 +147,7 @@ pub enum ConfigError {
     UnknownDirective(String),
     BadValue { name: String, reason: String },
     Immutable(String),
+    Protected(String),
     Unsupported { name: String, what: &'static str },
 }
 
@@ -153,6 +159,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::BadValue { name, reason } => write!(f, "'{name}': {reason}"),
             ConfigError::Immutable(name) => write!(f, "'{name}' can't be changed at run time"),
+            ConfigError::Protected(name) => write!(f, "'{name}' is protected (see enable-protected-configs)"),
             ConfigError::Unsupported { name, what } => {
                 write!(f, "'{name}': this server does not support {what} yet")
             }
@@ -167,8 +174,13 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// Redis's defaults; `dir` is the current directory.
     fn default() -> Self {
-        Config { values: PARAMS.iter().map(|p| p.default.to_string()).collect() }
+        let mut c = Config { values: PARAMS.iter().map(|p| p.default.to_string()).collect() };
+        if let Ok(cwd) = std::env::current_dir() {
+            c.values[find("dir").expect("dir is a parameter")] = cwd.display().to_string();
+        }
+        c
     }
 }
 
@@ -191,6 +203,9 @@ impl Config {
         let idx = find(name).ok_or_else(|| ConfigError::UnknownDirective(name.to_string()))?;
         if !PARAMS[idx].mutable {
             return Err(ConfigError::Immutable(PARAMS[idx].name.to_string()));
+        }
+        if PARAMS[idx].protected && self.get("enable-protected-configs") == "no" {
+            return Err(ConfigError::Protected(PARAMS[idx].name.to_string()));
         }
         self.set_index(idx, value)
     }
@@ -269,6 +284,20 @@ impl Config {
 
     pub fn timeout_secs(&self) -> u64 {
         self.int("timeout") as u64
+    }
+
+    /// The working directory for files (dump, logs given as relative paths).
+    pub fn dir(&self) -> &str {
+        self.get("dir")
+    }
+
+    /// The `log` crate level for `loglevel`.
+    pub fn log_level(&self) -> log::LevelFilter {
+        match self.get("loglevel") {
+            "debug" => log::LevelFilter::Debug,
+            "verbose" | "notice" => log::LevelFilter::Info,
+            _ => log::LevelFilter::Warn,
+        }
     }
 
     pub fn hz(&self) -> u64 {
@@ -403,6 +432,14 @@ fn normalise(kind: Kind, value: &str) -> Result<String, String> {
             }
             Ok(current)
         }
+        Kind::Dir => match std::fs::canonicalize(value) {
+            Ok(path) if path.is_dir() => Ok(path.display().to_string()),
+            Ok(_) => Err("Not a directory".into()),
+            Err(e) => {
+                let text = e.to_string();
+                Err(text.split(" (os error").next().unwrap_or(&text).to_string())
+            }
+        },
         Kind::Addresses => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if words.is_empty() {

@@ -95,14 +95,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &kvstore::Config) -> std::io::Result<()> {
-    let level = match config.get("loglevel") {
-        "debug" => log::LevelFilter::Debug,
-        "verbose" => log::LevelFilter::Info,
-        "notice" => log::LevelFilter::Info,
-        _ => log::LevelFilter::Warn,
-    };
     let mut builder = env_logger::Builder::new();
-    builder.filter_level(level).parse_default_env();
+    builder.filter_level(config.log_level()).parse_default_env();
     let logfile = config.get("logfile");
     if !logfile.is_empty() {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(logfile)?;

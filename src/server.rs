@@ -54,6 +54,7 @@ impl Hot {
         self.timeout_secs.store(c.timeout_secs(), Relaxed);
         self.hz.store(c.hz(), Relaxed);
         *self.output_limit_normal.lock() = c.output_limit("normal");
+        log::set_max_level(c.log_level());
     }
 }
 
@@ -160,6 +161,7 @@ impl Server {
     }
 
     pub fn start_with_file(config: Config, config_file: Option<String>) -> Result<Server, StartError> {
+        change_dir(config.dir()).map_err(|e| StartError(format!("Can't chdir to '{}': {e}", config.dir())))?;
         let threads = config.threads();
         let mut port = config.port();
         let mut per_thread: Vec<Vec<mio::net::TcpListener>> = (0..threads).map(|_| Vec::new()).collect();
@@ -248,6 +250,14 @@ impl Server {
         self.request_shutdown();
         self.wait();
     }
+}
+
+/// Makes `dir` the working directory (CONFIG SET dir does the same).
+pub fn change_dir(dir: &str) -> std::io::Result<()> {
+    if std::env::current_dir().is_ok_and(|cwd| cwd == std::path::Path::new(dir)) {
+        return Ok(());
+    }
+    std::env::set_current_dir(dir)
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {

@@ -190,3 +190,35 @@ fn keyspace_hits_and_misses() {
     assert_eq!(info_field(&info, "keyspace_hits"), "4");
     assert_eq!(info_field(&info, "keyspace_misses"), "5");
 }
+
+#[test]
+fn config_dir() {
+    let s = common::start();
+    let mut c = s.connect();
+    let dir = common::items(&c.q("CONFIG GET dir"));
+    assert!(std::path::Path::new(&dir[1]).is_absolute(), "{dir:?}");
+    assert_eq!(
+        c.q("CONFIG SET dir /tmp"),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    assert_eq!(
+        c.q("CONFIG SET dbfilename x.rdb"),
+        "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - can't set protected config"
+    );
+    assert_eq!(
+        c.q("CONFIG SET logfile x"),
+        "-ERR CONFIG SET failed (possibly related to argument 'logfile') - can't set immutable config"
+    );
+}
+
+#[test]
+fn config_dir_when_protected_configs_are_enabled() {
+    let s = common::start_with(&[("enable-protected-configs", "yes")]);
+    let mut c = s.connect();
+    let dir = common::items(&c.q("CONFIG GET dir"));
+    assert_eq!(
+        c.q("CONFIG SET dir /nonexistent/kvstore"),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "dir", &dir[1]]), "+OK");
+}

@@ -72,6 +72,7 @@ pub enum Error {
     /// CONFIG GET/SET of a parameter that cannot change at run time.
     ConfigImmutable(String),
     ConfigDuplicate(String),
+    ConfigProtected(String),
     DebugDisabled(&'static str),
     /// A command that only exists with a feature this build has not yet.
     NotSupported(&'static str),
@@ -190,6 +191,9 @@ impl fmt::Display for Error {
             }
             ConfigImmutable(name) => {
                 write!(f, "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            }
+            ConfigProtected(name) => {
+                write!(f, "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
             }
             ConfigDuplicate(name) => {
                 write!(f, "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")

@@ -334,12 +334,16 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         updated.set(&name, &value).map_err(|e| match e {
             ConfigError::UnknownDirective(n) => Error::ConfigUnknown(n),
             ConfigError::Immutable(n) => Error::ConfigImmutable(n),
+            ConfigError::Protected(n) => Error::ConfigProtected(n),
             ConfigError::BadValue { name, reason } => Error::ConfigSetFailed { name, reason },
             ConfigError::Unsupported { name, what } => {
                 Error::ConfigSetFailed { name, reason: format!("this server does not support {what} yet") }
             }
         })?;
         seen.push(name);
+    }
+    if let Err(e) = crate::server::change_dir(updated.dir()) {
+        return Err(Error::ConfigSetFailed { name: "dir".into(), reason: e.to_string() });
     }
     ctx.server.hot.refresh(&updated);
     *ctx.server.config.write() = updated;

@@ -2,7 +2,7 @@
 //! by full name (`client|list`) for dispatch, COMMAND and INFO
 //! commandstats. Nothing else in the crate lists command names.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::sync::OnceLock;
 
 use super::CommandSpec;

@@ -10,16 +10,16 @@ use crate::store::{Db, Str, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("setbit", 4, WRITE | DENYOOM, ONE, setbit, "bitmap", "2.2.0", "Sets or clears the bit at offset in the string value stored at key"),
-    cmd!("getbit", 3, READONLY | FAST, ONE, getbit, "bitmap", "2.2.0", "Returns the bit value at offset in the string value stored at key"),
-    cmd!("bitcount", -2, READONLY, ONE, bitcount, "bitmap", "2.6.0", "Count set bits in a string"),
-    cmd!("bitpos", -3, READONLY, ONE, bitpos, "bitmap", "2.8.7", "Find first bit set or clear in a string"),
+    cmd!("setbit", 4, WRITE | DENYOOM, ONE, setbit, "bitmap", "2.2.0", "Sets or clears the bit at offset in the string value stored at key", "key offset value"),
+    cmd!("getbit", 3, READONLY | FAST, ONE, getbit, "bitmap", "2.2.0", "Returns the bit value at offset in the string value stored at key", "key offset"),
+    cmd!("bitcount", -2, READONLY, ONE, bitcount, "bitmap", "2.6.0", "Count set bits in a string", "key [start end [BYTE|BIT]]"),
+    cmd!("bitpos", -3, READONLY, ONE, bitpos, "bitmap", "2.8.7", "Find first bit set or clear in a string", "key bit [start [end [BYTE|BIT]]]"),
     CommandSpec {
         keys: KeySpec { first: 2, last: -1, step: 1 },
-        ..cmd!("bitop", -4, WRITE | DENYOOM, NONE, bitop, "bitmap", "2.6.0", "Perform bitwise operations between strings")
+        ..cmd!("bitop", -4, WRITE | DENYOOM, NONE, bitop, "bitmap", "2.6.0", "Perform bitwise operations between strings", "(AND|OR|XOR|NOT) destkey key...")
     },
-    cmd!("bitfield", -2, WRITE | DENYOOM, ONE, bitfield, "bitmap", "3.2.0", "Perform arbitrary bitfield integer operations on strings"),
-    cmd!("bitfield_ro", -2, READONLY | FAST, ONE, bitfield_ro, "bitmap", "6.0.0", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
+    cmd!("bitfield", -2, WRITE | DENYOOM, ONE, bitfield, "bitmap", "3.2.0", "Perform arbitrary bitfield integer operations on strings", "key [GET encoding offset|[OVERFLOW (WRAP|SAT|FAIL)] (SET encoding offset value|INCRBY encoding offset increment)]..."),
+    cmd!("bitfield_ro", -2, READONLY | FAST, ONE, bitfield_ro, "bitmap", "6.0.0", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", "key [GET encoding offset]..."),
 ];
 
 /// A bit offset: non-negative and within a string of proto-max-bulk-len.

@@ -8,19 +8,19 @@ use crate::resp::Reply;
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     subcommands: COMMAND_SUBCOMMANDS,
-    ..cmd!("command", -1, LOADING | STALE | SENTINEL, NONE, command, "server", "2.8.13", "Get array of Redis command details")
+    ..cmd!("command", -1, LOADING | STALE | SENTINEL, NONE, command, "server", "2.8.13", "Get array of Redis command details", "")
 }];
 
 const FLAGS: u32 = LOADING | STALE | SENTINEL;
 
 #[rustfmt::skip]
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("count", 2, FLAGS, NONE, command_count, "server", "2.8.13", "Get total number of Redis commands"),
-    cmd!("info", -2, FLAGS, NONE, command_info, "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given."),
-    cmd!("list", -2, FLAGS, NONE, command_list, "server", "7.0.0", "Get an array of Redis command names"),
-    cmd!("docs", -2, FLAGS, NONE, command_docs, "server", "7.0.0", "Get array of specific Redis command documentation"),
-    cmd!("getkeys", -4, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command"),
-    cmd!("help", 2, LOADING | STALE, NONE, command_help, "server", "5.0.0", "Show helpful text about the different subcommands"),
+    cmd!("count", 2, FLAGS, NONE, command_count, "server", "2.8.13", "Get total number of Redis commands", ""),
+    cmd!("info", -2, FLAGS, NONE, command_info, "server", "2.8.13", "Get array of specific Redis command details, or all when no argument is given.", "[command-name...]"),
+    cmd!("list", -2, FLAGS, NONE, command_list, "server", "7.0.0", "Get an array of Redis command names", "[FILTERBY (MODULE module-name|ACLCAT category|PATTERN pattern)]"),
+    cmd!("docs", -2, FLAGS, NONE, command_docs, "server", "7.0.0", "Get array of specific Redis command documentation", "[command-name...]"),
+    cmd!("getkeys", -4, FLAGS, NONE, command_getkeys, "server", "2.8.13", "Extract keys given a full Redis command", "command [arg...]"),
+    cmd!("help", 2, LOADING | STALE, NONE, command_help, "server", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];
 
 /// Redis's ACL categories, in the order it lists them.
@@ -207,14 +207,19 @@ fn command_list(ctx: &mut Ctx) -> CmdResult {
 
 fn doc(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
     out.bulk(full_name.as_bytes());
-    let fields = if spec.subcommands.is_empty() { 6 } else { 8 };
-    out.array(fields);
+    let args = super::docs::parse(spec.syntax);
+    let fields = 3 + !args.is_empty() as usize + !spec.subcommands.is_empty() as usize;
+    out.array(fields * 2);
     out.bulk(b"summary");
     out.bulk(spec.summary.as_bytes());
     out.bulk(b"since");
     out.bulk(spec.since.as_bytes());
     out.bulk(b"group");
     out.bulk(spec.group.as_bytes());
+    if !args.is_empty() {
+        out.bulk(b"arguments");
+        super::docs::write(out, &args);
+    }
     if !spec.subcommands.is_empty() {
         out.bulk(b"subcommands");
         out.array(spec.subcommands.len() * 2);

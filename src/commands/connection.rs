@@ -11,14 +11,14 @@ use crate::net::mailbox::Message;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("ping", -1, FAST | STALE, NONE, ping, "connection", "1.0.0", "Ping the server"),
-    cmd!("echo", 2, FAST, NONE, echo, "connection", "1.0.0", "Echo the given string"),
-    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NONE, quit, "connection", "1.0.0", "Close the connection"),
-    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, hello, "connection", "6.0.0", "Handshake with Redis"),
-    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, auth, "connection", "1.0.0", "Authenticate to the server"),
+    cmd!("ping", -1, FAST | STALE, NONE, ping, "connection", "1.0.0", "Ping the server", "[message]"),
+    cmd!("echo", 2, FAST, NONE, echo, "connection", "1.0.0", "Echo the given string", "message"),
+    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NONE, quit, "connection", "1.0.0", "Close the connection", ""),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, hello, "connection", "6.0.0", "Handshake with Redis", "[protover [AUTH username password] [SETNAME clientname]]"),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, auth, "connection", "1.0.0", "Authenticate to the server", "[username] password"),
     CommandSpec {
         subcommands: CLIENT_SUBCOMMANDS,
-        ..cmd!("client", -2, SENTINEL, NONE, client_help, "connection", "2.4.0", "A container for client connection commands")
+        ..cmd!("client", -2, SENTINEL, NONE, client_help, "connection", "2.4.0", "A container for client connection commands", "")
     },
 ];
 
@@ -26,16 +26,16 @@ const CLIENT: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
 
 #[rustfmt::skip]
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("id", 2, CLIENT, NONE, client_id, "connection", "5.0.0", "Returns the client ID for the current connection"),
-    cmd!("setname", 3, CLIENT, NONE, client_setname, "connection", "2.6.9", "Set the current connection name"),
-    cmd!("getname", 2, CLIENT, NONE, client_getname, "connection", "2.6.9", "Get the current connection name"),
-    cmd!("list", -2, ADMIN | CLIENT, NONE, client_list, "connection", "2.4.0", "Get the list of client connections"),
-    cmd!("info", 2, CLIENT, NONE, client_info, "connection", "6.2.0", "Returns information about the current client connection."),
-    cmd!("kill", -3, ADMIN | CLIENT, NONE, client_kill, "connection", "2.4.0", "Kill the connection of a client"),
-    cmd!("setinfo", 4, CLIENT, NONE, client_setinfo, "connection", "7.2.0", "Set client or connection specific info"),
-    cmd!("no-evict", 3, ADMIN | CLIENT, NONE, client_no_evict, "connection", "7.0.0", "Set client eviction mode for the current connection"),
-    cmd!("reply", 3, CLIENT, NONE, client_reply, "connection", "3.2.0", "Instruct the server whether to reply to commands"),
-    cmd!("help", 2, LOADING | STALE | SENTINEL, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands"),
+    cmd!("id", 2, CLIENT, NONE, client_id, "connection", "5.0.0", "Returns the client ID for the current connection", ""),
+    cmd!("setname", 3, CLIENT, NONE, client_setname, "connection", "2.6.9", "Set the current connection name", "connection-name"),
+    cmd!("getname", 2, CLIENT, NONE, client_getname, "connection", "2.6.9", "Get the current connection name", ""),
+    cmd!("list", -2, ADMIN | CLIENT, NONE, client_list, "connection", "2.4.0", "Get the list of client connections", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id...]"),
+    cmd!("info", 2, CLIENT, NONE, client_info, "connection", "6.2.0", "Returns information about the current client connection.", ""),
+    cmd!("kill", -3, ADMIN | CLIENT, NONE, client_kill, "connection", "2.4.0", "Kill the connection of a client", "(ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
+    cmd!("setinfo", 4, CLIENT, NONE, client_setinfo, "connection", "7.2.0", "Set client or connection specific info", "(LIB-NAME libname|LIB-VER libver)"),
+    cmd!("no-evict", 3, ADMIN | CLIENT, NONE, client_no_evict, "connection", "7.0.0", "Set client eviction mode for the current connection", "(ON|OFF)"),
+    cmd!("reply", 3, CLIENT, NONE, client_reply, "connection", "3.2.0", "Instruct the server whether to reply to commands", "(ON|OFF|SKIP)"),
+    cmd!("help", 2, LOADING | STALE | SENTINEL, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];
 
 /// The Redis release whose behaviour we match; clients gate features on it.

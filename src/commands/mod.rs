@@ -9,6 +9,7 @@ pub mod bitmaps;
 pub mod command;
 pub mod connection;
 pub mod dispatch;
+pub mod docs;
 pub mod error;
 pub mod keys;
 pub mod long_double;
@@ -112,6 +113,8 @@ pub struct CommandSpec {
     pub group: &'static str,
     pub since: &'static str,
     pub summary: &'static str,
+    /// The arguments in the docs' notation (see `docs`), for COMMAND DOCS.
+    pub syntax: &'static str,
     /// A container command (CLIENT, CONFIG, ...) dispatches on argument 1.
     pub subcommands: &'static [CommandSpec],
 }
@@ -131,10 +134,11 @@ impl CommandSpec {
     }
 }
 
-/// Defines a `CommandSpec` row: `cmd!("get", 2, READONLY | FAST, ONE, get, "string", "1.0.0", "Get the value of a key")`.
+/// Defines a `CommandSpec` row:
+/// `cmd!("get", 2, READONLY | FAST, ONE, get, "string", "1.0.0", "Get the value of a key", "key")`.
 #[macro_export]
 macro_rules! cmd {
-    ($name:expr, $arity:expr, $flags:expr, $keys:ident, $handler:expr, $group:expr, $since:expr, $summary:expr) => {
+    ($name:expr, $arity:expr, $flags:expr, $keys:ident, $handler:expr, $group:expr, $since:expr, $summary:expr, $syntax:expr) => {
         $crate::commands::CommandSpec {
             name: $name,
             arity: $arity,
@@ -144,6 +148,7 @@ macro_rules! cmd {
             group: $group,
             since: $since,
             summary: $summary,
+            syntax: $syntax,
             subcommands: &[],
         }
     };

@@ -58,7 +58,7 @@ fn redis_benchmark_core_tests_run_clean() {
     let s = common::start();
     for pipeline in ["1", "16"] {
         let out = tool("redis-benchmark")
-            .args(["-p", &s.port.to_string(), "-q", "-n", "20000", "-c", "20", "-P", pipeline])
+            .args(["-p", &s.port.to_string(), "-q", "-n", "20000", "-c", "50", "-P", pipeline])
             .args(["-t", "ping_inline,ping_mbulk,set,get,incr,mset"])
             .output()
             .unwrap();

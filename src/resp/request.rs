@@ -293,10 +293,7 @@ fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -
                         });
                         i += 2;
                     } else if c == b'"' {
-                        if i + 1 < line.len() && !is_space(line[i + 1]) {
-                            return Err(ProtocolError::UnbalancedQuotes);
-                        }
-                        i += 1;
+                        i = after_closing_quote(line, i)?;
                         break;
                     } else {
                         out.push(c);
@@ -311,10 +308,7 @@ fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -
                         out.push(b'\'');
                         i += 2;
                     } else if c == b'\'' {
-                        if i + 1 < line.len() && !is_space(line[i + 1]) {
-                            return Err(ProtocolError::UnbalancedQuotes);
-                        }
-                        i += 1;
+                        i = after_closing_quote(line, i)?;
                         break;
                     } else {
                         out.push(c);
@@ -336,6 +330,14 @@ fn split_inline(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -
             }
         }
         spans.push(start..out.len());
+    }
+}
+
+/// The position after a closing quote at `i`, which must end the argument.
+fn after_closing_quote(line: &[u8], i: usize) -> Result<usize, ProtocolError> {
+    match line.get(i + 1) {
+        Some(&next) if !is_space(next) => Err(ProtocolError::UnbalancedQuotes),
+        _ => Ok(i + 1),
     }
 }
 

@@ -152,9 +152,9 @@ fn bitcount(ctx: &mut Ctx) -> CmdResult {
 /// BITPOS key bit [start [end [BYTE | BIT]]]
 fn bitpos(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let want = match args.get(2) {
-        b"1" => true,
-        b"0" => false,
+    let want = match args::int(args.get(2))? {
+        1 => true,
+        0 => false,
         _ => return Err(Error::BitArgument),
     };
     let now = ctx.now_ms();

@@ -8,10 +8,10 @@ use crate::resp::Reply;
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     subcommands: COMMAND_SUBCOMMANDS,
-    ..cmd!("command", -1, LOADING | STALE | SENTINEL, NONE, command, "server", "2.8.13", "Get array of Redis command details", "")
+    ..cmd!("command", -1, LOADING | STALE, NONE, command, "server", "2.8.13", "Get array of Redis command details", "")
 }];
 
-const FLAGS: u32 = LOADING | STALE | SENTINEL;
+const FLAGS: u32 = LOADING | STALE;
 
 #[rustfmt::skip]
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[

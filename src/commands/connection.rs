@@ -11,18 +11,18 @@ use crate::net::mailbox::Message;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("ping", -1, FAST | STALE, NONE, ping, "connection", "1.0.0", "Ping the server", "[message]"),
-    cmd!("echo", 2, FAST, NONE, echo, "connection", "1.0.0", "Echo the given string", "message"),
+    cmd!("ping", -1, FAST, NONE, ping, "connection", "1.0.0", "Ping the server", "[message]"),
+    cmd!("echo", 2, FAST | LOADING | STALE, NONE, echo, "connection", "1.0.0", "Echo the given string", "message"),
     cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NONE, quit, "connection", "1.0.0", "Close the connection", ""),
-    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, hello, "connection", "6.0.0", "Handshake with Redis", "[protover [AUTH username password] [SETNAME clientname]]"),
-    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NONE, auth, "connection", "1.0.0", "Authenticate to the server", "[username] password"),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NONE, hello, "connection", "6.0.0", "Handshake with Redis", "[protover [AUTH username password] [SETNAME clientname]]"),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NONE, auth, "connection", "1.0.0", "Authenticate to the server", "[username] password"),
     CommandSpec {
         subcommands: CLIENT_SUBCOMMANDS,
-        ..cmd!("client", -2, SENTINEL, NONE, client_help, "connection", "2.4.0", "A container for client connection commands", "")
+        ..cmd!("client", -2, 0, NONE, client_help, "connection", "2.4.0", "A container for client connection commands", "")
     },
 ];
 
-const CLIENT: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
+const CLIENT: u32 = NOSCRIPT | LOADING | STALE;
 
 #[rustfmt::skip]
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -35,7 +35,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("setinfo", 4, CLIENT, NONE, client_setinfo, "connection", "7.2.0", "Set client or connection specific info", "(LIB-NAME libname|LIB-VER libver)"),
     cmd!("no-evict", 3, ADMIN | CLIENT, NONE, client_no_evict, "connection", "7.0.0", "Set client eviction mode for the current connection", "(ON|OFF)"),
     cmd!("reply", 3, CLIENT, NONE, client_reply, "connection", "3.2.0", "Instruct the server whether to reply to commands", "(ON|OFF|SKIP)"),
-    cmd!("help", 2, LOADING | STALE | SENTINEL, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands", ""),
+    cmd!("help", 2, LOADING | STALE, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];
 
 /// The Redis release whose behaviour we match; clients gate features on it.
@@ -238,7 +238,6 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let mut laddr = None;
     let mut skip_me = true;
     let mut normal_type = true;
-    let mut user_ok = true;
     if old_style {
         addr = Some(ctx.arg(2));
         skip_me = false;
@@ -266,7 +265,9 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                     return Err(Error::UnknownClientType(value.to_vec()));
                 }
             } else if is(word, "user") {
-                user_ok = value == b"default";
+                if value != b"default" {
+                    return Err(Error::NoSuchUser(value.to_vec()));
+                }
             } else {
                 return Err(Error::Syntax);
             }
@@ -277,8 +278,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         let matches = id.is_none_or(|id| meta.id == id)
             && addr.is_none_or(|a| meta.addr.as_bytes() == a)
             && laddr.is_none_or(|a| meta.laddr.as_bytes() == a)
-            && normal_type
-            && user_ok;
+            && normal_type;
         if !matches || (skip_me && meta.id == ctx.client.id) {
             continue;
         }

@@ -13,8 +13,9 @@ use crate::server::Shared;
 use crate::stats::{bump, ThreadStats};
 use crate::store::Locked;
 
-/// The first arguments shown in an unknown-command error.
-const UNKNOWN_ARGS_SHOWN: usize = 8;
+/// Arguments kept for an unknown-command error: it shows at most 128 bytes
+/// of them, each taking at least 3 (quotes and a space).
+const UNKNOWN_ARGS_SHOWN: usize = 43;
 
 /// Runs one command and writes its reply (or error) to `out`.
 pub fn execute(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadStats, now_ms: u64, out: &mut Vec<u8>) {
@@ -22,7 +23,7 @@ pub fn execute(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadS
     let before = client.reply_mode;
     if let Err(e) = run(args, client, shared, stats, now_ms, out) {
         out.truncate(start_len);
-        Reply::new(out).error(&e.to_string());
+        Reply::new(out).error_bytes(&e.to_bytes());
     }
     // CLIENT REPLY: OFF and SKIP drop their own reply; SKIP drops the next
     // command's too; ON (after OFF) is answered.
@@ -75,7 +76,17 @@ fn run(
     let db = client.db;
     let mut ctx =
         Ctx { args, keys: Keys::new(store, locks, db, now_ms), out: Reply::new(out), client, server: shared, spec };
-    let result = (spec.handler)(&mut ctx);
+    // A panic in a handler is a bug; it must not take the event loop and
+    // every other client of this thread down with it. The shard locks are
+    // released as the panic unwinds; the client gets an error and is closed.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(&mut ctx))) {
+        Ok(result) => result,
+        Err(_) => {
+            log::error!("command '{}' panicked; closing the client", table::full_name(idx));
+            ctx.client.close_after_reply = true;
+            Err(Error::Internal)
+        }
+    };
     drop(ctx);
     let stat = &stats.per_command[idx];
     bump(&stat.calls, 1);

@@ -2,6 +2,7 @@
 //! holds error text: handlers return an `Error`, dispatch renders it.
 
 use std::fmt;
+use std::io::Write;
 
 use crate::resp::ProtocolError;
 
@@ -61,6 +62,7 @@ pub enum Error {
     BitfieldInvalidType,
     BitfieldReadOnly,
     NoSuchClient,
+    NoSuchUser(Vec<u8>),
     MaxClients,
     /// `ERR Unknown option or number of arguments for CONFIG SET - '<name>'`
     ConfigUnknown(String),
@@ -84,6 +86,8 @@ pub enum Error {
     ClientSetinfoChars(&'static str),
     LcsLenAndIdx,
     NoShutdownInProgress,
+    /// A bug: a handler panicked.
+    Internal,
     ProtocolVersionNotInteger,
     HelloSyntax(Vec<u8>),
     NoAuthHello,
@@ -101,88 +105,124 @@ pub enum Error {
 /// Redis shows at most this many bytes of a client-supplied name.
 const SHOWN: usize = 128;
 
-fn shown(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN)]).into_owned()
+/// A client-supplied name as Redis's `%.128s` shows it: at most 128 bytes,
+/// ending at the first NUL, bytes as they are.
+fn shown(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(SHOWN);
+    &bytes[..end]
+}
+
+fn write_str(f: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
+    f.write_all(text.as_bytes())
+}
+
+/// Writes `before`, the shown name, then `after`.
+fn with_name(f: &mut Vec<u8>, before: &str, name: &[u8], after: &str) -> std::io::Result<()> {
+    f.write_all(before.as_bytes())?;
+    f.write_all(shown(name))?;
+    f.write_all(after.as_bytes())
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+impl Error {
+    /// The error line's text as bytes (client-supplied names are shown as
+    /// sent, which need not be UTF-8).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.render(&mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+
+    fn render(&self, f: &mut Vec<u8>) -> std::io::Result<()> {
         use Error::*;
         match self {
             UnknownCommand { name, args } => {
-                write!(f, "ERR unknown command '{}', with args beginning with: ", shown(name))?;
-                // Redis lists arguments while their total stays within 128 bytes.
-                let mut budget = SHOWN as isize;
+                with_name(f, "ERR unknown command '", name, "', with args beginning with: ")?;
+                // Redis adds arguments while the list it built is under 128
+                // bytes, each cut to what is left of them.
+                let mut listed: Vec<u8> = Vec::new();
                 for a in args {
-                    if budget <= 0 {
+                    if listed.len() >= SHOWN {
                         break;
                     }
-                    let take = a.len().min(budget as usize);
-                    write!(f, "'{}' ", String::from_utf8_lossy(&a[..take]))?;
-                    budget -= a.len() as isize;
+                    let room = SHOWN - listed.len();
+                    let a = shown(a);
+                    listed.push(b'\'');
+                    listed.extend_from_slice(&a[..a.len().min(room)]);
+                    listed.extend_from_slice(b"' ");
                 }
-                Ok(())
+                f.write_all(&listed)
             }
             WrongArity(name) => write!(f, "ERR wrong number of arguments for '{name}' command"),
             UnknownSubcommand { sub, command } => {
-                write!(f, "ERR unknown subcommand '{}'. Try {} HELP.", shown(sub), command.to_uppercase())
+                with_name(f, "ERR unknown subcommand '", sub, &format!("'. Try {} HELP.", command.to_uppercase()))
             }
-            UnknownSubcommandOrArity { sub, command } => write!(
+            UnknownSubcommandOrArity { sub, command } => with_name(
                 f,
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-                shown(sub),
-                command.to_uppercase()
+                "ERR unknown subcommand or wrong number of arguments for '",
+                sub,
+                &format!("'. Try {} HELP.", command.to_uppercase()),
             ),
-            NoAuth => f.write_str("NOAUTH Authentication required."),
-            WrongPass => f.write_str("WRONGPASS invalid username-password pair or user is disabled."),
-            AuthNotConfigured => f.write_str(
+            NoAuth => write_str(f, "NOAUTH Authentication required."),
+            WrongPass => write_str(f, "WRONGPASS invalid username-password pair or user is disabled."),
+            AuthNotConfigured => write_str(
+                f,
                 "ERR AUTH <password> called without any password configured for the default user. \
                  Are you sure your configuration is correct?",
             ),
-            NoProto => f.write_str("NOPROTO unsupported protocol version"),
-            WrongType => f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value"),
-            Syntax => f.write_str("ERR syntax error"),
-            NotInteger => f.write_str("ERR value is not an integer or out of range"),
-            NotFloat => f.write_str("ERR value is not a valid float"),
+            NoProto => write_str(f, "NOPROTO unsupported protocol version"),
+            WrongType => write_str(f, "WRONGTYPE Operation against a key holding the wrong kind of value"),
+            Syntax => write_str(f, "ERR syntax error"),
+            NotInteger => write_str(f, "ERR value is not an integer or out of range"),
+            NotFloat => write_str(f, "ERR value is not a valid float"),
             OutOfRange(what) => write!(f, "ERR {what} is out of range"),
             MustBePositive(what) => write!(f, "ERR {what} must be positive"),
-            Overflow => f.write_str("ERR increment or decrement would overflow"),
-            DecrementOverflow => f.write_str("ERR decrement would overflow"),
-            InvalidCursor => f.write_str("ERR invalid cursor"),
+            Overflow => write_str(f, "ERR increment or decrement would overflow"),
+            DecrementOverflow => write_str(f, "ERR decrement would overflow"),
+            InvalidCursor => write_str(f, "ERR invalid cursor"),
             InvalidDbIndexArg(which) => write!(f, "ERR invalid {which} DB index"),
             ExpireOptionsNxWithOthers => {
-                f.write_str("ERR NX and XX, GT or LT options at the same time are not compatible")
+                write_str(f, "ERR NX and XX, GT or LT options at the same time are not compatible")
             }
-            ExpireOptionsGtLt => f.write_str("ERR GT and LT options at the same time are not compatible"),
-            UnsupportedOption(opt) => write!(f, "ERR Unsupported option {}", shown(opt)),
-            LfuNotSelected => f.write_str(
+            ExpireOptionsGtLt => write_str(f, "ERR GT and LT options at the same time are not compatible"),
+            UnsupportedOption(opt) => with_name(f, "ERR Unsupported option ", opt, ""),
+            LfuNotSelected => write_str(
+                f,
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
-            LruNotSelected => f.write_str(
+            LruNotSelected => write_str(
+                f,
                 "ERR An LRU maxmemory policy is not selected, access time not tracked. \
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
-            IncrNanOrInfinity => f.write_str("ERR increment would produce NaN or Infinity"),
+            IncrNanOrInfinity => write_str(f, "ERR increment would produce NaN or Infinity"),
             InvalidExpireTime(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
-            NoSuchKey => f.write_str("ERR no such key"),
-            DbIndexOutOfRange => f.write_str("ERR DB index is out of range"),
-            SameObject => f.write_str("ERR source and destination objects are the same"),
-            StringTooLong => f.write_str("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
-            BitOffset => f.write_str("ERR bit offset is not an integer or out of range"),
-            BitValue => f.write_str("ERR bit is not an integer or out of range"),
-            BitArgument => f.write_str("ERR The bit argument must be 1 or 0."),
-            BitopNotSingleKey => f.write_str("ERR BITOP NOT must be called with a single source key."),
-            BitfieldOverflowType => f.write_str("ERR Invalid OVERFLOW type specified"),
-            BitfieldInvalidType => f.write_str(
+            NoSuchKey => write_str(f, "ERR no such key"),
+            DbIndexOutOfRange => write_str(f, "ERR DB index is out of range"),
+            SameObject => write_str(f, "ERR source and destination objects are the same"),
+            StringTooLong => write_str(f, "ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+            BitOffset => write_str(f, "ERR bit offset is not an integer or out of range"),
+            BitValue => write_str(f, "ERR bit is not an integer or out of range"),
+            BitArgument => write_str(f, "ERR The bit argument must be 1 or 0."),
+            BitopNotSingleKey => write_str(f, "ERR BITOP NOT must be called with a single source key."),
+            BitfieldOverflowType => write_str(f, "ERR Invalid OVERFLOW type specified"),
+            BitfieldInvalidType => write_str(
+                f,
                 "ERR Invalid bitfield type. Use something like i16 u8. \
                  Note that u64 is not supported but i64 is.",
             ),
-            BitfieldReadOnly => f.write_str("ERR BITFIELD_RO only supports the GET subcommand"),
-            NoSuchClient => f.write_str("ERR No such client"),
-            MaxClients => f.write_str("ERR max number of clients reached"),
+            BitfieldReadOnly => write_str(f, "ERR BITFIELD_RO only supports the GET subcommand"),
+            NoSuchClient => write_str(f, "ERR No such client"),
+            NoSuchUser(user) => with_name(f, "ERR No such user '", user, "'"),
+            MaxClients => write_str(f, "ERR max number of clients reached"),
             ConfigUnknown(name) => {
                 write!(f, "ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
             }
@@ -205,27 +245,29 @@ impl fmt::Display for Error {
                  configuration file, and then restart the server."
             ),
             NotSupported(what) => write!(f, "ERR {what} is not supported by this server yet"),
-            Protocol(p) => f.write_str(&protocol_text(*p)),
-            InvalidOptionCombination => f.write_str("ERR syntax error"),
-            ClientNameSpaces => f.write_str("ERR Client names cannot contain spaces, newlines or special characters."),
-            ClientSetinfoAttr(attr) => write!(f, "ERR Unrecognized option '{}'", shown(attr)),
+            Protocol(p) => write_str(f, &protocol_text(*p)),
+            InvalidOptionCombination => write_str(f, "ERR syntax error"),
+            ClientNameSpaces => write_str(f, "ERR Client names cannot contain spaces, newlines or special characters."),
+            ClientSetinfoAttr(attr) => with_name(f, "ERR Unrecognized option '", attr, "'"),
             ClientSetinfoChars(attr) => write!(f, "ERR {attr} cannot contain spaces, newlines or special characters."),
-            LcsLenAndIdx => f.write_str("ERR If you want both the length and indexes, please just use IDX."),
-            NoShutdownInProgress => f.write_str("ERR No shutdown in progress."),
-            ProtocolVersionNotInteger => f.write_str("ERR Protocol version is not an integer or out of range"),
-            HelloSyntax(word) => write!(f, "ERR Syntax error in HELLO option '{}'", shown(word)),
-            NoAuthHello => f.write_str(
+            LcsLenAndIdx => write_str(f, "ERR If you want both the length and indexes, please just use IDX."),
+            Internal => write_str(f, "ERR internal error"),
+            NoShutdownInProgress => write_str(f, "ERR No shutdown in progress."),
+            ProtocolVersionNotInteger => write_str(f, "ERR Protocol version is not an integer or out of range"),
+            HelloSyntax(word) => with_name(f, "ERR Syntax error in HELLO option '", word, "'"),
+            NoAuthHello => write_str(
+                f,
                 "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
                  HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
                  select the RESP protocol version at the same time",
             ),
-            UnknownClientType(t) => write!(f, "ERR Unknown client type '{}'", shown(t)),
-            ClientIdNotPositive => f.write_str("ERR client-id should be greater than 0"),
-            InvalidClientId => f.write_str("ERR Invalid client ID"),
-            InvalidCommandSpecified => f.write_str("ERR Invalid command specified"),
-            InvalidArgumentCount => f.write_str("ERR Invalid number of arguments specified for command"),
-            NoKeyArguments => f.write_str("ERR The command has no key arguments"),
-            ShutdownNotPossible => f.write_str("ERR Errors trying to SHUTDOWN. Check logs."),
+            UnknownClientType(t) => with_name(f, "ERR Unknown client type '", t, "'"),
+            ClientIdNotPositive => write_str(f, "ERR client-id should be greater than 0"),
+            InvalidClientId => write_str(f, "ERR Invalid client ID"),
+            InvalidCommandSpecified => write_str(f, "ERR Invalid command specified"),
+            InvalidArgumentCount => write_str(f, "ERR Invalid number of arguments specified for command"),
+            NoKeyArguments => write_str(f, "ERR The command has no key arguments"),
+            ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),
         }
     }
 }

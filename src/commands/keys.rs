@@ -127,8 +127,8 @@ fn expire_condition(ctx: &Ctx) -> Result<ExpireCondition, Error> {
 
 /// The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT.
 fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str) -> CmdResult {
-    let n = args::int(ctx.arg(2))?;
     let condition = expire_condition(ctx)?;
+    let n = args::int(ctx.arg(2))?;
     let now = ctx.now_ms();
     let invalid = || Error::InvalidExpireTime(cmd);
     let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
@@ -281,7 +281,7 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     let (mut shard, mut table_cursor) = (cursor % shards, cursor / shards);
     let mut keys: Vec<Vec<u8>> = Vec::new();
     // Like Redis, stop after visiting about ten buckets per key asked for.
-    let mut visits = count * 10;
+    let mut visits = count.saturating_mul(10);
     while keys.len() < count && visits > 0 && shard < shards {
         let guard = store.lock(shard as usize);
         let db = &guard.dbs[ctx.client.db];
@@ -412,7 +412,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::SameObject);
     }
     let now = ctx.now_ms();
-    let Some(entry) = ctx.keys.db(src).get(src, now).map(|e| e.clone()) else {
+    let Some(entry) = ctx.keys.db(src).get(src, now).map(|e| e.duplicate()) else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -485,17 +485,12 @@ fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Redis shares the integer objects 0..10000, which report this refcount.
-const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-const SHARED_INTEGERS: i64 = 10_000;
-
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
-    let shared =
-        |e: &Entry| matches!(e.value, Value::Str(crate::store::Str::Int(n)) if (0..SHARED_INTEGERS).contains(&n));
-    match object_entry(ctx).map(|e| shared(e)) {
-        Some(true) => ctx.out.int(SHARED_REFCOUNT),
-        Some(false) => ctx.out.int(1),
+    match object_entry(ctx).map(|e| match &e.value {
+        Value::Str(s) => s.refcount(),
+    }) {
+        Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
     Ok(())

@@ -15,13 +15,13 @@ use crate::stats::total;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    cmd!("info", -1, LOADING | STALE | SENTINEL, NONE, info, "server", "1.0.0", "Get information and statistics about the server", "[section...]"),
+    cmd!("info", -1, LOADING | STALE, NONE, info, "server", "1.0.0", "Get information and statistics about the server", "[section...]"),
     CommandSpec {
         subcommands: CONFIG_SUBCOMMANDS,
         ..cmd!("config", -2, 0, NONE, config_help, "server", "2.0.0", "A container for server configuration commands", "")
     },
     cmd!("time", 1, LOADING | STALE | FAST, NONE, time, "server", "2.6.0", "Return the current server time", ""),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NONE, shutdown, "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NONE, shutdown, "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NONE, debug, "server", "1.0.0", "A container for debugging commands", ""),
 ];
 
@@ -30,7 +30,7 @@ const CONFIG_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 #[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("get", -3, CONFIG_FLAGS, NONE, config_get, "server", "2.0.0", "Get the values of configuration parameters", "parameter..."),
-    cmd!("set", -4, CONFIG_FLAGS | MAY_REPLICATE, NONE, config_set, "server", "2.0.0", "Set configuration parameters to the given values", "(parameter value)..."),
+    cmd!("set", -4, CONFIG_FLAGS, NONE, config_set, "server", "2.0.0", "Set configuration parameters to the given values", "(parameter value)..."),
     cmd!("resetstat", 2, CONFIG_FLAGS, NONE, config_resetstat, "server", "2.0.0", "Reset the stats returned by INFO", ""),
     cmd!("help", 2, LOADING | STALE, NONE, config_help, "server", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];

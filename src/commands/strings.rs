@@ -83,6 +83,17 @@ pub enum ExpiryArg<'a> {
 }
 
 impl ExpiryArg<'_> {
+    /// True when both are the same option (EX and EX), which Redis allows
+    /// to repeat, the last one winning; different ones conflict.
+    fn same_option(&self, other: &ExpiryArg) -> bool {
+        match (self, other) {
+            (ExpiryArg::Set { unit_ms: a, absolute: x, .. }, ExpiryArg::Set { unit_ms: b, absolute: y, .. }) => {
+                a == b && x == y
+            }
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+
     /// The absolute expiry in ms, validated as Redis does: the value must
     /// be an integer, positive, and not overflow when converted.
     pub fn resolve(&self, now_ms: u64, cmd: &'static str) -> Result<Option<u64>, Error> {
@@ -140,14 +151,15 @@ impl<'a> SetOptions<'a> {
         let mut cur = Cursor::new(ctx.args, 3);
         while let Some(word) = cur.next_arg() {
             if is(word, "nx") || is(word, "xx") {
-                if opts.condition != Condition::Always {
+                let wanted = if is(word, "nx") { Condition::IfMissing } else { Condition::IfExists };
+                if opts.condition != Condition::Always && opts.condition != wanted {
                     return Err(Error::Syntax);
                 }
-                opts.condition = if is(word, "nx") { Condition::IfMissing } else { Condition::IfExists };
+                opts.condition = wanted;
             } else if is(word, "get") {
                 opts.get = true;
             } else if let Some(exp) = expiry_option(word, &mut cur, "keepttl")? {
-                if opts.expiry.is_some() {
+                if opts.expiry.is_some_and(|e| !e.same_option(&exp)) {
                     return Err(Error::Syntax);
                 }
                 opts.expiry = Some(exp);
@@ -257,20 +269,21 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
     let mut cur = Cursor::new(ctx.args, 2);
     while let Some(word) = cur.next_arg() {
         match expiry_option(word, &mut cur, "persist")? {
-            Some(e) if expiry.is_none() => expiry = Some(e),
+            Some(e) if expiry.is_none_or(|old: ExpiryArg| old.same_option(&e)) => expiry = Some(e),
             _ => return Err(Error::Syntax),
         }
     }
     let now = ctx.now_ms();
-    let at = match expiry {
-        Some(e) => e.resolve(now, "getex")?,
-        None => None,
-    };
     let key = ctx.arg(1);
     let db = ctx.keys.db(key);
+    // Redis validates the expiry only once it found the key.
     let Some(s) = read_str(db, key, now)? else {
         ctx.out.null();
         return Ok(());
+    };
+    let at = match expiry {
+        Some(e) => e.resolve(now, "getex")?,
+        None => None,
     };
     ctx.out.bulk(s.bytes(&mut [0; 20]));
     match expiry {
@@ -403,7 +416,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::IncrNanOrInfinity);
     }
     let text = next.format();
-    db.set_keep_ttl(key, Value::Str(Str::new(text.as_bytes())), now);
+    db.set_keep_ttl(key, Value::Str(Str::text(text.as_bytes())), now);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -423,7 +436,8 @@ fn append(ctx: &mut Ctx) -> CmdResult {
             raw.len()
         }
         None => {
-            db.insert_new(key, Value::Str(Str::Raw(value.to_vec())), now);
+            // A new key takes the value as SET would (integer or embstr encoded).
+            db.insert_new(key, Value::Str(Str::new(value)), now);
             value.len()
         }
     };

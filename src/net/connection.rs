@@ -178,7 +178,7 @@ impl Connection {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    Reply::new(&mut self.wbuf).error(&Error::from(e).to_string());
+                    Reply::new(&mut self.wbuf).error_bytes(&Error::from(e).to_bytes());
                     log::debug!("protocol error from {}: {e:?}", self.client.meta.addr);
                     self.closing = true;
                 }

@@ -33,8 +33,13 @@ impl<'a> Reply<'a> {
     /// An error line; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
     /// Newlines in the text become spaces, as Redis does.
     pub fn error(&mut self, text: &str) {
+        self.error_bytes(text.as_bytes());
+    }
+
+    /// An error line from bytes (client-supplied names need not be UTF-8).
+    pub fn error_bytes(&mut self, text: &[u8]) {
         self.out.push(b'-');
-        self.out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.out.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
         self.out.extend_from_slice(b"\r\n");
     }
 

@@ -6,14 +6,20 @@ use crate::resp::request::parse_i64;
 
 /// Strings up to this length are created "embstr", as in Redis.
 const EMBSTR_MAX: usize = 44;
+/// Redis keeps one shared object for each integer below this.
+const SHARED_INTEGERS: i64 = 10_000;
 /// Strings longer than this are never integer-encoded.
 const INT_ENCODE_MAX: usize = 20;
 
 /// A string value: an integer, or bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
-    /// A decimal integer that round-trips exactly ("int").
+    /// A decimal integer that round-trips exactly ("int"). Redis shares
+    /// one object per value in 0..10000, which OBJECT REFCOUNT shows.
     Int(i64),
+    /// An "int" that is a private copy (COPY duplicates the object, so
+    /// even a small value is not the shared one).
+    IntUnshared(i64),
     /// Short bytes created in one piece ("embstr").
     Emb(Box<[u8]>),
     /// Bytes that were appended to or edited in place ("raw").
@@ -29,6 +35,12 @@ impl Str {
                 return Str::Int(n);
             }
         }
+        Str::text(bytes)
+    }
+
+    /// A string built as text, never integer-encoded (Redis's INCRBYFLOAT
+    /// results): embstr when short, raw otherwise.
+    pub fn text(bytes: &[u8]) -> Str {
         if bytes.len() <= EMBSTR_MAX {
             Str::Emb(bytes.into())
         } else {
@@ -39,7 +51,7 @@ impl Str {
     /// The bytes of the value; integers are formatted into `buf`.
     pub fn bytes<'a>(&'a self, buf: &'a mut [u8; 20]) -> &'a [u8] {
         match self {
-            Str::Int(n) => format_i64(*n, buf),
+            Str::Int(n) | Str::IntUnshared(n) => format_i64(*n, buf),
             Str::Emb(b) => b,
             Str::Raw(v) => v,
         }
@@ -47,7 +59,7 @@ impl Str {
 
     pub fn len(&self) -> usize {
         match self {
-            Str::Int(n) => format_i64(*n, &mut [0; 20]).len(),
+            Str::Int(n) | Str::IntUnshared(n) => format_i64(*n, &mut [0; 20]).len(),
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
         }
@@ -60,7 +72,7 @@ impl Str {
     /// The value as an integer, if it is one in Redis's strict sense.
     pub fn as_int(&self) -> Option<i64> {
         match self {
-            Str::Int(n) => Some(*n),
+            Str::Int(n) | Str::IntUnshared(n) => Some(*n),
             Str::Emb(b) => parse_i64(b),
             Str::Raw(v) => parse_i64(v),
         }
@@ -79,9 +91,25 @@ impl Str {
         }
     }
 
+    /// OBJECT REFCOUNT: Redis's shared integers report INT_MAX.
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Str::Int(n) if (0..SHARED_INTEGERS).contains(n) => i32::MAX as i64,
+            _ => 1,
+        }
+    }
+
+    /// The value as a new object, as COPY makes it.
+    pub fn duplicate(&self) -> Str {
+        match self {
+            Str::Int(n) => Str::IntUnshared(*n),
+            other => other.clone(),
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self {
-            Str::Int(_) => "int",
+            Str::Int(_) | Str::IntUnshared(_) => "int",
             Str::Emb(_) => "embstr",
             Str::Raw(_) => "raw",
         }
@@ -90,7 +118,7 @@ impl Str {
     /// Heap bytes held, for memory estimates.
     pub fn heap_size(&self) -> usize {
         match self {
-            Str::Int(_) => 0,
+            Str::Int(_) | Str::IntUnshared(_) => 0,
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.capacity(),
         }
@@ -137,6 +165,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A copy with a new value object (COPY).
+    pub fn duplicate(&self) -> Entry {
+        let value = match &self.value {
+            Value::Str(s) => Value::Str(s.duplicate()),
+        };
+        Entry { value, ..*self }
+    }
+
     pub fn new(value: Value) -> Self {
         Entry { value, expires_at_ms: None, accessed_s: 0 }
     }

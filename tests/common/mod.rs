@@ -27,6 +27,14 @@ impl TestServer {
         Conn::connect(self.port)
     }
 
+    /// A plain socket to the server.
+    pub fn connect_raw(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
     pub fn server(&self) -> &Server {
         self.server.as_ref().expect("running")
     }

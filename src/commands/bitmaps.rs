@@ -130,7 +130,13 @@ fn bitcount(ctx: &mut Ctx) -> CmdResult {
         4 | 5 => {
             let (start, end) = (args::int(args.get(2))?, args::int(args.get(3))?);
             let bits = unit(args.iter().nth(4))?;
-            bit_range(start, end, bits, bytes.len())
+            // BITCOUNT (not BITPOS) answers 0 for two negative indexes in
+            // the wrong order.
+            if start < 0 && end < 0 && start > end {
+                None
+            } else {
+                bit_range(start, end, bits, bytes.len())
+            }
         }
         _ => return Err(Error::Syntax),
     };
@@ -165,16 +171,17 @@ fn bitpos(ctx: &mut Ctx) -> CmdResult {
     };
     let mut buf = [0; 20];
     let bytes = s.bytes(&mut buf);
+    if args.len() > 6 {
+        return Err(Error::Syntax);
+    }
     let start = match args.len() {
         3 => 0,
         _ => args::int(args.get(3))?,
     };
+    // Redis reads the unit before the end.
+    let bits = unit(args.iter().nth(5))?;
     let end_given = args.len() >= 5;
     let end = if end_given { args::int(args.get(4))? } else { -1 };
-    if args.len() > 6 {
-        return Err(Error::Syntax);
-    }
-    let bits = unit(args.iter().nth(5))?;
     let Some((first, last)) = bit_range(start, end, bits, bytes.len()) else {
         ctx.out.int(-1);
         return Ok(());

@@ -13,7 +13,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("del", -2, WRITE, ALL, del, "generic", "1.0.0", "Delete a key", "key..."),
     cmd!("unlink", -2, WRITE | FAST, ALL, del, "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "key..."),
     cmd!("exists", -2, READONLY | FAST, ALL, exists, "generic", "1.0.0", "Determine if a key exists", "key..."),
-    cmd!("touch", -2, READONLY | FAST, ALL, exists, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "key..."),
+    cmd!("touch", -2, READONLY | FAST, ALL, touch, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "key..."),
     cmd!("type", 2, READONLY | FAST, ONE, type_, "generic", "1.0.0", "Determine the type stored at key", "key"),
     cmd!("expire", -3, WRITE | FAST, ONE, expire, "generic", "1.0.0", "Set a key's time to live in seconds", "key seconds [NX|XX|GT|LT]"),
     cmd!("pexpire", -3, WRITE | FAST, ONE, pexpire, "generic", "2.6.0", "Set a key's time to live in milliseconds", "key milliseconds [NX|XX|GT|LT]"),
@@ -64,14 +64,29 @@ fn del(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// EXISTS key [key ...] and TOUCH key [key ...]: a key named twice counts twice.
+/// EXISTS key [key ...]: a key named twice counts twice.
 fn exists(ctx: &mut Ctx) -> CmdResult {
+    count_existing(ctx, Touch::No)
+}
+
+/// TOUCH key [key ...]
+fn touch(ctx: &mut Ctx) -> CmdResult {
+    count_existing(ctx, Touch::Yes)
+}
+
+#[derive(PartialEq)]
+enum Touch {
+    Yes,
+    No,
+}
+
+fn count_existing(ctx: &mut Ctx, touch: Touch) -> CmdResult {
     let now = ctx.now_ms();
     let mut found = 0;
     for key in ctx.args.tail(1).iter() {
-        if ctx.keys.db(key).read(key, now).is_some() {
-            found += 1;
-        }
+        let db = ctx.keys.db(key);
+        let entry = if touch == Touch::Yes { db.read(key, now) } else { db.read_no_touch(key, now) };
+        found += entry.is_some() as i64;
     }
     ctx.out.int(found);
     Ok(())
@@ -81,7 +96,7 @@ fn exists(ctx: &mut Ctx) -> CmdResult {
 fn type_(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let name = ctx.keys.db(key).read(key, now).map_or("none", |e| e.value.type_name());
+    let name = ctx.keys.db(key).read_no_touch(key, now).map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -185,7 +200,7 @@ fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 fn reply_expiry(ctx: &mut Ctx, f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
-    let reply = match ctx.keys.db(key).read(key, now) {
+    let reply = match ctx.keys.db(key).read_no_touch(key, now) {
         None => -2,
         Some(Entry { expires_at_ms: None, .. }) => -1,
         Some(Entry { expires_at_ms: Some(at), .. }) => f(*at, now),
@@ -283,14 +298,17 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     // Like Redis, stop after visiting about ten buckets per key asked for.
     let mut visits = count.saturating_mul(10);
     while keys.len() < count && visits > 0 && shard < shards {
-        let guard = store.lock(shard as usize);
-        let db = &guard.dbs[ctx.client.db];
+        let mut guard = store.lock(shard as usize);
+        let db = &mut guard.dbs[ctx.client.db];
+        let mut expired: Vec<Vec<u8>> = Vec::new();
         while keys.len() < count && visits > 0 {
             table_cursor = db.scan(table_cursor, |k, e| {
-                let live = !e.is_expired(now);
-                let typed = type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
-                let matched = pattern.is_none_or(|p| glob::matches(p, k, false));
-                if live && typed && matched {
+                if !pattern.is_none_or(|p| glob::matches(p, k, false)) {
+                    return;
+                }
+                if e.is_expired(now) {
+                    expired.push(k.to_vec());
+                } else if type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
                     keys.push(k.to_vec());
                 }
             });
@@ -299,6 +317,11 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
                 break;
             }
         }
+        // Like Redis, SCAN deletes the expired keys its pattern matches.
+        for k in &expired {
+            db.get(k, now);
+        }
+        drop(guard);
         if table_cursor == 0 {
             shard += 1;
         }

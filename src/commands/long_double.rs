@@ -284,8 +284,11 @@ impl LongDouble {
         if text.is_empty() || text.len() >= MAX_CHARS {
             return None;
         }
-        // strtold sees a C string: it ends at the first NUL.
-        let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
+        // Redis also checks that strtold read every byte, so an embedded
+        // NUL makes the text invalid.
+        if text.contains(&0) {
+            return None;
+        }
         let (neg, rest) = match text.first() {
             Some(b'-') => (true, &text[1..]),
             Some(b'+') => (false, &text[1..]),
@@ -498,7 +501,7 @@ mod tests {
         assert!(LongDouble::parse(b"1.").is_some());
         assert!(LongDouble::parse(b".5").is_some());
         assert!(LongDouble::parse(b"+2").is_some());
-        assert_eq!(LongDouble::parse(b"1\0junk").map(|v| v.format()), Some("1".to_string()));
+        assert!(LongDouble::parse(b"1\0junk").is_none());
         assert_eq!(LongDouble::parse(b"-0").map(|v| v.format()), Some("0".to_string()));
         assert!(LongDouble::parse(b"0x").is_none());
         assert!(LongDouble::parse(b"0xg").is_none());

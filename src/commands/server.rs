@@ -435,8 +435,10 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
     } else if is(sub, "object") && ctx.argc() == 3 {
         let now = ctx.now_ms();
         let key = ctx.arg(2);
-        let mut locked = ctx.server.store.lock(ctx.server.store.shard_of(key));
-        let Some(entry) = locked.dbs[ctx.client.db].get_no_touch(key, now) else {
+        let locked = ctx.server.store.lock(ctx.server.store.shard_of(key));
+        // As in Redis, DEBUG OBJECT looks at the table directly: an expired
+        // key not yet deleted is shown.
+        let Some(entry) = locked.dbs[ctx.client.db].peek(key) else {
             return Err(Error::NoSuchKey);
         };
         let line = format!(

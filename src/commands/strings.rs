@@ -531,6 +531,17 @@ struct LcsOptions {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 fn lcs(ctx: &mut Ctx) -> CmdResult {
+    // Redis reads the keys before it parses the options.
+    let now = ctx.now_ms();
+    let mut strings = Vec::with_capacity(2);
+    for key in [ctx.arg(1), ctx.arg(2)] {
+        match ctx.keys.db(key).read(key, now) {
+            None => strings.push(Vec::new()),
+            Some(entry) => match &entry.value {
+                Value::Str(s) => strings.push(s.bytes(&mut [0; 20]).to_vec()),
+            },
+        }
+    }
     let mut opts = LcsOptions { len: false, idx: false, min_match_len: 0, with_match_len: false };
     let mut cur = Cursor::new(ctx.args, 3);
     while let Some(word) = cur.next_arg() {
@@ -545,16 +556,6 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
             opts.min_match_len = n.max(0) as usize;
         } else {
             return Err(Error::Syntax);
-        }
-    }
-    let now = ctx.now_ms();
-    let mut strings = Vec::with_capacity(2);
-    for key in [ctx.arg(1), ctx.arg(2)] {
-        match ctx.keys.db(key).read(key, now) {
-            None => strings.push(Vec::new()),
-            Some(entry) => match &entry.value {
-                Value::Str(s) => strings.push(s.bytes(&mut [0; 20]).to_vec()),
-            },
         }
     }
     if opts.len && opts.idx {

@@ -47,6 +47,16 @@ impl Db {
 
     /// `get` for a command that reads the key: counted as a hit or a miss.
     pub fn read(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.read_with(key, now_ms, true)
+    }
+
+    /// `read` that does not count as an access for OBJECT IDLETIME (TYPE,
+    /// EXISTS, TTL and friends, as in Redis).
+    pub fn read_no_touch(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.read_with(key, now_ms, false)
+    }
+
+    fn read_with(&mut self, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             self.delete_expired(key);
             self.misses += 1;
@@ -55,7 +65,9 @@ impl Db {
         match self.keys.get_mut(key) {
             Some(entry) => {
                 self.hits += 1;
-                entry.accessed_s = (now_ms / 1000) as u32;
+                if touch {
+                    entry.accessed_s = (now_ms / 1000) as u32;
+                }
                 Some(entry)
             }
             None => {
@@ -63,6 +75,12 @@ impl Db {
                 None
             }
         }
+    }
+
+    /// The entry stored under `key`, expired or not, without side effects
+    /// (DEBUG OBJECT).
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.peek(key)
     }
 
     /// The live entry for `key`, without counting as an access (OBJECT).

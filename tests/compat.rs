@@ -34,6 +34,8 @@ enum Rule {
     Unordered,
     /// Only the reply's RESP type is compared (and nil against nil).
     Shape,
+    /// A random key: nil on both, or on each side a key that exists there.
+    RandomMember,
     /// Integer replies within this distance (time-dependent values).
     Tolerance(i64),
     /// A full SCAN iteration, run by the harness: the sets of keys must match.
@@ -47,7 +49,7 @@ enum Rule {
 const RULES: &[(&str, Rule, &str)] = &[
     ("keys", Rule::Unordered, "Redis returns keys in hash-table order"),
     ("scan", Rule::ScanComplete, "cursors are table positions; only a full iteration's keys are defined"),
-    ("randomkey", Rule::Shape, "random by definition"),
+    ("randomkey", Rule::RandomMember, "random by definition"),
     ("ttl", Rule::Tolerance(1), "the two servers run the command a moment apart"),
     ("pttl", Rule::Tolerance(250), "the two servers run the command a moment apart"),
     ("expiretime", Rule::Tolerance(1), "relative TTLs were set a moment apart"),
@@ -312,6 +314,16 @@ impl Pair {
             Rule::Exact => raw_theirs == raw_mine,
             Rule::Unordered => sorted(&theirs) == sorted(&mine),
             Rule::Shape => theirs.kind() == mine.kind(),
+            Rule::RandomMember => {
+                let exists = |p: &mut Peer, v: &Value| match v {
+                    Value::Bulk(Some(k)) => {
+                        p.send(&[b"EXISTS".to_vec(), k.clone()]);
+                        p.read().1 == Value::Int(1)
+                    }
+                    _ => true,
+                };
+                theirs.kind() == mine.kind() && exists(&mut self.theirs, &theirs) && exists(&mut self.mine, &mine)
+            }
             Rule::Tolerance(t) => match (&theirs, &mine) {
                 (Value::Int(a), Value::Int(b)) => (a - b).abs() <= t,
                 _ => raw_theirs == raw_mine,

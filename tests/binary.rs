@@ -81,6 +81,12 @@ fn config_file_then_flags_then_sigterm() {
     assert_eq!(c.q("PING"), "-NOAUTH Authentication required.");
     assert_eq!(c.q("AUTH s3cret"), "+OK");
     assert_eq!(c.q("CONFIG GET shards"), "[\"shards\", \"3\"]");
+    assert_eq!(c.q("CONFIG SET maxclients 123"), "+OK");
+    assert_eq!(c.q("CONFIG REWRITE"), "+OK");
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert!(rewritten.contains("\nmaxclients 123\n"), "{rewritten}");
+    assert!(rewritten.starts_with(&format!("port {port}\n")), "the running port is written: {rewritten}");
+    assert!(rewritten.contains("requirepass s3cret\n"), "{rewritten}");
     // SIGTERM: graceful exit with status 0.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = wait_timeout(&mut child, Duration::from_secs(10));

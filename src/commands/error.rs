@@ -75,6 +75,8 @@ pub enum Error {
     ConfigImmutable(String),
     ConfigDuplicate(String),
     ConfigProtected(String),
+    NoConfigFile,
+    RewriteFailed(String),
     DebugDisabled(&'static str),
     /// A command that only exists with a feature this build has not yet.
     NotSupported(&'static str),
@@ -232,6 +234,8 @@ impl Error {
             ConfigImmutable(name) => {
                 write!(f, "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
             }
+            NoConfigFile => write_str(f, "ERR The server is running without a config file"),
+            RewriteFailed(why) => write!(f, "ERR Rewriting config file: {why}"),
             ConfigProtected(name) => {
                 write!(f, "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")
             }

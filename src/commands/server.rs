@@ -31,6 +31,7 @@ const CONFIG_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("get", -3, CONFIG_FLAGS, NONE, config_get, "server", "2.0.0", "Get the values of configuration parameters", "parameter..."),
     cmd!("set", -4, CONFIG_FLAGS, NONE, config_set, "server", "2.0.0", "Set configuration parameters to the given values", "(parameter value)..."),
+    cmd!("rewrite", 2, CONFIG_FLAGS, NONE, config_rewrite, "server", "2.8.0", "Rewrite the configuration file with the in memory configuration", ""),
     cmd!("resetstat", 2, CONFIG_FLAGS, NONE, config_resetstat, "server", "2.0.0", "Reset the stats returned by INFO", ""),
     cmd!("help", 2, LOADING | STALE, NONE, config_help, "server", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];
@@ -347,6 +348,29 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.server.hot.refresh(&updated);
     *ctx.server.config.write() = updated;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE: written to a temporary file, synced, then renamed over
+/// the original, so a crash leaves the old file or the new one.
+fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    let Some(path) = ctx.server.config_file.as_deref() else { return Err(Error::NoConfigFile) };
+    let failed = |e: std::io::Error| Error::RewriteFailed(e.to_string());
+    let original = std::fs::read_to_string(path).map_err(failed)?;
+    let text = ctx.server.config.read().rewrite(&original);
+    let tmp = format!("{path}.rewrite-{}", std::process::id());
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(failed(e));
+    }
+    log::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();
     Ok(())
 }

@@ -133,6 +133,14 @@ static PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", YES_NO, "no", true),
     p("lazyfree-lazy-user-flush", YES_NO, "no", true),
     p("activerehashing", YES_NO, "yes", true),
+    Param {
+        alias: Some("hash-max-ziplist-entries"),
+        ..p("hash-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)
+    },
+    Param {
+        alias: Some("hash-max-ziplist-value"),
+        ..p("hash-max-listpack-value", Kind::Int { min: 0, max: i64::MAX }, "64", true)
+    },
     p("slowlog-log-slower-than", Kind::Int { min: -1, max: i64::MAX }, "10000", true),
     p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
     p("always-show-logo", YES_NO, "no", false),

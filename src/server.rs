@@ -30,6 +30,8 @@ pub struct Hot {
     pub output_limit_normal: Mutex<(u64, u64, u64)>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: AtomicBool,
+    pub hash_max_entries: AtomicUsize,
+    pub hash_max_value: AtomicUsize,
 }
 
 impl Hot {
@@ -42,6 +44,8 @@ impl Hot {
             hz: AtomicU64::new(10),
             output_limit_normal: Mutex::new((0, 0, 0)),
             active_expire: AtomicBool::new(true),
+            hash_max_entries: AtomicUsize::new(0),
+            hash_max_value: AtomicUsize::new(0),
         };
         hot.refresh(c);
         hot
@@ -55,6 +59,16 @@ impl Hot {
         self.hz.store(c.hz(), Relaxed);
         *self.output_limit_normal.lock() = c.output_limit("normal");
         log::set_max_level(c.log_level());
+        let int = |name: &str| c.get(name).parse::<usize>().unwrap_or(0);
+        self.hash_max_entries.store(int("hash-max-listpack-entries"), Relaxed);
+        self.hash_max_value.store(int("hash-max-listpack-value"), Relaxed);
+    }
+
+    pub fn hash_limits(&self) -> crate::store::HashLimits {
+        crate::store::HashLimits {
+            max_entries: self.hash_max_entries.load(Relaxed),
+            max_value: self.hash_max_value.load(Relaxed),
+        }
     }
 }
 

@@ -38,8 +38,13 @@ enum Rule {
     RandomMember,
     /// Integer replies within this distance (time-dependent values).
     Tolerance(i64),
-    /// A full SCAN iteration, run by the harness: the sets of keys must match.
-    ScanComplete,
+    /// A full SCAN-family iteration from cursor 0, run by the harness; the
+    /// number is the cursor's argument index. The sets of items must match.
+    ScanComplete(usize),
+    /// A flat array of pairs (HGETALL) whose order Redis does not define.
+    UnorderedPairs,
+    /// Random picks: same kind and same number of items.
+    RandomSample,
     /// Not compared at all.
     Skip,
 }
@@ -48,7 +53,12 @@ enum Rule {
 /// everything else is `Exact`.
 const RULES: &[(&str, Rule, &str)] = &[
     ("keys", Rule::Unordered, "Redis returns keys in hash-table order"),
-    ("scan", Rule::ScanComplete, "cursors are table positions; only a full iteration's keys are defined"),
+    ("scan", Rule::ScanComplete(1), "cursors are table positions; only a full iteration's keys are defined"),
+    ("hscan", Rule::ScanComplete(2), "cursors are table positions; only a full iteration's items are defined"),
+    ("hgetall", Rule::UnorderedPairs, "a hash past the listpack limits comes in hash-table order"),
+    ("hkeys", Rule::Unordered, "a hash past the listpack limits comes in hash-table order"),
+    ("hvals", Rule::Unordered, "a hash past the listpack limits comes in hash-table order"),
+    ("hrandfield", Rule::RandomSample, "random by definition"),
     ("randomkey", Rule::RandomMember, "random by definition"),
     ("ttl", Rule::Tolerance(1), "the two servers run the command a moment apart"),
     ("pttl", Rule::Tolerance(250), "the two servers run the command a moment apart"),
@@ -302,8 +312,8 @@ impl Pair {
         self.history.push(line_of(args));
         let rule = match rule_for(args) {
             // Without a cursor it is an arity error, compared as is.
-            Rule::ScanComplete if args.len() < 2 => Rule::Exact,
-            Rule::ScanComplete => return self.check_scan(args),
+            Rule::ScanComplete(at) if args.len() <= at => Rule::Exact,
+            Rule::ScanComplete(at) => return self.check_scan(args, at),
             rule => rule,
         };
         self.theirs.send(args);
@@ -314,6 +324,11 @@ impl Pair {
             Rule::Exact => raw_theirs == raw_mine,
             Rule::Unordered => sorted(&theirs) == sorted(&mine),
             Rule::Shape => theirs.kind() == mine.kind(),
+            Rule::UnorderedPairs => pairs(&theirs) == pairs(&mine),
+            Rule::RandomSample => match (&theirs, &mine) {
+                (Value::Array(Some(a)), Value::Array(Some(b))) => a.len() == b.len(),
+                _ => theirs.kind() == mine.kind(),
+            },
             Rule::RandomMember => {
                 let exists = |p: &mut Peer, v: &Value| match v {
                     Value::Bulk(Some(k)) => {
@@ -329,7 +344,7 @@ impl Pair {
                 _ => raw_theirs == raw_mine,
             },
             Rule::Skip => true,
-            Rule::ScanComplete => unreachable!("handled above"),
+            Rule::ScanComplete(_) => unreachable!("handled above"),
         };
         if same {
             Ok(())
@@ -339,13 +354,13 @@ impl Pair {
     }
 
     /// SCAN from cursor 0 with the same options, to the end, on both.
-    fn check_scan(&mut self, args: &[Vec<u8>]) -> Result<(), String> {
+    fn check_scan(&mut self, args: &[Vec<u8>], at: usize) -> Result<(), String> {
         let full = |p: &mut Peer| -> Result<BTreeSet<Vec<u8>>, Value> {
             let mut keys = BTreeSet::new();
             let mut cursor = b"0".to_vec();
             for _ in 0..100_000 {
                 let mut cmd = args.to_vec();
-                cmd[1] = cursor.clone();
+                cmd[at] = cursor.clone();
                 p.send(&cmd);
                 match p.read().1 {
                     Value::Array(Some(parts)) if parts.len() == 2 => {
@@ -382,6 +397,18 @@ impl Pair {
             self.history.last().map(String::as_str).unwrap_or(""),
             self.history[start..].join("\n    ")
         )
+    }
+}
+
+/// A flat array of pairs as a sorted list of pairs.
+fn pairs(v: &Value) -> Result<Vec<(Value, Value)>, Value> {
+    match v {
+        Value::Array(Some(items)) if items.len() % 2 == 0 => {
+            let mut p: Vec<(Value, Value)> = items.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
+            p.sort();
+            Ok(p)
+        }
+        other => Err(other.clone()),
     }
 }
 
@@ -478,7 +505,10 @@ impl Rng {
 }
 
 /// A small keyspace, so commands collide on keys; `{t}` keys share a slot.
-const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits"];
+const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2"];
+/// Fields of hashes (and later members of sets): few, so they collide.
+const FIELDS: &[&str] =
+    &["f1", "f2", "f3", "12", "", "a long field name that goes past sixty-four bytes in length ....."];
 const STRINGS: &[&str] =
     &["", "a", "hello", "12", "-5", "3.14", "1e3", "inf", "x y", "\u{0}\r\n", "9223372036854775807", "\u{e9}t\u{e9}"];
 const INTEGERS: &[&str] = &[
@@ -511,6 +541,7 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (ArgType::Pattern, _) => rng.pick(PATTERNS).to_string(),
         (ArgType::UnixTime, _) => rng.pick(UNIX_TIMES).to_string(),
         (_, "encoding") => rng.pick(ENCODINGS).to_string(),
+        (_, "field") => rng.pick(FIELDS).to_string(),
         (_, "offset") if command.starts_with("bitfield") => rng.pick(OFFSETS).to_string(),
         (_, "increment") if float_command => rng.pick(FLOATS).to_string(),
         // Short relative TTLs could expire between the two servers' runs.

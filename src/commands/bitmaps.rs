@@ -129,13 +129,12 @@ fn bitcount(ctx: &mut Ctx) -> CmdResult {
         2 => bit_range(0, -1, false, bytes.len()),
         4 | 5 => {
             let (start, end) = (args::int(args.get(2))?, args::int(args.get(3))?);
-            let bits = unit(args.iter().nth(4))?;
             // BITCOUNT (not BITPOS) answers 0 for two negative indexes in
-            // the wrong order.
+            // the wrong order, before it reads the unit.
             if start < 0 && end < 0 && start > end {
                 None
             } else {
-                bit_range(start, end, bits, bytes.len())
+                bit_range(start, end, unit(args.iter().nth(4))?, bytes.len())
             }
         }
         _ => return Err(Error::Syntax),

@@ -67,6 +67,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
     match spec.group {
         "string" => cats.push("@string"),
         "bitmap" => cats.push("@bitmap"),
+        "hash" => cats.push("@hash"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}

@@ -48,6 +48,7 @@ pub enum Error {
     LfuNotSelected,
     LruNotSelected,
     IncrNanOrInfinity,
+    NanOrInfinity,
     /// Command name in lowercase.
     InvalidExpireTime(&'static str),
     NoSuchKey,
@@ -87,6 +88,12 @@ pub enum Error {
     ClientSetinfoAttr(Vec<u8>),
     ClientSetinfoChars(&'static str),
     LcsLenAndIdx,
+    LcsNotStrings,
+    HashValueNotInteger,
+    /// A count that must lie within ±i64::MAX.
+    CountOutOfRange,
+    ValueOutOfRange,
+    HashValueNotFloat,
     NoShutdownInProgress,
     /// A bug: a handler panicked.
     Internal,
@@ -205,6 +212,7 @@ impl Error {
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
+            NanOrInfinity => write_str(f, "ERR value is NaN or Infinity"),
             IncrNanOrInfinity => write_str(f, "ERR increment would produce NaN or Infinity"),
             InvalidExpireTime(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
             NoSuchKey => write_str(f, "ERR no such key"),
@@ -271,6 +279,14 @@ impl Error {
             InvalidCommandSpecified => write_str(f, "ERR Invalid command specified"),
             InvalidArgumentCount => write_str(f, "ERR Invalid number of arguments specified for command"),
             NoKeyArguments => write_str(f, "ERR The command has no key arguments"),
+            LcsNotStrings => write_str(f, "ERR The specified keys must contain string values"),
+            CountOutOfRange => write_str(
+                f,
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ),
+            ValueOutOfRange => write_str(f, "ERR value is out of range"),
+            HashValueNotInteger => write_str(f, "ERR hash value is not an integer"),
+            HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),
         }
     }

@@ -512,6 +512,7 @@ fn object_idletime(ctx: &mut Ctx) -> CmdResult {
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     match object_entry(ctx).map(|e| match &e.value {
         Value::Str(s) => s.refcount(),
+        _ => 1,
     }) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod docs;
 pub mod error;
+pub mod hashes;
 pub mod keys;
 pub mod long_double;
 pub mod server;

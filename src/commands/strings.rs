@@ -5,7 +5,7 @@ use super::flags::*;
 use super::long_double::LongDouble;
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
-use crate::store::{Db, Str, Value};
+use crate::store::{Db, Entry, Str, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -42,6 +42,7 @@ pub fn lookup_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<
         None => Ok(None),
         Some(entry) => match &mut entry.value {
             Value::Str(s) => Ok(Some(s)),
+            _ => Err(Error::WrongType),
         },
     }
 }
@@ -53,6 +54,7 @@ pub fn read_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'
         None => Ok(None),
         Some(entry) => match &mut entry.value {
             Value::Str(s) => Ok(Some(s)),
+            _ => Err(Error::WrongType),
         },
     }
 }
@@ -257,8 +259,9 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     }
-    let Some(entry) = db.remove(key, now) else { unreachable!("looked up above") };
-    let Value::Str(s) = entry.value;
+    let Some(Entry { value: Value::Str(s), .. }) = db.remove(key, now) else {
+        unreachable!("a string, looked up above")
+    };
     ctx.out.bulk(s.bytes(&mut [0; 20]));
     Ok(())
 }
@@ -308,10 +311,8 @@ fn mget(ctx: &mut Ctx) -> CmdResult {
     for key in ctx.args.tail(1).iter() {
         // A key of another type reads as nil here, as in Redis.
         match ctx.keys.db(key).read(key, now) {
-            Some(entry) => match &entry.value {
-                Value::Str(s) => ctx.out.bulk(s.bytes(&mut [0; 20])),
-            },
-            None => ctx.out.null(),
+            Some(Entry { value: Value::Str(s), .. }) => ctx.out.bulk(s.bytes(&mut [0; 20])),
+            _ => ctx.out.null(),
         }
     }
     Ok(())
@@ -512,6 +513,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
         Some(s) => s.make_raw(),
         None => match &mut db.insert_new(key, Value::Str(Str::Raw(Vec::new())), now).value {
             Value::Str(s) => s.make_raw(),
+            _ => unreachable!("inserted a string"),
         },
     };
     if raw.len() < offset + value.len() {
@@ -537,9 +539,8 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     for key in [ctx.arg(1), ctx.arg(2)] {
         match ctx.keys.db(key).read(key, now) {
             None => strings.push(Vec::new()),
-            Some(entry) => match &entry.value {
-                Value::Str(s) => strings.push(s.bytes(&mut [0; 20]).to_vec()),
-            },
+            Some(Entry { value: Value::Str(s), .. }) => strings.push(s.bytes(&mut [0; 20]).to_vec()),
+            Some(_) => return Err(Error::LcsNotStrings),
         }
     }
     let mut opts = LcsOptions { len: false, idx: false, min_match_len: 0, with_match_len: false };

@@ -8,11 +8,12 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 6] {
+fn families() -> [&'static [CommandSpec]; 7] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
         super::keys::COMMANDS,
+        super::hashes::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,

@@ -377,6 +377,12 @@ impl<V> Dict<V> {
     }
 }
 
+impl<V> std::fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dict({} entries)", self.len())
+    }
+}
+
 impl<V> Drop for Dict<V> {
     // Unlink chains iteratively so a long chain cannot overflow the stack.
     fn drop(&mut self) {

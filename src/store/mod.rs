@@ -6,12 +6,15 @@
 pub mod db;
 pub mod dict;
 pub mod expiry;
+pub mod hash;
+pub mod pack;
 pub mod routing;
 pub mod value;
 
 use parking_lot::{Mutex, MutexGuard};
 
 pub use db::Db;
+pub use hash::{Hash, HashLimits};
 pub use value::{Entry, Str, Value};
 
 /// One shard: a table per logical database.

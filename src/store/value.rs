@@ -1,6 +1,7 @@
 //! The values a key can hold, in encodings that mirror Redis's so that
 //! OBJECT ENCODING reports the same names.
 
+use super::hash::Hash;
 use crate::resp::reply::format_i64;
 use crate::resp::request::parse_i64;
 
@@ -125,10 +126,11 @@ impl Str {
     }
 }
 
-/// Everything a key can hold. Collections join in later.
+/// Everything a key can hold.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
+    Hash(Hash),
 }
 
 impl Value {
@@ -136,6 +138,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -143,12 +146,14 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
         }
     }
 
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }
@@ -169,6 +174,7 @@ impl Entry {
     pub fn duplicate(&self) -> Entry {
         let value = match &self.value {
             Value::Str(s) => Value::Str(s.duplicate()),
+            other => other.clone(),
         };
         Entry { value, ..*self }
     }

@@ -1,0 +1,359 @@
+//! Hash commands.
+
+use super::args::{self, is, Cursor};
+use super::flags::*;
+use super::long_double::LongDouble;
+use super::{CmdResult, CommandSpec, Ctx, Error};
+use crate::cmd;
+use crate::glob;
+use crate::store::{Db, Hash, HashLimits, Value};
+
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("hset", -4, WRITE | DENYOOM | FAST, ONE, hset, "hash", "2.0.0", "Set the string value of a hash field", "key (field value)..."),
+    cmd!("hsetnx", 4, WRITE | DENYOOM | FAST, ONE, hsetnx, "hash", "2.0.0", "Set the value of a hash field, only if the field does not exist", "key field value"),
+    cmd!("hmset", -4, WRITE | DENYOOM | FAST, ONE, hmset, "hash", "2.0.0", "Set multiple hash fields to multiple values", "key (field value)..."),
+    cmd!("hget", 3, READONLY | FAST, ONE, hget, "hash", "2.0.0", "Get the value of a hash field", "key field"),
+    cmd!("hmget", -3, READONLY | FAST, ONE, hmget, "hash", "2.0.0", "Get the values of all the given hash fields", "key field..."),
+    cmd!("hdel", -3, WRITE | FAST, ONE, hdel, "hash", "2.0.0", "Delete one or more hash fields", "key field..."),
+    cmd!("hlen", 2, READONLY | FAST, ONE, hlen, "hash", "2.0.0", "Get the number of fields in a hash", "key"),
+    cmd!("hstrlen", 3, READONLY | FAST, ONE, hstrlen, "hash", "3.2.0", "Get the length of the value of a hash field", "key field"),
+    cmd!("hexists", 3, READONLY | FAST, ONE, hexists, "hash", "2.0.0", "Determine if a hash field exists", "key field"),
+    cmd!("hgetall", 2, READONLY, ONE, hgetall, "hash", "2.0.0", "Get all the fields and values in a hash", "key"),
+    cmd!("hkeys", 2, READONLY, ONE, hkeys, "hash", "2.0.0", "Get all the fields in a hash", "key"),
+    cmd!("hvals", 2, READONLY, ONE, hvals, "hash", "2.0.0", "Get all the values in a hash", "key"),
+    cmd!("hincrby", 4, WRITE | DENYOOM | FAST, ONE, hincrby, "hash", "2.0.0", "Increment the integer value of a hash field by the given number", "key field increment"),
+    cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, ONE, hincrbyfloat, "hash", "2.6.0", "Increment the float value of a hash field by the given amount", "key field increment"),
+    cmd!("hrandfield", -2, READONLY, ONE, hrandfield, "hash", "6.2.0", "Get one or multiple random fields from a hash", "key [count [WITHVALUES]]"),
+    cmd!("hscan", -3, READONLY, ONE, hscan, "hash", "2.8.0", "Incrementally iterate hash fields and associated values", "key cursor [MATCH pattern] [COUNT count]"),
+];
+
+/// The hash at `key`: `None` when missing, WRONGTYPE for another type.
+/// `read` counts the lookup in keyspace hits and misses.
+fn lookup<'d>(db: &'d mut Db, key: &[u8], now_ms: u64, read: bool) -> Result<Option<&'d mut Hash>, Error> {
+    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
+    match entry {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Hash(h) => Ok(Some(h)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
+/// The hash at `key`, created empty when missing.
+fn lookup_or_create<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<&'d mut Hash, Error> {
+    if lookup(db, key, now_ms, false)?.is_none() {
+        db.insert_new(key, Value::Hash(Hash::default()), now_ms);
+    }
+    Ok(lookup(db, key, now_ms, false)?.expect("present"))
+}
+
+fn limits(ctx: &Ctx) -> HashLimits {
+    ctx.server.hot.hash_limits()
+}
+
+/// Sets the field/value pairs from argument 2 on; returns how many were new.
+fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
+    if !ctx.argc().is_multiple_of(2) {
+        return Err(Error::WrongArity(ctx.spec.name.to_string()));
+    }
+    let (now, limits, key, args) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.args);
+    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let mut added = 0;
+    for pair in 0..(args.len() - 2) / 2 {
+        added += hash.set(args.get(2 + pair * 2), args.get(3 + pair * 2), limits) as i64;
+    }
+    Ok(added)
+}
+
+/// HSET key field value [field value ...]
+fn hset(ctx: &mut Ctx) -> CmdResult {
+    let added = set_pairs(ctx)?;
+    ctx.out.int(added);
+    Ok(())
+}
+
+/// HMSET key field value [field value ...]
+fn hmset(ctx: &mut Ctx) -> CmdResult {
+    set_pairs(ctx)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// HSETNX key field value
+fn hsetnx(ctx: &mut Ctx) -> CmdResult {
+    let (now, limits, key, field, value) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2), ctx.arg(3));
+    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let added = hash.get(field).is_none() && hash.set(field, value, limits);
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+/// HGET key field
+fn hget(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
+    let value = lookup(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field));
+    ctx.out.bulk_opt(value);
+    Ok(())
+}
+
+/// HMGET key field [field ...]
+fn hmget(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
+    let hash = lookup(ctx.keys.db(key), key, now, true)?;
+    ctx.out.array(args.len() - 2);
+    for field in args.tail(2).iter() {
+        ctx.out.bulk_opt(hash.as_ref().and_then(|h| h.get(field)));
+    }
+    Ok(())
+}
+
+/// HDEL key field [field ...]: deleting the last field deletes the key.
+fn hdel(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
+    let db = ctx.keys.db(key);
+    let Some(hash) = lookup(db, key, now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let removed = args.tail(2).iter().filter(|f| hash.remove(f)).count();
+    if hash.is_empty() {
+        db.remove(key, now);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// HLEN key
+fn hlen(ctx: &mut Ctx) -> CmdResult {
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let len = lookup(ctx.keys.db(key), key, now, true)?.map_or(0, |h| h.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// HSTRLEN key field
+fn hstrlen(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
+    let len = lookup(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field)).map_or(0, <[u8]>::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// HEXISTS key field
+fn hexists(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
+    let found = lookup(ctx.keys.db(key), key, now, true)?.is_some_and(|h| h.get(field).is_some());
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// Which parts of each pair HGETALL, HKEYS and HVALS reply with.
+#[derive(Clone, Copy, PartialEq)]
+enum Parts {
+    Both,
+    Fields,
+    Values,
+}
+
+fn reply_all(ctx: &mut Ctx, parts: Parts) -> CmdResult {
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let Some(hash) = lookup(ctx.keys.db(key), key, now, true)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    ctx.out.array(hash.len() * if parts == Parts::Both { 2 } else { 1 });
+    for (f, v) in hash.iter() {
+        if parts != Parts::Values {
+            ctx.out.bulk(f);
+        }
+        if parts != Parts::Fields {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+/// HGETALL key
+fn hgetall(ctx: &mut Ctx) -> CmdResult {
+    reply_all(ctx, Parts::Both)
+}
+
+/// HKEYS key
+fn hkeys(ctx: &mut Ctx) -> CmdResult {
+    reply_all(ctx, Parts::Fields)
+}
+
+/// HVALS key
+fn hvals(ctx: &mut Ctx) -> CmdResult {
+    reply_all(ctx, Parts::Values)
+}
+
+/// HINCRBY key field increment
+fn hincrby(ctx: &mut Ctx) -> CmdResult {
+    let by = args::int(ctx.arg(3))?;
+    let (now, limits, key, field) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2));
+    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let current = match hash.get(field) {
+        Some(v) => crate::resp::request::parse_i64(v).ok_or(Error::HashValueNotInteger)?,
+        None => 0,
+    };
+    let next = current.checked_add(by).ok_or(Error::Overflow)?;
+    let mut buf = [0; 20];
+    hash.set(field, crate::resp::reply::format_i64(next, &mut buf), limits);
+    ctx.out.int(next);
+    Ok(())
+}
+
+/// HINCRBYFLOAT key field increment, in Redis's long double arithmetic.
+fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
+    let by = LongDouble::parse(ctx.arg(3)).ok_or(Error::NotFloat)?;
+    if !by.is_finite() {
+        return Err(Error::NanOrInfinity);
+    }
+    let (now, limits, key, field) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2));
+    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let current = match hash.get(field) {
+        Some(v) => LongDouble::parse(v).ok_or(Error::HashValueNotFloat)?,
+        None => LongDouble::Finite { neg: false, mant: 0, exp: 0 },
+    };
+    let next = current + by;
+    if !next.is_finite() {
+        return Err(Error::IncrNanOrInfinity);
+    }
+    let text = next.format();
+    hash.set(field, text.as_bytes(), limits);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+fn hrandfield(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let count = match args.len() {
+        2 => None,
+        3 | 4 => {
+            let n = args::int(args.get(2))?;
+            if n == i64::MIN {
+                return Err(Error::CountOutOfRange);
+            }
+            Some(n)
+        }
+        _ => return Err(Error::Syntax),
+    };
+    let with_values = match args.len() {
+        4 if is(args.get(3), "withvalues") => true,
+        4 => return Err(Error::Syntax),
+        _ => false,
+    };
+    if with_values && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
+        return Err(Error::ValueOutOfRange);
+    }
+    let (now, key) = (ctx.now_ms(), args.get(1));
+    let Some(hash) = lookup(ctx.keys.db(key), key, now, true)? else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        }
+        return Ok(());
+    };
+    let len = hash.len();
+    let picks: Vec<usize> = match count {
+        None => vec![crate::server::random_u64() as usize % len],
+        // A negative count may repeat fields.
+        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| crate::server::random_u64() as usize % len).collect(),
+        Some(n) => distinct_picks(len, n as usize),
+    };
+    if count.is_none() {
+        ctx.out.bulk(hash.nth(picks[0]).expect("in range").0);
+        return Ok(());
+    }
+    ctx.out.array(picks.len() * if with_values { 2 } else { 1 });
+    let pairs: Vec<(&[u8], &[u8])> = hash.iter().collect();
+    for i in picks {
+        ctx.out.bulk(pairs[i].0);
+        if with_values {
+            ctx.out.bulk(pairs[i].1);
+        }
+    }
+    Ok(())
+}
+
+/// `n` distinct positions out of `len` (all of them, in order, when
+/// `n >= len`), chosen by a partial shuffle.
+pub fn distinct_picks(len: usize, n: usize) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..len).collect();
+    if n >= len {
+        return all;
+    }
+    for i in 0..n {
+        let j = i + crate::server::random_u64() as usize % (len - i);
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` from argument `from` on.
+pub fn scan_options<'a>(ctx: &Ctx<'a>, from: usize) -> Result<(Option<&'a [u8]>, usize), Error> {
+    let mut pattern = None;
+    let mut count = 10;
+    let mut cur = Cursor::new(ctx.args, from);
+    while let Some(word) = cur.next_arg() {
+        if is(word, "match") {
+            pattern = Some(cur.value()?);
+        } else if is(word, "count") {
+            let n = args::int(cur.value()?)?;
+            if n < 1 {
+                return Err(Error::Syntax);
+            }
+            count = n as usize;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok((pattern, count))
+}
+
+/// A SCAN-family cursor argument.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
+    std::str::from_utf8(arg).ok().and_then(|s| s.parse().ok()).ok_or(Error::InvalidCursor)
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+fn hscan(ctx: &mut Ctx) -> CmdResult {
+    let mut cursor = parse_cursor(ctx.arg(2))?;
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    // Redis answers a missing key, or refuses another type, before it
+    // reads the options.
+    if lookup(ctx.keys.db(key), key, now, true)?.is_none() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let (pattern, count) = scan_options(ctx, 3)?;
+    let hash = lookup(ctx.keys.db(key), key, now, false)?.expect("looked up above");
+    let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut visits = count.saturating_mul(10);
+    loop {
+        cursor = hash.scan(cursor, |f, v| {
+            if pattern.is_none_or(|p| glob::matches(p, f, false)) {
+                found.push((f.to_vec(), v.to_vec()));
+            }
+        });
+        visits -= 1;
+        if cursor == 0 || found.len() >= count || visits == 0 {
+            break;
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk_int(cursor as i64);
+    ctx.out.array(found.len() * 2);
+    for (f, v) in &found {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}

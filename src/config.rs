@@ -133,6 +133,7 @@ static PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", YES_NO, "no", true),
     p("lazyfree-lazy-user-flush", YES_NO, "no", true),
     p("activerehashing", YES_NO, "yes", true),
+    p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     Param {
         alias: Some("hash-max-ziplist-entries"),
         ..p("hash-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)

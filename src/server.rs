@@ -32,6 +32,7 @@ pub struct Hot {
     pub active_expire: AtomicBool,
     pub hash_max_entries: AtomicUsize,
     pub hash_max_value: AtomicUsize,
+    pub set_max_ints: AtomicUsize,
 }
 
 impl Hot {
@@ -46,6 +47,7 @@ impl Hot {
             active_expire: AtomicBool::new(true),
             hash_max_entries: AtomicUsize::new(0),
             hash_max_value: AtomicUsize::new(0),
+            set_max_ints: AtomicUsize::new(0),
         };
         hot.refresh(c);
         hot
@@ -62,6 +64,11 @@ impl Hot {
         let int = |name: &str| c.get(name).parse::<usize>().unwrap_or(0);
         self.hash_max_entries.store(int("hash-max-listpack-entries"), Relaxed);
         self.hash_max_value.store(int("hash-max-listpack-value"), Relaxed);
+        self.set_max_ints.store(int("set-max-intset-entries"), Relaxed);
+    }
+
+    pub fn set_max_intset_entries(&self) -> usize {
+        self.set_max_ints.load(Relaxed)
     }
 
     pub fn hash_limits(&self) -> crate::store::HashLimits {

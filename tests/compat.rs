@@ -59,6 +59,13 @@ const RULES: &[(&str, Rule, &str)] = &[
     ("hkeys", Rule::Unordered, "a hash past the listpack limits comes in hash-table order"),
     ("hvals", Rule::Unordered, "a hash past the listpack limits comes in hash-table order"),
     ("hrandfield", Rule::RandomSample, "random by definition"),
+    ("sscan", Rule::ScanComplete(2), "cursors are table positions; only a full iteration's items are defined"),
+    ("smembers", Rule::Unordered, "a set past the intset limits comes in hash-table order"),
+    ("sinter", Rule::Unordered, "set order is the table's"),
+    ("sunion", Rule::Unordered, "set order is the table's"),
+    ("sdiff", Rule::Unordered, "set order is the table's"),
+    ("srandmember", Rule::RandomSample, "random by definition"),
+    ("spop", Rule::Unordered, "SPOP with a count at least the set's size returns all of it, in table order"),
     ("randomkey", Rule::RandomMember, "random by definition"),
     ("ttl", Rule::Tolerance(1), "the two servers run the command a moment apart"),
     ("pttl", Rule::Tolerance(250), "the two servers run the command a moment apart"),
@@ -113,6 +120,7 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("flushall", "generated sequences build up state"),
     ("object freq", "needs an LFU policy"),
     ("randomkey", "may delete a random expired key, so later replies would differ"),
+    ("spop", "removes random members, so later replies would differ"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -505,7 +513,9 @@ impl Rng {
 }
 
 /// A small keyspace, so commands collide on keys; `{t}` keys share a slot.
-const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2"];
+const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2", "s1", "s2"];
+/// Set members: integers (intset) and strings (hashtable) mixed.
+const MEMBERS: &[&str] = &["1", "2", "3", "-5", "12", "a", "b", "x y", "9223372036854775807", ""];
 /// Fields of hashes (and later members of sets): few, so they collide.
 const FIELDS: &[&str] =
     &["f1", "f2", "f3", "12", "", "a long field name that goes past sixty-four bytes in length ....."];
@@ -542,6 +552,8 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (ArgType::UnixTime, _) => rng.pick(UNIX_TIMES).to_string(),
         (_, "encoding") => rng.pick(ENCODINGS).to_string(),
         (_, "field") => rng.pick(FIELDS).to_string(),
+        (_, "member") => rng.pick(MEMBERS).to_string(),
+        (_, "numkeys") => rng.pick(&["1", "2", "3", "0", "-1", "x"]).to_string(),
         (_, "offset") if command.starts_with("bitfield") => rng.pick(OFFSETS).to_string(),
         (_, "increment") if float_command => rng.pick(FLOATS).to_string(),
         // Short relative TTLs could expire between the two servers' runs.

@@ -68,6 +68,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "string" => cats.push("@string"),
         "bitmap" => cats.push("@bitmap"),
         "hash" => cats.push("@hash"),
+        "set" => cats.push("@set"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}
@@ -81,7 +82,10 @@ fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
     out.array(10);
     out.bulk(full_name.as_bytes());
     out.int(spec.arity as i64);
-    let flags: Vec<&str> = NAMES.iter().filter(|(f, _)| spec.has(*f)).map(|(_, n)| *n).collect();
+    let mut flags: Vec<&str> = NAMES.iter().filter(|(f, _)| spec.has(*f)).map(|(_, n)| *n).collect();
+    if spec.keys.keynum > 0 {
+        flags.push("movablekeys");
+    }
     out.array(flags.len());
     for f in flags {
         out.simple(f);
@@ -256,13 +260,13 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let _ = idx;
-    if spec.keys.first <= 0 {
+    if spec.keys.first <= 0 && spec.keys.keynum <= 0 {
         return Err(Error::NoKeyArguments);
     }
     if !spec.arity_ok(args.len()) {
         return Err(Error::InvalidArgumentCount);
     }
-    let positions: Vec<usize> = spec.keys.positions(args.len()).collect();
+    let positions: Vec<usize> = spec.keys.positions(&args).collect();
     ctx.out.array(positions.len());
     for p in positions {
         ctx.out.bulk(args.get(p));

@@ -71,7 +71,7 @@ fn run(
 
     client.meta.touch(idx, now_ms);
     let store = &shared.store;
-    let locks = lock_keys(store, spec.keys.positions(argc), &args);
+    let locks = lock_keys(store, spec.keys.positions(&args), &args);
     let started = Instant::now();
     let db = client.db;
     let mut ctx =

@@ -93,6 +93,10 @@ pub enum Error {
     /// A count that must lie within ±i64::MAX.
     CountOutOfRange,
     ValueOutOfRange,
+    MustBePositiveRange,
+    NumkeysNotPositive,
+    NumkeysTooMany,
+    LimitNegative,
     HashValueNotFloat,
     NoShutdownInProgress,
     /// A bug: a handler panicked.
@@ -285,6 +289,10 @@ impl Error {
                 "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
             ),
             ValueOutOfRange => write_str(f, "ERR value is out of range"),
+            MustBePositiveRange => write_str(f, "ERR value is out of range, must be positive"),
+            NumkeysNotPositive => write_str(f, "ERR numkeys should be greater than 0"),
+            NumkeysTooMany => write_str(f, "ERR Number of keys can't be greater than number of args"),
+            LimitNegative => write_str(f, "ERR LIMIT can't be negative"),
             HashValueNotInteger => write_str(f, "ERR hash value is not an integer"),
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),

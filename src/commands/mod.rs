@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod keys;
 pub mod long_double;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
 
@@ -77,25 +78,42 @@ pub struct KeySpec {
     pub first: i32,
     pub last: i32,
     pub step: i32,
+    /// For commands whose keys are counted by an argument (SINTERCARD
+    /// numkeys key ...): that argument's index; the keys follow it. COMMAND
+    /// INFO then shows 0 0 0 and the movablekeys flag, as Redis does.
+    pub keynum: i32,
 }
 
 impl KeySpec {
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0 };
-    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1 };
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1 };
-    pub const TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1 };
-    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2 };
+    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 0 };
+    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1, keynum: 0 };
+    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1, keynum: 0 };
+    pub const TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1, keynum: 0 };
+    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2, keynum: 0 };
     /// The key is argument 2 (subcommands such as OBJECT ENCODING).
-    pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1 };
+    pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1, keynum: 0 };
 
-    /// The argument indexes of the keys in a command of `argc` arguments.
-    pub fn positions(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let argc = argc as i32;
-        let last = if self.last < 0 { argc + self.last } else { self.last.min(argc - 1) };
-        let (first, step) = (self.first, self.step.max(1));
-        // A keyless command yields an empty range.
-        let (from, to) = if first <= 0 { (1, 0) } else { (first, last) };
-        (from..=to).step_by(step as usize).map(|i| i as usize)
+    /// Keys counted by the argument at `index`, listed right after it.
+    pub const fn counted_at(index: i32) -> KeySpec {
+        KeySpec { first: 0, last: 0, step: 0, keynum: index }
+    }
+
+    /// The argument indexes of the keys in `args`.
+    pub fn positions(&self, args: &Args) -> std::iter::StepBy<std::ops::Range<usize>> {
+        let argc = args.len();
+        if self.keynum > 0 {
+            let at = self.keynum as usize;
+            // An invalid count locks nothing; the handler reports it.
+            let count = args.iter().nth(at).and_then(crate::resp::request::parse_i64).unwrap_or(0);
+            let count = (count.max(0) as usize).min(argc.saturating_sub(at + 1));
+            return (at + 1..at + 1 + count).step_by(1);
+        }
+        if self.first <= 0 {
+            return (0..0).step_by(1);
+        }
+        let last = if self.last < 0 { argc as i32 + self.last } else { self.last.min(argc as i32 - 1) };
+        let (first, last) = (self.first as usize, last.max(0) as usize);
+        (first..(last + 1).max(first)).step_by(self.step.max(1) as usize)
     }
 }
 
@@ -217,10 +235,19 @@ mod tests {
 
     #[test]
     fn key_positions() {
-        assert_eq!(KeySpec::ONE.positions(3).collect::<Vec<_>>(), vec![1]);
-        assert_eq!(KeySpec::PAIRS.positions(5).collect::<Vec<_>>(), vec![1, 3]);
-        assert_eq!(KeySpec::ALL.positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(KeySpec::NONE.positions(4).count(), 0);
-        assert_eq!(KeySpec::TWO.positions(3).collect::<Vec<_>>(), vec![1, 2]);
+        let mut parser = crate::resp::RequestParser::new();
+        let mut keys = |spec: KeySpec, line: &str| {
+            let input = format!("{line}\n").into_bytes();
+            parser.parse(&input, crate::resp::ParseLimits::default()).unwrap().unwrap();
+            spec.positions(&parser.args(&input)).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(KeySpec::ONE, "get a b"), vec![1]);
+        assert_eq!(keys(KeySpec::PAIRS, "mset a 1 b 2"), vec![1, 3]);
+        assert_eq!(keys(KeySpec::ALL, "del a b c"), vec![1, 2, 3]);
+        assert_eq!(keys(KeySpec::NONE, "ping a b c"), Vec::<usize>::new());
+        assert_eq!(keys(KeySpec::TWO, "rename a b"), vec![1, 2]);
+        assert_eq!(keys(KeySpec::counted_at(1), "sintercard 2 a b LIMIT 1"), vec![2, 3]);
+        assert_eq!(keys(KeySpec::counted_at(1), "sintercard 9 a"), vec![2]);
+        assert_eq!(keys(KeySpec::counted_at(1), "sintercard x a"), Vec::<usize>::new());
     }
 }

@@ -8,12 +8,13 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 7] {
+fn families() -> [&'static [CommandSpec]; 8] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
         super::keys::COMMANDS,
         super::hashes::COMMANDS,
+        super::sets::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,

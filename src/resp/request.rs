@@ -375,6 +375,11 @@ impl<'a> Args<'a> {
         self.spans.iter().map(move |r| &data[r.clone()])
     }
 
+    /// The first `n` arguments.
+    pub fn head(&self, n: usize) -> Args<'a> {
+        Args { data: self.data, spans: &self.spans[..n.min(self.spans.len())] }
+    }
+
     /// Arguments `from..` as a new `Args` whose index 0 is `from`.
     pub fn tail(&self, from: usize) -> Args<'a> {
         Args { data: self.data, spans: &self.spans[from.min(self.spans.len())..] }

@@ -9,12 +9,14 @@ pub mod expiry;
 pub mod hash;
 pub mod pack;
 pub mod routing;
+pub mod set;
 pub mod value;
 
 use parking_lot::{Mutex, MutexGuard};
 
 pub use db::Db;
 pub use hash::{Hash, HashLimits};
+pub use set::Set;
 pub use value::{Entry, Str, Value};
 
 /// One shard: a table per logical database.

@@ -2,6 +2,7 @@
 //! OBJECT ENCODING reports the same names.
 
 use super::hash::Hash;
+use super::set::Set;
 use crate::resp::reply::format_i64;
 use crate::resp::request::parse_i64;
 
@@ -131,6 +132,7 @@ impl Str {
 pub enum Value {
     Str(Str),
     Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -139,6 +141,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -147,6 +150,7 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -154,6 +158,7 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }

@@ -513,7 +513,7 @@ impl Rng {
 }
 
 /// A small keyspace, so commands collide on keys; `{t}` keys share a slot.
-const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2", "s1", "s2"];
+const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2", "s1", "s2", "l1", "l2"];
 /// Set members: integers (intset) and strings (hashtable) mixed.
 const MEMBERS: &[&str] = &["1", "2", "3", "-5", "12", "a", "b", "x y", "9223372036854775807", ""];
 /// Fields of hashes (and later members of sets): few, so they collide.
@@ -552,7 +552,7 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (ArgType::UnixTime, _) => rng.pick(UNIX_TIMES).to_string(),
         (_, "encoding") => rng.pick(ENCODINGS).to_string(),
         (_, "field") => rng.pick(FIELDS).to_string(),
-        (_, "member") => rng.pick(MEMBERS).to_string(),
+        (_, "member" | "element" | "pivot") => rng.pick(MEMBERS).to_string(),
         (_, "numkeys") => rng.pick(&["1", "2", "3", "0", "-1", "x"]).to_string(),
         (_, "offset") if command.starts_with("bitfield") => rng.pick(OFFSETS).to_string(),
         (_, "increment") if float_command => rng.pick(FLOATS).to_string(),

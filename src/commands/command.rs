@@ -69,6 +69,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "bitmap" => cats.push("@bitmap"),
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
+        "list" => cats.push("@list"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}

@@ -97,6 +97,11 @@ pub enum Error {
     NumkeysNotPositive,
     NumkeysTooMany,
     LimitNegative,
+    IndexOutOfRange,
+    RankZero,
+    CountNegative,
+    MaxlenNegative,
+    CountNotPositive,
     HashValueNotFloat,
     NoShutdownInProgress,
     /// A bug: a handler panicked.
@@ -293,6 +298,15 @@ impl Error {
             NumkeysNotPositive => write_str(f, "ERR numkeys should be greater than 0"),
             NumkeysTooMany => write_str(f, "ERR Number of keys can't be greater than number of args"),
             LimitNegative => write_str(f, "ERR LIMIT can't be negative"),
+            IndexOutOfRange => write_str(f, "ERR index out of range"),
+            RankZero => write_str(
+                f,
+                "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+                 or use negative to start from the end of the list",
+            ),
+            CountNegative => write_str(f, "ERR COUNT can't be negative"),
+            MaxlenNegative => write_str(f, "ERR MAXLEN can't be negative"),
+            CountNotPositive => write_str(f, "ERR count should be greater than 0"),
             HashValueNotInteger => write_str(f, "ERR hash value is not an integer"),
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),

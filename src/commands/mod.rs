@@ -13,6 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod long_double;
 pub mod server;
 pub mod sets;

@@ -127,12 +127,16 @@ impl Str {
     }
 }
 
+/// A list. Redis 7.0 reports every list as "quicklist".
+pub type List = std::collections::VecDeque<Box<[u8]>>;
+
 /// Everything a key can hold.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
     Hash(Hash),
     Set(Set),
+    List(List),
 }
 
 impl Value {
@@ -142,6 +146,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -151,6 +156,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -159,6 +165,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::List(l) => l.capacity() * 16 + l.iter().map(|e| e.len()).sum::<usize>(),
         }
     }
 }

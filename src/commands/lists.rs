@@ -1,0 +1,477 @@
+//! List commands (the blocking ones come later). Redis 7.0 reports every
+//! list as "quicklist"; we hold elements in a deque.
+
+use super::args::{self, is};
+use super::flags::*;
+use super::{CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use crate::cmd;
+use crate::store::{Db, List, Value};
+
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("lpush", -3, WRITE | DENYOOM | FAST, ONE, lpush, "list", "1.0.0", "Prepend one or multiple elements to a list", "key element..."),
+    cmd!("rpush", -3, WRITE | DENYOOM | FAST, ONE, rpush, "list", "1.0.0", "Append one or multiple elements to a list", "key element..."),
+    cmd!("lpushx", -3, WRITE | DENYOOM | FAST, ONE, lpushx, "list", "2.2.0", "Prepend an element to a list, only if the list exists", "key element..."),
+    cmd!("rpushx", -3, WRITE | DENYOOM | FAST, ONE, rpushx, "list", "2.2.0", "Append an element to a list, only if the list exists", "key element..."),
+    cmd!("lpop", -2, WRITE | FAST, ONE, lpop, "list", "1.0.0", "Remove and get the first elements in a list", "key [count]"),
+    cmd!("rpop", -2, WRITE | FAST, ONE, rpop, "list", "1.0.0", "Remove and get the last elements in a list", "key [count]"),
+    cmd!("llen", 2, READONLY | FAST, ONE, llen, "list", "1.0.0", "Get the length of a list", "key"),
+    cmd!("lrange", 4, READONLY, ONE, lrange, "list", "1.0.0", "Get a range of elements from a list", "key start stop"),
+    cmd!("lindex", 3, READONLY, ONE, lindex, "list", "1.0.0", "Get an element from a list by its index", "key index"),
+    cmd!("lset", 4, WRITE | DENYOOM, ONE, lset, "list", "1.0.0", "Set the value of an element in a list by its index", "key index element"),
+    cmd!("lrem", 4, WRITE, ONE, lrem, "list", "1.0.0", "Remove elements from a list", "key count element"),
+    cmd!("ltrim", 4, WRITE, ONE, ltrim, "list", "1.0.0", "Trim a list to the specified range", "key start stop"),
+    cmd!("linsert", 5, WRITE | DENYOOM, ONE, linsert, "list", "2.2.0", "Insert an element before or after another element in a list", "key (BEFORE|AFTER) pivot element"),
+    cmd!("lpos", -3, READONLY, ONE, lpos, "list", "6.0.6", "Return the index of matching elements on a list", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    cmd!("lmove", 5, WRITE | DENYOOM, TWO, lmove, "list", "6.2.0", "Pop an element from a list, push it to another list and return it", "source destination (LEFT|RIGHT) (LEFT|RIGHT)"),
+    cmd!("rpoplpush", 3, WRITE | DENYOOM, TWO, rpoplpush, "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "source destination"),
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("lmpop", -4, WRITE, NONE, lmpop, "list", "7.0.0", "Pop elements from a list", "numkeys key... (LEFT|RIGHT) [COUNT count]") },
+];
+
+/// Which end of a list.
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    Left,
+    Right,
+}
+
+fn end(arg: &[u8]) -> Result<End, Error> {
+    if is(arg, "left") {
+        Ok(End::Left)
+    } else if is(arg, "right") {
+        Ok(End::Right)
+    } else {
+        Err(Error::Syntax)
+    }
+}
+
+/// The list at `key`: `None` when missing, WRONGTYPE for another type.
+fn lookup<'d>(db: &'d mut Db, key: &[u8], now_ms: u64, read: bool) -> Result<Option<&'d mut List>, Error> {
+    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
+    match entry {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::List(l) => Ok(Some(l)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Create {
+    Always,
+    IfExists,
+}
+
+fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
+    let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
+    let db = ctx.keys.db(key);
+    if lookup(db, key, now, false)?.is_none() {
+        if create == Create::IfExists {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        db.insert_new(key, Value::List(List::new()), now);
+    }
+    let list = lookup(db, key, now, false)?.expect("present");
+    for e in args.tail(2).iter() {
+        match at {
+            End::Left => list.push_front(e.into()),
+            End::Right => list.push_back(e.into()),
+        }
+    }
+    ctx.out.int(list.len() as i64);
+    Ok(())
+}
+
+/// LPUSH key element [element ...]
+fn lpush(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Left, Create::Always)
+}
+
+/// RPUSH key element [element ...]
+fn rpush(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Right, Create::Always)
+}
+
+/// LPUSHX key element [element ...]
+fn lpushx(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Left, Create::IfExists)
+}
+
+/// RPUSHX key element [element ...]
+fn rpushx(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Right, Create::IfExists)
+}
+
+/// Pops up to `count` elements from `key`, deleting the list when emptied.
+fn pop_from(db: &mut Db, key: &[u8], at: End, count: usize, now: u64) -> Result<Option<Vec<Box<[u8]>>>, Error> {
+    let Some(list) = lookup(db, key, now, false)? else { return Ok(None) };
+    let take = count.min(list.len());
+    let popped: Vec<Box<[u8]>> = match at {
+        End::Left => list.drain(..take).collect(),
+        End::Right => list.drain(list.len() - take..).rev().collect(),
+    };
+    if list.is_empty() {
+        db.remove(key, now);
+    }
+    Ok(Some(popped))
+}
+
+fn pop(ctx: &mut Ctx, at: End) -> CmdResult {
+    let count = match ctx.argc() {
+        2 => None,
+        3 => {
+            let n = args::int(ctx.arg(2)).map_err(|_| Error::MustBePositiveRange)?;
+            if n < 0 {
+                return Err(Error::MustBePositiveRange);
+            }
+            Some(n as usize)
+        }
+        _ => return Err(Error::WrongArity(ctx.spec.name.to_string())),
+    };
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let popped = pop_from(ctx.keys.db(key), key, at, count.unwrap_or(1), now)?;
+    match (popped, count) {
+        (None, None) => ctx.out.null(),
+        (None, Some(_)) => ctx.out.null_array(),
+        (Some(items), None) => ctx.out.bulk(&items[0]),
+        (Some(items), Some(_)) => {
+            ctx.out.array(items.len());
+            for e in &items {
+                ctx.out.bulk(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// LPOP key [count]
+fn lpop(ctx: &mut Ctx) -> CmdResult {
+    pop(ctx, End::Left)
+}
+
+/// RPOP key [count]
+fn rpop(ctx: &mut Ctx) -> CmdResult {
+    pop(ctx, End::Right)
+}
+
+/// LLEN key
+fn llen(ctx: &mut Ctx) -> CmdResult {
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let len = lookup(ctx.keys.db(key), key, now, true)?.map_or(0, |l| l.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// The inclusive index range `start..=stop` of a list of `len` elements
+/// with Redis's negative-index rules; `None` when empty.
+fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop as usize))
+}
+
+/// LRANGE key start stop
+fn lrange(ctx: &mut Ctx) -> CmdResult {
+    let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let Some(list) = lookup(ctx.keys.db(key), key, now, true)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    match range(start, stop, list.len()) {
+        Some((a, b)) => {
+            ctx.out.array(b - a + 1);
+            for e in list.range(a..=b) {
+                ctx.out.bulk(e);
+            }
+        }
+        None => ctx.out.array(0),
+    }
+    Ok(())
+}
+
+/// A list index with negative counting from the end; `None` when outside.
+fn index(i: i64, len: usize) -> Option<usize> {
+    let i = if i < 0 { len as i64 + i } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+/// LINDEX key index
+fn lindex(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, index_arg) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
+    // Redis answers a missing key before it reads the index.
+    let Some(list) = lookup(ctx.keys.db(key), key, now, true)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let i = args::int(index_arg)?;
+    ctx.out.bulk_opt(index(i, list.len()).map(|at| &*list[at]));
+    Ok(())
+}
+
+/// LSET key index element
+fn lset(ctx: &mut Ctx) -> CmdResult {
+    let (now, key, index_arg, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2), ctx.arg(3));
+    // Redis looks the key up before it reads the index.
+    let list = lookup(ctx.keys.db(key), key, now, false)?.ok_or(Error::NoSuchKey)?;
+    let i = args::int(index_arg)?;
+    let at = index(i, list.len()).ok_or(Error::IndexOutOfRange)?;
+    list[at] = element.into();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// LREM key count element
+fn lrem(ctx: &mut Ctx) -> CmdResult {
+    let count = args::int(ctx.arg(2))?;
+    let (now, key, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(3));
+    let db = ctx.keys.db(key);
+    let Some(list) = lookup(db, key, now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+    let mut removed = 0;
+    if count >= 0 {
+        let mut i = 0;
+        while i < list.len() && removed < limit {
+            if *list[i] == *element {
+                list.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = list.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if *list[i] == *element {
+                list.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    if list.is_empty() {
+        db.remove(key, now);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// LTRIM key start stop
+fn ltrim(ctx: &mut Ctx) -> CmdResult {
+    let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let db = ctx.keys.db(key);
+    if let Some(list) = lookup(db, key, now, false)? {
+        match range(start, stop, list.len()) {
+            Some((a, b)) => {
+                list.truncate(b + 1);
+                list.drain(..a);
+            }
+            None => list.clear(),
+        }
+        if list.is_empty() {
+            db.remove(key, now);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// LINSERT key BEFORE | AFTER pivot element
+fn linsert(ctx: &mut Ctx) -> CmdResult {
+    let after = if is(ctx.arg(2), "after") {
+        true
+    } else if is(ctx.arg(2), "before") {
+        false
+    } else {
+        return Err(Error::Syntax);
+    };
+    let (now, key, pivot, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(3), ctx.arg(4));
+    let Some(list) = lookup(ctx.keys.db(key), key, now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    match list.iter().position(|e| **e == *pivot) {
+        Some(at) => {
+            list.insert(at + after as usize, element.into());
+            ctx.out.int(list.len() as i64);
+        }
+        None => ctx.out.int(-1),
+    }
+    Ok(())
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+fn lpos(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut at = 3;
+    while at < args.len() {
+        let (word, value) = (args.get(at), args.iter().nth(at + 1));
+        let Some(value) = value else { return Err(Error::Syntax) };
+        if is(word, "rank") {
+            rank = args::int(value)?;
+            if rank == 0 {
+                return Err(Error::RankZero);
+            }
+            // Redis negates the rank, which leaves i64::MIN unchanged; it
+            // then behaves as -1.
+            if rank == i64::MIN {
+                rank = -1;
+            }
+        } else if is(word, "count") {
+            // Redis gives one error for a count that is not a number or
+            // is negative; the same for MAXLEN.
+            let n = args::int(value).ok().filter(|&n| n >= 0).ok_or(Error::CountNegative)?;
+            count = Some(n as usize);
+        } else if is(word, "maxlen") {
+            let n = args::int(value).ok().filter(|&n| n >= 0).ok_or(Error::MaxlenNegative)?;
+            maxlen = n as usize;
+        } else {
+            return Err(Error::Syntax);
+        }
+        at += 2;
+    }
+    let (now, key, element) = (ctx.now_ms(), args.get(1), args.get(2));
+    let list = lookup(ctx.keys.db(key), key, now, true)?;
+    let len = list.as_ref().map_or(0, |l| l.len());
+    let scan = if maxlen == 0 { len } else { maxlen.min(len) };
+    let wanted = match count {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => 1,
+    };
+    let mut found = Vec::new();
+    if let Some(list) = list {
+        let mut skip = rank.unsigned_abs() - 1;
+        let positions: Box<dyn Iterator<Item = usize>> =
+            if rank > 0 { Box::new(0..scan) } else { Box::new((len - scan..len).rev()) };
+        for i in positions {
+            if *list[i] == *element {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                found.push(i);
+                if found.len() == wanted {
+                    break;
+                }
+            }
+        }
+    }
+    match count {
+        None => match found.first() {
+            Some(&i) => ctx.out.int(i as i64),
+            None => ctx.out.null(),
+        },
+        Some(_) => {
+            ctx.out.array(found.len());
+            for i in found {
+                ctx.out.int(i as i64);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pops from `src` at `from` and pushes to `dst` at `to`; replies with the
+/// element, or nil when `src` is missing.
+fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
+    let (now, src, dst) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
+    if lookup(ctx.keys.db(src), src, now, false)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    // Redis checks the destination's type before it pops.
+    lookup(ctx.keys.db(dst), dst, now, false)?;
+    let element = pop_from(ctx.keys.db(src), src, from, 1, now)?.expect("present").remove(0);
+    let db = ctx.keys.db(dst);
+    // Popping the last element of the source deleted it, even when it is
+    // also the destination.
+    if lookup(db, dst, now, false)?.is_none() {
+        db.insert_new(dst, Value::List(List::new()), now);
+    }
+    let list = lookup(db, dst, now, false)?.expect("present");
+    match to {
+        End::Left => list.push_front(element.clone()),
+        End::Right => list.push_back(element.clone()),
+    }
+    ctx.out.bulk(&element);
+    Ok(())
+}
+
+/// LMOVE source destination LEFT | RIGHT LEFT | RIGHT
+fn lmove(ctx: &mut Ctx) -> CmdResult {
+    let (from, to) = (end(ctx.arg(3))?, end(ctx.arg(4))?);
+    move_element(ctx, from, to)
+}
+
+/// RPOPLPUSH source destination
+fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
+    move_element(ctx, End::Right, End::Left)
+}
+
+/// LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count]
+fn lmpop(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let numkeys = args::int(args.get(1)).ok().filter(|&n| n > 0).ok_or(Error::NumkeysNotPositive)? as usize;
+    // Unlike SINTERCARD, too many keys is a syntax error here.
+    if numkeys >= args.len() - 2 {
+        return Err(Error::Syntax);
+    }
+    let mut at = 2 + numkeys;
+    let Some(side) = args.iter().nth(at) else { return Err(Error::Syntax) };
+    let side = end(side)?;
+    at += 1;
+    let mut count = None;
+    while at < args.len() {
+        if count.is_none() && is(args.get(at), "count") && at + 1 < args.len() {
+            let n = args::int(args.get(at + 1)).ok().filter(|&n| n > 0).ok_or(Error::CountNotPositive)?;
+            count = Some(n as usize);
+            at += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let count = count.unwrap_or(1);
+    let now = ctx.now_ms();
+    for key in args.tail(2).head(numkeys).iter() {
+        if let Some(items) = pop_from(ctx.keys.db(key), key, side, count, now)? {
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.array(items.len());
+            for e in &items {
+                ctx.out.bulk(e);
+            }
+            return Ok(());
+        }
+    }
+    ctx.out.null_array();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range(0, -1, 3), Some((0, 2)));
+        assert_eq!(range(-100, 100, 3), Some((0, 2)));
+        assert_eq!(range(2, 1, 3), None);
+        assert_eq!(range(5, 10, 3), None);
+        assert_eq!(range(0, -5, 3), None);
+        assert_eq!(index(-1, 3), Some(2));
+        assert_eq!(index(3, 3), None);
+        assert_eq!(index(-4, 3), None);
+    }
+}

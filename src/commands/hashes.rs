@@ -3,7 +3,7 @@
 use super::args::{self, is, Cursor};
 use super::flags::*;
 use super::long_double::LongDouble;
-use super::{CmdResult, CommandSpec, Ctx, Error};
+use super::{lookup, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
 use crate::store::{Db, Hash, HashLimits, Value};
@@ -28,25 +28,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("hscan", -3, READONLY, ONE, hscan, "hash", "2.8.0", "Incrementally iterate hash fields and associated values", "key cursor [MATCH pattern] [COUNT count]"),
 ];
 
-/// The hash at `key`: `None` when missing, WRONGTYPE for another type.
-/// `read` counts the lookup in keyspace hits and misses.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now_ms: u64, read: bool) -> Result<Option<&'d mut Hash>, Error> {
-    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
-    match entry {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(Error::WrongType),
-        },
-    }
-}
-
 /// The hash at `key`, created empty when missing.
 fn lookup_or_create<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<&'d mut Hash, Error> {
-    if lookup(db, key, now_ms, false)?.is_none() {
+    if lookup::<Hash>(db, key, now_ms, false)?.is_none() {
         db.insert_new(key, Value::Hash(Hash::default()), now_ms);
     }
-    Ok(lookup(db, key, now_ms, false)?.expect("present"))
+    Ok(lookup::<Hash>(db, key, now_ms, false)?.expect("present"))
 }
 
 fn limits(ctx: &Ctx) -> HashLimits {
@@ -93,7 +80,7 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
 /// HGET key field
 fn hget(ctx: &mut Ctx) -> CmdResult {
     let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    let value = lookup(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field));
+    let value = lookup::<Hash>(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field));
     ctx.out.bulk_opt(value);
     Ok(())
 }
@@ -101,7 +88,7 @@ fn hget(ctx: &mut Ctx) -> CmdResult {
 /// HMGET key field [field ...]
 fn hmget(ctx: &mut Ctx) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
-    let hash = lookup(ctx.keys.db(key), key, now, true)?;
+    let hash = lookup::<Hash>(ctx.keys.db(key), key, now, true)?;
     ctx.out.array(args.len() - 2);
     for field in args.tail(2).iter() {
         ctx.out.bulk_opt(hash.as_ref().and_then(|h| h.get(field)));
@@ -113,7 +100,7 @@ fn hmget(ctx: &mut Ctx) -> CmdResult {
 fn hdel(ctx: &mut Ctx) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
     let db = ctx.keys.db(key);
-    let Some(hash) = lookup(db, key, now, false)? else {
+    let Some(hash) = lookup::<Hash>(db, key, now, false)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -128,7 +115,7 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
 /// HLEN key
 fn hlen(ctx: &mut Ctx) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let len = lookup(ctx.keys.db(key), key, now, true)?.map_or(0, |h| h.len());
+    let len = lookup::<Hash>(ctx.keys.db(key), key, now, true)?.map_or(0, |h| h.len());
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -136,7 +123,7 @@ fn hlen(ctx: &mut Ctx) -> CmdResult {
 /// HSTRLEN key field
 fn hstrlen(ctx: &mut Ctx) -> CmdResult {
     let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    let len = lookup(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field)).map_or(0, <[u8]>::len);
+    let len = lookup::<Hash>(ctx.keys.db(key), key, now, true)?.and_then(|h| h.get(field)).map_or(0, <[u8]>::len);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -144,7 +131,7 @@ fn hstrlen(ctx: &mut Ctx) -> CmdResult {
 /// HEXISTS key field
 fn hexists(ctx: &mut Ctx) -> CmdResult {
     let (now, key, field) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    let found = lookup(ctx.keys.db(key), key, now, true)?.is_some_and(|h| h.get(field).is_some());
+    let found = lookup::<Hash>(ctx.keys.db(key), key, now, true)?.is_some_and(|h| h.get(field).is_some());
     ctx.out.int(found as i64);
     Ok(())
 }
@@ -159,7 +146,7 @@ enum Parts {
 
 fn reply_all(ctx: &mut Ctx, parts: Parts) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let Some(hash) = lookup(ctx.keys.db(key), key, now, true)? else {
+    let Some(hash) = lookup::<Hash>(ctx.keys.db(key), key, now, true)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -251,7 +238,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::ValueOutOfRange);
     }
     let (now, key) = (ctx.now_ms(), args.get(1));
-    let Some(hash) = lookup(ctx.keys.db(key), key, now, true)? else {
+    let Some(hash) = lookup::<Hash>(ctx.keys.db(key), key, now, true)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
@@ -327,14 +314,14 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     // Redis answers a missing key, or refuses another type, before it
     // reads the options.
-    if lookup(ctx.keys.db(key), key, now, true)?.is_none() {
+    if lookup::<Hash>(ctx.keys.db(key), key, now, true)?.is_none() {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
         return Ok(());
     }
     let (pattern, count) = scan_options(ctx, 3)?;
-    let hash = lookup(ctx.keys.db(key), key, now, false)?.expect("looked up above");
+    let hash = lookup::<Hash>(ctx.keys.db(key), key, now, false)?.expect("looked up above");
     let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut visits = count.saturating_mul(10);
     loop {

@@ -3,7 +3,7 @@
 
 use super::args::{self, is};
 use super::flags::*;
-use super::{CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use super::{lookup, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::store::{Db, List, Value};
 
@@ -45,18 +45,6 @@ fn end(arg: &[u8]) -> Result<End, Error> {
     }
 }
 
-/// The list at `key`: `None` when missing, WRONGTYPE for another type.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now_ms: u64, read: bool) -> Result<Option<&'d mut List>, Error> {
-    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
-    match entry {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(Error::WrongType),
-        },
-    }
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Create {
     Always,
@@ -66,14 +54,14 @@ enum Create {
 fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
     let db = ctx.keys.db(key);
-    if lookup(db, key, now, false)?.is_none() {
+    if lookup::<List>(db, key, now, false)?.is_none() {
         if create == Create::IfExists {
             ctx.out.int(0);
             return Ok(());
         }
         db.insert_new(key, Value::List(List::new()), now);
     }
-    let list = lookup(db, key, now, false)?.expect("present");
+    let list = lookup::<List>(db, key, now, false)?.expect("present");
     for e in args.tail(2).iter() {
         match at {
             End::Left => list.push_front(e.into()),
@@ -106,7 +94,7 @@ fn rpushx(ctx: &mut Ctx) -> CmdResult {
 
 /// Pops up to `count` elements from `key`, deleting the list when emptied.
 fn pop_from(db: &mut Db, key: &[u8], at: End, count: usize, now: u64) -> Result<Option<Vec<Box<[u8]>>>, Error> {
-    let Some(list) = lookup(db, key, now, false)? else { return Ok(None) };
+    let Some(list) = lookup::<List>(db, key, now, false)? else { return Ok(None) };
     let take = count.min(list.len());
     let popped: Vec<Box<[u8]>> = match at {
         End::Left => list.drain(..take).collect(),
@@ -159,7 +147,7 @@ fn rpop(ctx: &mut Ctx) -> CmdResult {
 /// LLEN key
 fn llen(ctx: &mut Ctx) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let len = lookup(ctx.keys.db(key), key, now, true)?.map_or(0, |l| l.len());
+    let len = lookup::<List>(ctx.keys.db(key), key, now, true)?.map_or(0, |l| l.len());
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -180,7 +168,7 @@ fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 fn lrange(ctx: &mut Ctx) -> CmdResult {
     let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let Some(list) = lookup(ctx.keys.db(key), key, now, true)? else {
+    let Some(list) = lookup::<List>(ctx.keys.db(key), key, now, true)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -206,7 +194,7 @@ fn index(i: i64, len: usize) -> Option<usize> {
 fn lindex(ctx: &mut Ctx) -> CmdResult {
     let (now, key, index_arg) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
     // Redis answers a missing key before it reads the index.
-    let Some(list) = lookup(ctx.keys.db(key), key, now, true)? else {
+    let Some(list) = lookup::<List>(ctx.keys.db(key), key, now, true)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -219,7 +207,7 @@ fn lindex(ctx: &mut Ctx) -> CmdResult {
 fn lset(ctx: &mut Ctx) -> CmdResult {
     let (now, key, index_arg, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2), ctx.arg(3));
     // Redis looks the key up before it reads the index.
-    let list = lookup(ctx.keys.db(key), key, now, false)?.ok_or(Error::NoSuchKey)?;
+    let list = lookup::<List>(ctx.keys.db(key), key, now, false)?.ok_or(Error::NoSuchKey)?;
     let i = args::int(index_arg)?;
     let at = index(i, list.len()).ok_or(Error::IndexOutOfRange)?;
     list[at] = element.into();
@@ -232,7 +220,7 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
     let count = args::int(ctx.arg(2))?;
     let (now, key, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(3));
     let db = ctx.keys.db(key);
-    let Some(list) = lookup(db, key, now, false)? else {
+    let Some(list) = lookup::<List>(db, key, now, false)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -270,7 +258,7 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let db = ctx.keys.db(key);
-    if let Some(list) = lookup(db, key, now, false)? {
+    if let Some(list) = lookup::<List>(db, key, now, false)? {
         match range(start, stop, list.len()) {
             Some((a, b)) => {
                 list.truncate(b + 1);
@@ -296,7 +284,7 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::Syntax);
     };
     let (now, key, pivot, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(3), ctx.arg(4));
-    let Some(list) = lookup(ctx.keys.db(key), key, now, false)? else {
+    let Some(list) = lookup::<List>(ctx.keys.db(key), key, now, false)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -342,7 +330,7 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
         at += 2;
     }
     let (now, key, element) = (ctx.now_ms(), args.get(1), args.get(2));
-    let list = lookup(ctx.keys.db(key), key, now, true)?;
+    let list = lookup::<List>(ctx.keys.db(key), key, now, true)?;
     let len = list.as_ref().map_or(0, |l| l.len());
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
     let wanted = match count {
@@ -387,20 +375,20 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
 /// element, or nil when `src` is missing.
 fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (now, src, dst) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    if lookup(ctx.keys.db(src), src, now, false)?.is_none() {
+    if lookup::<List>(ctx.keys.db(src), src, now, false)?.is_none() {
         ctx.out.null();
         return Ok(());
     }
     // Redis checks the destination's type before it pops.
-    lookup(ctx.keys.db(dst), dst, now, false)?;
+    lookup::<List>(ctx.keys.db(dst), dst, now, false)?;
     let element = pop_from(ctx.keys.db(src), src, from, 1, now)?.expect("present").remove(0);
     let db = ctx.keys.db(dst);
     // Popping the last element of the source deleted it, even when it is
     // also the destination.
-    if lookup(db, dst, now, false)?.is_none() {
+    if lookup::<List>(db, dst, now, false)?.is_none() {
         db.insert_new(dst, Value::List(List::new()), now);
     }
-    let list = lookup(db, dst, now, false)?.expect("present");
+    let list = lookup::<List>(db, dst, now, false)?.expect("present");
     match to {
         End::Left => list.push_front(element.clone()),
         End::Right => list.push_back(element.clone()),

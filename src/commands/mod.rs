@@ -174,6 +174,21 @@ macro_rules! cmd {
     };
 }
 
+/// The value of type `T` at `key`: `None` when missing, WRONGTYPE when it
+/// holds another type. `read` counts the lookup in keyspace hits/misses.
+pub fn lookup<'d, T: crate::store::Typed>(
+    db: &'d mut Db,
+    key: &[u8],
+    now_ms: u64,
+    read: bool,
+) -> Result<Option<&'d mut T>, Error> {
+    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
+    match entry {
+        None => Ok(None),
+        Some(e) => T::from_value(&mut e.value).map(Some).ok_or(Error::WrongType),
+    }
+}
+
 /// The shard locks a command holds, viewed as databases.
 pub struct Keys<'a> {
     store: &'a Store,

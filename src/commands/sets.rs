@@ -3,10 +3,10 @@
 use super::args::{self, is};
 use super::flags::*;
 use super::hashes::{distinct_picks, parse_cursor, scan_options};
-use super::{CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use super::{lookup, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;
-use crate::store::{Db, Set, Value};
+use crate::store::{Set, Value};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -29,18 +29,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("sscan", -3, READONLY, ONE, sscan, "set", "2.0.0", "Incrementally iterate Set elements", "key cursor [MATCH pattern] [COUNT count]"),
 ];
 
-/// The set at `key`: `None` when missing, WRONGTYPE for another type.
-fn lookup<'d>(db: &'d mut Db, key: &[u8], now_ms: u64, read: bool) -> Result<Option<&'d mut Set>, Error> {
-    let entry = if read { db.read(key, now_ms) } else { db.get(key, now_ms) };
-    match entry {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(Error::WrongType),
-        },
-    }
-}
-
 fn max_ints(ctx: &Ctx) -> usize {
     ctx.server.hot.set_max_intset_entries()
 }
@@ -49,10 +37,10 @@ fn max_ints(ctx: &Ctx) -> usize {
 fn sadd(ctx: &mut Ctx) -> CmdResult {
     let (now, max, key, args) = (ctx.now_ms(), max_ints(ctx), ctx.arg(1), ctx.args);
     let db = ctx.keys.db(key);
-    if lookup(db, key, now, false)?.is_none() {
+    if lookup::<Set>(db, key, now, false)?.is_none() {
         db.insert_new(key, Value::Set(Set::default()), now);
     }
-    let set = lookup(db, key, now, false)?.expect("present");
+    let set = lookup::<Set>(db, key, now, false)?.expect("present");
     let added = args.tail(2).iter().filter(|m| set.insert(m, max)).count();
     ctx.out.int(added as i64);
     Ok(())
@@ -62,7 +50,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
 fn srem(ctx: &mut Ctx) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
     let db = ctx.keys.db(key);
-    let Some(set) = lookup(db, key, now, false)? else {
+    let Some(set) = lookup::<Set>(db, key, now, false)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -84,7 +72,7 @@ fn reply_members<'a>(ctx: &mut Ctx, members: impl ExactSizeIterator<Item = std::
 /// SMEMBERS key
 fn smembers(ctx: &mut Ctx) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    match lookup(ctx.keys.db(key), key, now, true)? {
+    match lookup::<Set>(ctx.keys.db(key), key, now, true)? {
         Some(set) => {
             let members: Vec<_> = set.iter().map(|m| m.into_owned()).collect();
             reply_members(ctx, members.into_iter().map(std::borrow::Cow::Owned));
@@ -97,7 +85,7 @@ fn smembers(ctx: &mut Ctx) -> CmdResult {
 /// SISMEMBER key member
 fn sismember(ctx: &mut Ctx) -> CmdResult {
     let (now, key, member) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    let found = lookup(ctx.keys.db(key), key, now, true)?.is_some_and(|s| s.contains(member));
+    let found = lookup::<Set>(ctx.keys.db(key), key, now, true)?.is_some_and(|s| s.contains(member));
     ctx.out.int(found as i64);
     Ok(())
 }
@@ -105,7 +93,7 @@ fn sismember(ctx: &mut Ctx) -> CmdResult {
 /// SMISMEMBER key member [member ...]
 fn smismember(ctx: &mut Ctx) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
-    let set = lookup(ctx.keys.db(key), key, now, true)?;
+    let set = lookup::<Set>(ctx.keys.db(key), key, now, true)?;
     ctx.out.array(args.len() - 2);
     for m in args.tail(2).iter() {
         ctx.out.int(set.as_ref().is_some_and(|s| s.contains(m)) as i64);
@@ -116,7 +104,7 @@ fn smismember(ctx: &mut Ctx) -> CmdResult {
 /// SCARD key
 fn scard(ctx: &mut Ctx) -> CmdResult {
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let len = lookup(ctx.keys.db(key), key, now, true)?.map_or(0, |s| s.len());
+    let len = lookup::<Set>(ctx.keys.db(key), key, now, true)?.map_or(0, |s| s.len());
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -136,7 +124,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let db = ctx.keys.db(key);
-    let Some(set) = lookup(db, key, now, false)? else {
+    let Some(set) = lookup::<Set>(db, key, now, false)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
@@ -177,7 +165,7 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(Error::Syntax),
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    let Some(set) = lookup(ctx.keys.db(key), key, now, true)? else {
+    let Some(set) = lookup::<Set>(ctx.keys.db(key), key, now, true)? else {
         match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
@@ -216,7 +204,7 @@ fn combine(ctx: &mut Ctx, keys: crate::resp::Args, op: SetOp, limit: usize) -> R
     let now = ctx.now_ms();
     let mut sets: Vec<Option<Set>> = Vec::with_capacity(keys.len());
     for key in keys.iter() {
-        sets.push(lookup(ctx.keys.db(key), key, now, true)?.map(|s| s.clone()));
+        sets.push(lookup::<Set>(ctx.keys.db(key), key, now, true)?.map(|s| s.clone()));
     }
     let empty = Set::default();
     let get = |i: usize| sets[i].as_ref().unwrap_or(&empty);
@@ -353,12 +341,12 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::WrongType);
     }
     if src == dst {
-        let found = lookup(ctx.keys.db(src), src, now, false)?.is_some_and(|s| s.contains(member));
+        let found = lookup::<Set>(ctx.keys.db(src), src, now, false)?.is_some_and(|s| s.contains(member));
         ctx.out.int(found as i64);
         return Ok(());
     }
     let db = ctx.keys.db(src);
-    let set = lookup(db, src, now, false)?.expect("a set");
+    let set = lookup::<Set>(db, src, now, false)?.expect("a set");
     if !set.remove(member) {
         ctx.out.int(0);
         return Ok(());
@@ -370,7 +358,7 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     if dst_type.is_none() {
         db.insert_new(dst, Value::Set(Set::default()), now);
     }
-    lookup(db, dst, now, false)?.expect("a set").insert(member, max);
+    lookup::<Set>(db, dst, now, false)?.expect("a set").insert(member, max);
     ctx.out.int(1);
     Ok(())
 }
@@ -379,14 +367,14 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
 fn sscan(ctx: &mut Ctx) -> CmdResult {
     let mut cursor = parse_cursor(ctx.arg(2))?;
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
-    if lookup(ctx.keys.db(key), key, now, true)?.is_none() {
+    if lookup::<Set>(ctx.keys.db(key), key, now, true)?.is_none() {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
         return Ok(());
     }
     let (pattern, count) = scan_options(ctx, 3)?;
-    let set = lookup(ctx.keys.db(key), key, now, false)?.expect("looked up above");
+    let set = lookup::<Set>(ctx.keys.db(key), key, now, false)?.expect("looked up above");
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut visits = count.saturating_mul(10);
     loop {

@@ -38,25 +38,13 @@ pub const STRING_MAX: usize = 512 * 1024 * 1024;
 
 /// The string at `key`, `None` when missing; WRONGTYPE for other types.
 pub fn lookup_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'d mut Str>, Error> {
-    match db.get(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => match &mut entry.value {
-            Value::Str(s) => Ok(Some(s)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::lookup::<Str>(db, key, now_ms, false)
 }
 
 /// The string at `key` for a command that reads it (counted in INFO's
 /// keyspace hits and misses).
 pub fn read_str<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<Option<&'d mut Str>, Error> {
-    match db.read(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => match &mut entry.value {
-            Value::Str(s) => Ok(Some(s)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::lookup::<Str>(db, key, now_ms, true)
 }
 
 /// GET key

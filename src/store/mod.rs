@@ -17,7 +17,7 @@ use parking_lot::{Mutex, MutexGuard};
 pub use db::Db;
 pub use hash::{Hash, HashLimits};
 pub use set::Set;
-pub use value::{Entry, List, Str, Value};
+pub use value::{Entry, List, Str, Typed, Value};
 
 /// One shard: a table per logical database.
 pub struct Shard {

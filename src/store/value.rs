@@ -170,6 +170,30 @@ impl Value {
     }
 }
 
+/// A type a value can hold, for typed lookups: `Some` when the value is
+/// of this type.
+pub trait Typed: Sized {
+    fn from_value(value: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($ty:ty, $variant:ident) => {
+        impl Typed for $ty {
+            fn from_value(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+typed!(Str, Str);
+typed!(Hash, Hash);
+typed!(Set, Set);
+typed!(List, List);
+
 /// A key's slot in the keyspace: its value and its expiry.
 #[derive(Debug, Clone)]
 pub struct Entry {

@@ -3,10 +3,10 @@
 use super::args::{self, is, Cursor};
 use super::flags::*;
 use super::long_double::LongDouble;
-use super::{lookup, CmdResult, CommandSpec, Ctx, Error};
+use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
-use crate::store::{Db, Hash, HashLimits, Value};
+use crate::store::{Hash, HashLimits};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -28,14 +28,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("hscan", -3, READONLY, ONE, hscan, "hash", "2.8.0", "Incrementally iterate hash fields and associated values", "key cursor [MATCH pattern] [COUNT count]"),
 ];
 
-/// The hash at `key`, created empty when missing.
-fn lookup_or_create<'d>(db: &'d mut Db, key: &[u8], now_ms: u64) -> Result<&'d mut Hash, Error> {
-    if lookup::<Hash>(db, key, now_ms, false)?.is_none() {
-        db.insert_new(key, Value::Hash(Hash::default()), now_ms);
-    }
-    Ok(lookup::<Hash>(db, key, now_ms, false)?.expect("present"))
-}
-
 fn limits(ctx: &Ctx) -> HashLimits {
     ctx.server.hot.hash_limits()
 }
@@ -46,7 +38,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
         return Err(Error::WrongArity(ctx.spec.name.to_string()));
     }
     let (now, limits, key, args) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.args);
-    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let hash = lookup_or_create::<Hash>(ctx.keys.db(key), key, now)?;
     let mut added = 0;
     for pair in 0..(args.len() - 2) / 2 {
         added += hash.set(args.get(2 + pair * 2), args.get(3 + pair * 2), limits) as i64;
@@ -71,7 +63,7 @@ fn hmset(ctx: &mut Ctx) -> CmdResult {
 /// HSETNX key field value
 fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let (now, limits, key, field, value) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2), ctx.arg(3));
-    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let hash = lookup_or_create::<Hash>(ctx.keys.db(key), key, now)?;
     let added = hash.get(field).is_none() && hash.set(field, value, limits);
     ctx.out.int(added as i64);
     Ok(())
@@ -181,7 +173,7 @@ fn hvals(ctx: &mut Ctx) -> CmdResult {
 fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let by = args::int(ctx.arg(3))?;
     let (now, limits, key, field) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2));
-    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let hash = lookup_or_create::<Hash>(ctx.keys.db(key), key, now)?;
     let current = match hash.get(field) {
         Some(v) => crate::resp::request::parse_i64(v).ok_or(Error::HashValueNotInteger)?,
         None => 0,
@@ -200,7 +192,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::NanOrInfinity);
     }
     let (now, limits, key, field) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2));
-    let hash = lookup_or_create(ctx.keys.db(key), key, now)?;
+    let hash = lookup_or_create::<Hash>(ctx.keys.db(key), key, now)?;
     let current = match hash.get(field) {
         Some(v) => LongDouble::parse(v).ok_or(Error::HashValueNotFloat)?,
         None => LongDouble::Finite { neg: false, mant: 0, exp: 0 },

@@ -3,9 +3,9 @@
 
 use super::args::{self, is};
 use super::flags::*;
-use super::{lookup, CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
-use crate::store::{Db, List, Value};
+use crate::store::{Db, List};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -54,14 +54,11 @@ enum Create {
 fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
     let (now, key, args) = (ctx.now_ms(), ctx.arg(1), ctx.args);
     let db = ctx.keys.db(key);
-    if lookup::<List>(db, key, now, false)?.is_none() {
-        if create == Create::IfExists {
-            ctx.out.int(0);
-            return Ok(());
-        }
-        db.insert_new(key, Value::List(List::new()), now);
+    if create == Create::IfExists && lookup::<List>(db, key, now, false)?.is_none() {
+        ctx.out.int(0);
+        return Ok(());
     }
-    let list = lookup::<List>(db, key, now, false)?.expect("present");
+    let list = lookup_or_create::<List>(db, key, now)?;
     for e in args.tail(2).iter() {
         match at {
             End::Left => list.push_front(e.into()),
@@ -382,13 +379,9 @@ fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     // Redis checks the destination's type before it pops.
     lookup::<List>(ctx.keys.db(dst), dst, now, false)?;
     let element = pop_from(ctx.keys.db(src), src, from, 1, now)?.expect("present").remove(0);
-    let db = ctx.keys.db(dst);
     // Popping the last element of the source deleted it, even when it is
     // also the destination.
-    if lookup::<List>(db, dst, now, false)?.is_none() {
-        db.insert_new(dst, Value::List(List::new()), now);
-    }
-    let list = lookup::<List>(db, dst, now, false)?.expect("present");
+    let list = lookup_or_create::<List>(ctx.keys.db(dst), dst, now)?;
     match to {
         End::Left => list.push_front(element.clone()),
         End::Right => list.push_back(element.clone()),

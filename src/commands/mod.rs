@@ -189,6 +189,18 @@ pub fn lookup<'d, T: crate::store::Typed>(
     }
 }
 
+/// The value of type `T` at `key`, created empty when missing.
+pub fn lookup_or_create<'d, T: crate::store::Typed + Default>(
+    db: &'d mut Db,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<&'d mut T, Error> {
+    if lookup::<T>(db, key, now_ms, false)?.is_none() {
+        db.insert_new(key, T::default().into_value(), now_ms);
+    }
+    Ok(lookup::<T>(db, key, now_ms, false)?.expect("just created"))
+}
+
 /// The shard locks a command holds, viewed as databases.
 pub struct Keys<'a> {
     store: &'a Store,

@@ -3,7 +3,7 @@
 use super::args::{self, is};
 use super::flags::*;
 use super::hashes::{distinct_picks, parse_cursor, scan_options};
-use super::{lookup, CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;
 use crate::store::{Set, Value};
@@ -36,11 +36,7 @@ fn max_ints(ctx: &Ctx) -> usize {
 /// SADD key member [member ...]
 fn sadd(ctx: &mut Ctx) -> CmdResult {
     let (now, max, key, args) = (ctx.now_ms(), max_ints(ctx), ctx.arg(1), ctx.args);
-    let db = ctx.keys.db(key);
-    if lookup::<Set>(db, key, now, false)?.is_none() {
-        db.insert_new(key, Value::Set(Set::default()), now);
-    }
-    let set = lookup::<Set>(db, key, now, false)?.expect("present");
+    let set = lookup_or_create::<Set>(ctx.keys.db(key), key, now)?;
     let added = args.tail(2).iter().filter(|m| set.insert(m, max)).count();
     ctx.out.int(added as i64);
     Ok(())
@@ -354,11 +350,7 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     if set.is_empty() {
         db.remove(src, now);
     }
-    let db = ctx.keys.db(dst);
-    if dst_type.is_none() {
-        db.insert_new(dst, Value::Set(Set::default()), now);
-    }
-    lookup::<Set>(db, dst, now, false)?.expect("a set").insert(member, max);
+    lookup_or_create::<Set>(ctx.keys.db(dst), dst, now)?.insert(member, max);
     ctx.out.int(1);
     Ok(())
 }

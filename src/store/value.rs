@@ -174,6 +174,7 @@ impl Value {
 /// of this type.
 pub trait Typed: Sized {
     fn from_value(value: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
 }
 
 macro_rules! typed {
@@ -184,6 +185,10 @@ macro_rules! typed {
                     Value::$variant(v) => Some(v),
                     _ => None,
                 }
+            }
+
+            fn into_value(self) -> Value {
+                Value::$variant(self)
             }
         }
     };

@@ -135,6 +135,14 @@ static PARAMS: &[Param] = &[
     p("activerehashing", YES_NO, "yes", true),
     p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     Param {
+        alias: Some("zset-max-ziplist-entries"),
+        ..p("zset-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)
+    },
+    Param {
+        alias: Some("zset-max-ziplist-value"),
+        ..p("zset-max-listpack-value", Kind::Int { min: 0, max: i64::MAX }, "64", true)
+    },
+    Param {
         alias: Some("hash-max-ziplist-entries"),
         ..p("hash-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)
     },

@@ -33,6 +33,8 @@ pub struct Hot {
     pub hash_max_entries: AtomicUsize,
     pub hash_max_value: AtomicUsize,
     pub set_max_ints: AtomicUsize,
+    pub zset_max_entries: AtomicUsize,
+    pub zset_max_value: AtomicUsize,
 }
 
 impl Hot {
@@ -48,6 +50,8 @@ impl Hot {
             hash_max_entries: AtomicUsize::new(0),
             hash_max_value: AtomicUsize::new(0),
             set_max_ints: AtomicUsize::new(0),
+            zset_max_entries: AtomicUsize::new(0),
+            zset_max_value: AtomicUsize::new(0),
         };
         hot.refresh(c);
         hot
@@ -65,6 +69,15 @@ impl Hot {
         self.hash_max_entries.store(int("hash-max-listpack-entries"), Relaxed);
         self.hash_max_value.store(int("hash-max-listpack-value"), Relaxed);
         self.set_max_ints.store(int("set-max-intset-entries"), Relaxed);
+        self.zset_max_entries.store(int("zset-max-listpack-entries"), Relaxed);
+        self.zset_max_value.store(int("zset-max-listpack-value"), Relaxed);
+    }
+
+    pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {
+        crate::store::zset::ZSetLimits {
+            max_entries: self.zset_max_entries.load(Relaxed),
+            max_value: self.zset_max_value.load(Relaxed),
+        }
     }
 
     pub fn set_max_intset_entries(&self) -> usize {

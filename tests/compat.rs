@@ -513,7 +513,8 @@ impl Rng {
 }
 
 /// A small keyspace, so commands collide on keys; `{t}` keys share a slot.
-const KEYS: &[&str] = &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2", "s1", "s2", "l1", "l2"];
+const KEYS: &[&str] =
+    &["k1", "k2", "k3", "{t}a", "{t}b", "n", "f", "bits", "h1", "h2", "s1", "s2", "l1", "l2", "z1", "z2"];
 /// Set members: integers (intset) and strings (hashtable) mixed.
 const MEMBERS: &[&str] = &["1", "2", "3", "-5", "12", "a", "b", "x y", "9223372036854775807", ""];
 /// Fields of hashes (and later members of sets): few, so they collide.
@@ -555,7 +556,8 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (_, "member" | "element" | "pivot") => rng.pick(MEMBERS).to_string(),
         (_, "numkeys") => rng.pick(&["1", "2", "3", "0", "-1", "x"]).to_string(),
         (_, "offset") if command.starts_with("bitfield") => rng.pick(OFFSETS).to_string(),
-        (_, "increment") if float_command => rng.pick(FLOATS).to_string(),
+        (_, "increment") if float_command || command == "zincrby" => rng.pick(FLOATS).to_string(),
+        (_, "score") => rng.pick(FLOATS).to_string(),
         // Short relative TTLs could expire between the two servers' runs.
         (_, "seconds") => rng.pick(&["100", "1000", "0", "-1", "abc", "9223372036854775807"]).to_string(),
         (_, "milliseconds") => rng.pick(&["100000", "5000000", "0", "-5", "abc"]).to_string(),

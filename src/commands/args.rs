@@ -23,6 +23,14 @@ pub fn float(arg: &[u8]) -> Result<f64, Error> {
     if v.is_nan() {
         return Err(Error::NotFloat);
     }
+    // strtod reports overflow (1e400) and underflow to zero (1e-400) as
+    // range errors, which Redis refuses; a written infinity is fine.
+    let mantissa = s.split(['e', 'E']).next().unwrap_or("");
+    let overflow = v.is_infinite() && !s.to_ascii_lowercase().contains("inf");
+    let underflow = v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if overflow || underflow {
+        return Err(Error::NotFloat);
+    }
     Ok(v)
 }
 
@@ -74,5 +82,9 @@ mod tests {
         assert!(float(b" 1").is_err());
         assert!(float(b"").is_err());
         assert!(float(b"abc").is_err());
+        assert!(float(b"1e400").is_err());
+        assert!(float(b"1e-400").is_err());
+        assert_eq!(float(b"0e-400"), Ok(0.0));
+        assert_eq!(float(b"+inf"), Ok(f64::INFINITY));
     }
 }

@@ -70,6 +70,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "hash" => cats.push("@hash"),
         "set" => cats.push("@set"),
         "list" => cats.push("@list"),
+        "sorted-set" => cats.push("@sortedset"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 10] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -16,6 +16,7 @@ fn families() -> [&'static [CommandSpec]; 9] {
         super::lists::COMMANDS,
         super::hashes::COMMANDS,
         super::sets::COMMANDS,
+        super::zsets::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,

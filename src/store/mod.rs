@@ -11,6 +11,7 @@ pub mod pack;
 pub mod routing;
 pub mod set;
 pub mod value;
+pub mod zset;
 
 use parking_lot::{Mutex, MutexGuard};
 

@@ -3,6 +3,7 @@
 
 use super::hash::Hash;
 use super::set::Set;
+use super::zset::ZSet;
 use crate::resp::reply::format_i64;
 use crate::resp::request::parse_i64;
 
@@ -137,6 +138,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     List(List),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -147,6 +149,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -157,6 +160,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -166,6 +170,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => l.capacity() * 16 + l.iter().map(|e| e.len()).sum::<usize>(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
@@ -198,6 +203,7 @@ typed!(Str, Str);
 typed!(Hash, Hash);
 typed!(Set, Set);
 typed!(List, List);
+typed!(ZSet, ZSet);
 
 /// A key's slot in the keyspace: its value and its expiry.
 #[derive(Debug, Clone)]

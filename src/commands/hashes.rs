@@ -238,22 +238,38 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let len = hash.len();
-    let picks: Vec<usize> = match count {
-        None => vec![crate::server::random_u64() as usize % len],
-        // A negative count may repeat fields.
-        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| crate::server::random_u64() as usize % len).collect(),
-        Some(n) => distinct_picks(len, n as usize),
+    let rand = crate::server::random_u64;
+    let picks: Vec<(&[u8], &[u8])> = match count {
+        None => vec![hash.random(rand).expect("not empty")],
+        // A negative count may repeat fields: each pick is independent.
+        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| hash.random(rand).expect("not empty")).collect(),
+        // Most of the hash: take it all and keep a random part.
+        Some(n) if n as usize * 3 >= len => {
+            let all: Vec<(&[u8], &[u8])> = hash.iter().collect();
+            distinct_picks(len, n as usize).into_iter().map(|i| all[i]).collect()
+        }
+        // A small part: random picks, skipping repeats.
+        Some(n) => {
+            let mut seen = std::collections::HashSet::new();
+            let mut picks = Vec::with_capacity(n as usize);
+            while picks.len() < n as usize {
+                let pair = hash.random(rand).expect("not empty");
+                if seen.insert(pair.0) {
+                    picks.push(pair);
+                }
+            }
+            picks
+        }
     };
     if count.is_none() {
-        ctx.out.bulk(hash.nth(picks[0]).expect("in range").0);
+        ctx.out.bulk(picks[0].0);
         return Ok(());
     }
     ctx.out.array(picks.len() * if with_values { 2 } else { 1 });
-    let pairs: Vec<(&[u8], &[u8])> = hash.iter().collect();
-    for i in picks {
-        ctx.out.bulk(pairs[i].0);
+    for (f, v) in picks {
+        ctx.out.bulk(f);
         if with_values {
-            ctx.out.bulk(pairs[i].1);
+            ctx.out.bulk(v);
         }
     }
     Ok(())

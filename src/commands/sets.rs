@@ -127,20 +127,23 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         }
         return Ok(());
     };
-    let members: Vec<Vec<u8>> = set.iter().map(|m| m.into_owned()).collect();
-    let picks = distinct_picks(members.len(), count.unwrap_or(1));
-    for &i in &picks {
-        set.remove(&members[i]);
+    // Each pick is O(1); popping everything takes the whole set.
+    let wanted = count.unwrap_or(1).min(set.len());
+    let mut popped: Vec<Vec<u8>> = Vec::with_capacity(wanted);
+    while popped.len() < wanted {
+        let member = set.random(crate::server::random_u64).expect("not empty").into_owned();
+        set.remove(&member);
+        popped.push(member);
     }
     if set.is_empty() {
         db.remove(key, now);
     }
     match count {
-        None => ctx.out.bulk(&members[picks[0]]),
+        None => ctx.out.bulk(&popped[0]),
         Some(_) => {
-            ctx.out.array(picks.len());
-            for i in picks {
-                ctx.out.bulk(&members[i]);
+            ctx.out.array(popped.len());
+            for m in &popped {
+                ctx.out.bulk(m);
             }
         }
     }
@@ -168,19 +171,32 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
         }
         return Ok(());
     };
-    let members: Vec<Vec<u8>> = set.iter().map(|m| m.into_owned()).collect();
-    let len = members.len();
-    let picks: Vec<usize> = match count {
-        None => vec![crate::server::random_u64() as usize % len],
-        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| crate::server::random_u64() as usize % len).collect(),
-        Some(n) => distinct_picks(len, n as usize),
+    let len = set.len();
+    let rand = crate::server::random_u64;
+    let picks: Vec<Vec<u8>> = match count {
+        None => vec![set.random(rand).expect("not empty").into_owned()],
+        // A negative count may repeat members: each pick is independent.
+        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| set.random(rand).expect("not empty").into_owned()).collect(),
+        // Most of the set: take it all and keep a random part.
+        Some(n) if n as usize * 3 >= len => {
+            let all: Vec<Vec<u8>> = set.iter().map(|m| m.into_owned()).collect();
+            distinct_picks(len, n as usize).into_iter().map(|i| all[i].clone()).collect()
+        }
+        // A small part: random picks, skipping repeats.
+        Some(n) => {
+            let mut seen = std::collections::HashSet::new();
+            while seen.len() < n as usize {
+                seen.insert(set.random(rand).expect("not empty").into_owned());
+            }
+            seen.into_iter().collect()
+        }
     };
     match count {
-        None => ctx.out.bulk(&members[picks[0]]),
+        None => ctx.out.bulk(&picks[0]),
         Some(_) => {
             ctx.out.array(picks.len());
-            for i in picks {
-                ctx.out.bulk(&members[i]);
+            for m in &picks {
+                ctx.out.bulk(m);
             }
         }
     }

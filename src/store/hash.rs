@@ -158,9 +158,14 @@ impl Hash {
         }
     }
 
-    /// The pair at position `i` of the iteration order (random picks).
-    pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.iter().nth(i)
+    /// A random pair: O(1) for a table, a walk of at most
+    /// hash-max-listpack-entries pairs for a pack.
+    pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Pack(_) if self.is_empty() => None,
+            Hash::Pack(_) => self.iter().nth((rand() % self.len() as u64) as usize),
+            Hash::Table(t) => t.random(rand).map(|(k, v)| (k, &**v)),
+        }
     }
 
     pub fn heap_size(&self) -> usize {

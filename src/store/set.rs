@@ -122,6 +122,15 @@ impl Set {
         }
     }
 
+    /// A random member in O(1) (the set must not be empty).
+    pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Set::Ints(v) if v.is_empty() => None,
+            Set::Ints(v) => Some(Cow::Owned(format_i64(v[(rand() % v.len() as u64) as usize], &mut [0; 20]).to_vec())),
+            Set::Table(t) => t.random(rand).map(|(k, _)| Cow::Borrowed(k)),
+        }
+    }
+
     /// A set holding `members`, encoded as SADD would build it.
     pub fn from_members<'a>(members: impl IntoIterator<Item = &'a [u8]>, max_ints: usize) -> Set {
         let mut set = Set::default();

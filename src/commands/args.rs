@@ -69,6 +69,32 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Parses `[MATCH pattern] [COUNT count]` from argument `from` on.
+pub fn scan_options<'a>(ctx: &super::Ctx<'a>, from: usize) -> Result<(Option<&'a [u8]>, usize), Error> {
+    let mut pattern = None;
+    let mut count = 10;
+    let mut cur = Cursor::new(ctx.args, from);
+    while let Some(word) = cur.next_arg() {
+        if is(word, "match") {
+            pattern = Some(cur.value()?);
+        } else if is(word, "count") {
+            let n = int(cur.value()?)?;
+            if n < 1 {
+                return Err(Error::Syntax);
+            }
+            count = n as usize;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok((pattern, count))
+}
+
+/// A SCAN-family cursor argument.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
+    std::str::from_utf8(arg).ok().and_then(|s| s.parse().ok()).ok_or(Error::InvalidCursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -270,7 +270,7 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 /// The cursor packs the shard being walked and that shard's table cursor:
 /// `table_cursor * shards + shard`.
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(ctx.arg(1)).ok().and_then(|s| s.parse().ok()).ok_or(Error::InvalidCursor)?;
+    let cursor = args::parse_cursor(ctx.arg(1))?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<&[u8]> = None;

@@ -1,8 +1,9 @@
 //! Set commands.
 
 use super::args::{self, is};
+use super::args::{parse_cursor, scan_options};
 use super::flags::*;
-use super::hashes::{distinct_picks, parse_cursor, scan_options};
+use super::hashes::distinct_picks;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;

@@ -65,6 +65,8 @@ const RULES: &[(&str, Rule, &str)] = &[
     ("sunion", Rule::Unordered, "set order is the table's"),
     ("sdiff", Rule::Unordered, "set order is the table's"),
     ("srandmember", Rule::RandomSample, "random by definition"),
+    ("zrandmember", Rule::RandomSample, "random by definition"),
+    ("zscan", Rule::ScanComplete(2), "cursors are table positions; only a full iteration's items are defined"),
     ("spop", Rule::Unordered, "SPOP with a count at least the set's size returns all of it, in table order"),
     ("randomkey", Rule::RandomMember, "random by definition"),
     ("ttl", Rule::Tolerance(1), "the two servers run the command a moment apart"),
@@ -540,6 +542,11 @@ const INTEGERS: &[&str] = &[
     "",
 ];
 const FLOATS: &[&str] = &["0", "1", "-1", "0.1", "2.5", "-3.75", "1e3", "inf", "-inf", "nan", "abc", "1e400"];
+/// Score and lex range bounds (ZRANGEBYSCORE min max, ZLEXCOUNT, ...).
+const RANGE_BOUNDS: &[&str] = &[
+    "-inf", "+inf", "inf", "(1", "1", "2.5", "(2.5", "0", "-1", "(-inf", "x", "-", "+", "[a", "(a", "[x y", "(b", "[",
+    "[1", "(12",
+];
 const PATTERNS: &[&str] = &["*", "k*", "k?", "{t}*", "[kn]*", "*a", "nomatch"];
 const UNIX_TIMES: &[&str] = &["1", "99999999999", "2000000000", "-1", "0", "abc"];
 const ENCODINGS: &[&str] = &["i8", "u8", "i16", "u1", "i64", "u63", "u64", "i0", "x8"];
@@ -557,7 +564,8 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (_, "numkeys") => rng.pick(&["1", "2", "3", "0", "-1", "x"]).to_string(),
         (_, "offset") if command.starts_with("bitfield") => rng.pick(OFFSETS).to_string(),
         (_, "increment") if float_command || command == "zincrby" => rng.pick(FLOATS).to_string(),
-        (_, "score") => rng.pick(FLOATS).to_string(),
+        (_, "score" | "weight") => rng.pick(FLOATS).to_string(),
+        (_, "min" | "max") => rng.pick(RANGE_BOUNDS).to_string(),
         // Short relative TTLs could expire between the two servers' runs.
         (_, "seconds") => rng.pick(&["100", "1000", "0", "-1", "abc", "9223372036854775807"]).to_string(),
         (_, "milliseconds") => rng.pick(&["100000", "5000000", "0", "-5", "abc"]).to_string(),

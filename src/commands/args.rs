@@ -10,28 +10,66 @@ pub fn int(arg: &[u8]) -> Result<i64, Error> {
     parse_i64(arg).ok_or(Error::NotInteger)
 }
 
-/// A float argument as Redis's strtold check accepts it: no spaces, no NaN.
+/// What C's strtod makes of `arg`: the value, how many bytes it read, and
+/// whether it reported a range error (overflow, or underflow to 0). Redis
+/// reads floats with strtod, so hex floats (`0x1p3`), `infinity` and
+/// leading spaces are what they are to it. Like C, it stops at a NUL.
+pub fn strtod(arg: &[u8]) -> (f64, usize, bool) {
+    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
+    let mut owned = Vec::with_capacity(text.len() + 1);
+    owned.extend_from_slice(text);
+    owned.push(0);
+    let start = owned.as_ptr() as *const libc::c_char;
+    let mut end: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `owned` is NUL-terminated and outlives the call; strtod only
+    // reads it and stores a pointer into it in `end`. errno is this
+    // thread's.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let value = libc::strtod(start, &mut end);
+        let erange = *libc::__errno_location() == libc::ERANGE;
+        (value, end.offset_from(start) as usize, erange)
+    }
+}
+
+/// A float as Redis's string2d accepts it: strtod reads every byte, no
+/// leading space, no range error, no NaN.
+pub fn strict_float(arg: &[u8]) -> Option<f64> {
+    let (v, read, erange) = strtod(arg);
+    let ok = !arg.is_empty() && !arg[0].is_ascii_whitespace() && read == arg.len() && !erange && !v.is_nan();
+    ok.then_some(v)
+}
+
+/// A float as a bare C strtod check accepts it (score range bounds): it
+/// reads the string up to its end or first NUL, and is not NaN.
+pub fn loose_float(arg: &[u8]) -> Option<f64> {
+    let (v, read, _) = strtod(arg);
+    let text_len = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    (read == text_len && !v.is_nan()).then_some(v)
+}
+
+/// A float argument (`ERR value is not a valid float`).
 pub fn float(arg: &[u8]) -> Result<f64, Error> {
-    let s = std::str::from_utf8(arg).map_err(|_| Error::NotFloat)?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_ascii_whitespace())
-        || s.ends_with(|c: char| c.is_ascii_whitespace())
-    {
-        return Err(Error::NotFloat);
+    strict_float(arg).ok_or(Error::NotFloat)
+}
+
+/// The most members a negative SRANDMEMBER/HRANDFIELD/ZRANDMEMBER count
+/// may ask for. Redis 7.0 tries to build any reply and dies on the huge
+/// ones (`ZRANDMEMBER key -9223372036854775807` crashes it); we refuse
+/// past this with Redis's out-of-range error instead.
+pub const MAX_RANDOM_REPLY: u64 = 1 << 26;
+
+/// The count of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER: any integer but
+/// i64::MIN, and a negative one no larger than `MAX_RANDOM_REPLY`.
+pub fn random_count(arg: &[u8]) -> Result<i64, Error> {
+    let n = int(arg)?;
+    if n == i64::MIN {
+        return Err(Error::CountOutOfRange);
     }
-    let v: f64 = s.parse().map_err(|_| Error::NotFloat)?;
-    if v.is_nan() {
-        return Err(Error::NotFloat);
+    if n < 0 && n.unsigned_abs() > MAX_RANDOM_REPLY {
+        return Err(Error::ValueOutOfRange);
     }
-    // strtod reports overflow (1e400) and underflow to zero (1e-400) as
-    // range errors, which Redis refuses; a written infinity is fine.
-    let mantissa = s.split(['e', 'E']).next().unwrap_or("");
-    let overflow = v.is_infinite() && !s.to_ascii_lowercase().contains("inf");
-    let underflow = v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
-    if overflow || underflow {
-        return Err(Error::NotFloat);
-    }
-    Ok(v)
+    Ok(n)
 }
 
 /// True when `arg` is `word`, ignoring ASCII case.
@@ -108,6 +146,19 @@ mod tests {
         assert!(float(b" 1").is_err());
         assert!(float(b"").is_err());
         assert!(float(b"abc").is_err());
+        assert_eq!(float(b"0x1p3"), Ok(8.0));
+        assert_eq!(float(b"infinity"), Ok(f64::INFINITY));
+        assert!(float(b"1e400").is_err());
+        assert!(float(b"1e-400").is_err());
+        assert!(float(b"1 ").is_err());
+        assert!(float(b"1\x002").is_err());
+        assert_eq!(strtod(b" (1"), (0.0, 0, false));
+        assert_eq!(strtod(b" 1"), (1.0, 2, false));
+        assert_eq!(loose_float(b"\x00x"), Some(0.0));
+        assert_eq!(loose_float(b"2\x00x"), Some(2.0));
+        assert_eq!(loose_float(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(loose_float(b"1 "), None);
+        assert_eq!(loose_float(b"nan"), None);
         assert!(float(b"1e400").is_err());
         assert!(float(b"1e-400").is_err());
         assert_eq!(float(b"0e-400"), Ok(0.0));

@@ -106,6 +106,14 @@ pub enum Error {
     ZaddGtLtNx,
     ZaddIncrPair,
     ZsetNan,
+    /// A score or lex range bound Redis cannot read.
+    MinMaxNotFloat,
+    MinMaxNotString,
+    WeightNotFloat,
+    /// Full command name (`zunionstore`).
+    AtLeastOneInputKey(&'static str),
+    LimitNeedsByScoreOrLex,
+    WithScoresWithByLex,
     HashValueNotFloat,
     NoShutdownInProgress,
     /// A bug: a handler panicked.
@@ -315,6 +323,14 @@ impl Error {
             ZaddGtLtNx => write_str(f, "ERR GT, LT, and/or NX options at the same time are not compatible"),
             ZaddIncrPair => write_str(f, "ERR INCR option supports a single increment-element pair"),
             ZsetNan => write_str(f, "ERR resulting score is not a number (NaN)"),
+            MinMaxNotFloat => write_str(f, "ERR min or max is not a float"),
+            MinMaxNotString => write_str(f, "ERR min or max not valid string range item"),
+            WeightNotFloat => write_str(f, "ERR weight value is not a float"),
+            AtLeastOneInputKey(name) => write!(f, "ERR at least 1 input key is needed for '{name}' command"),
+            LimitNeedsByScoreOrLex => {
+                write_str(f, "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+            }
+            WithScoresWithByLex => write_str(f, "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
             HashValueNotInteger => write_str(f, "ERR hash value is not an integer"),
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),

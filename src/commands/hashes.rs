@@ -212,13 +212,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
     let count = match args.len() {
         2 => None,
-        3 | 4 => {
-            let n = args::int(args.get(2))?;
-            if n == i64::MIN {
-                return Err(Error::CountOutOfRange);
-            }
-            Some(n)
-        }
+        3 | 4 => Some(args::random_count(args.get(2))?),
         _ => return Err(Error::Syntax),
     };
     let with_values = match args.len() {

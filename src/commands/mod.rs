@@ -100,22 +100,32 @@ impl KeySpec {
         KeySpec { first: 0, last: 0, step: 0, keynum: index }
     }
 
+    /// Keys counted by the argument at `index` after a fixed key at
+    /// argument 1 (ZUNIONSTORE destination numkeys key ...).
+    pub const fn first_then_counted_at(index: i32) -> KeySpec {
+        KeySpec { first: 1, last: 1, step: 1, keynum: index }
+    }
+
     /// The argument indexes of the keys in `args`.
-    pub fn positions(&self, args: &Args) -> std::iter::StepBy<std::ops::Range<usize>> {
+    pub fn positions(&self, args: &Args) -> impl Iterator<Item = usize> {
         let argc = args.len();
-        if self.keynum > 0 {
+        let fixed = if self.first <= 0 {
+            (0..0).step_by(1)
+        } else {
+            let last = if self.last < 0 { argc as i32 + self.last } else { self.last.min(argc as i32 - 1) };
+            let (first, last) = (self.first as usize, last.max(0) as usize);
+            (first..(last + 1).max(first)).step_by(self.step.max(1) as usize)
+        };
+        let counted = if self.keynum > 0 {
             let at = self.keynum as usize;
             // An invalid count locks nothing; the handler reports it.
             let count = args.iter().nth(at).and_then(crate::resp::request::parse_i64).unwrap_or(0);
             let count = (count.max(0) as usize).min(argc.saturating_sub(at + 1));
-            return (at + 1..at + 1 + count).step_by(1);
-        }
-        if self.first <= 0 {
-            return (0..0).step_by(1);
-        }
-        let last = if self.last < 0 { argc as i32 + self.last } else { self.last.min(argc as i32 - 1) };
-        let (first, last) = (self.first as usize, last.max(0) as usize);
-        (first..(last + 1).max(first)).step_by(self.step.max(1) as usize)
+            at + 1..at + 1 + count
+        } else {
+            0..0
+        };
+        fixed.chain(counted)
     }
 }
 
@@ -278,5 +288,6 @@ mod tests {
         assert_eq!(keys(KeySpec::counted_at(1), "sintercard 2 a b LIMIT 1"), vec![2, 3]);
         assert_eq!(keys(KeySpec::counted_at(1), "sintercard 9 a"), vec![2]);
         assert_eq!(keys(KeySpec::counted_at(1), "sintercard x a"), Vec::<usize>::new());
+        assert_eq!(keys(KeySpec::first_then_counted_at(2), "zunionstore d 2 a b WEIGHTS 1 2"), vec![1, 3, 4]);
     }
 }

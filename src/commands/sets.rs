@@ -155,13 +155,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
 fn srandmember(ctx: &mut Ctx) -> CmdResult {
     let count = match ctx.argc() {
         2 => None,
-        3 => {
-            let n = args::int(ctx.arg(2))?;
-            if n == i64::MIN {
-                return Err(Error::CountOutOfRange);
-            }
-            Some(n)
-        }
+        3 => Some(args::random_count(ctx.arg(2))?),
         _ => return Err(Error::Syntax),
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));

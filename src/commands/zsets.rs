@@ -1,12 +1,19 @@
-//! Sorted set commands: the core (adding, scores, ranks, index ranges,
-//! pops). Score and lex ranges, set algebra and the blocking pops come
-//! later.
+//! Sorted set commands: adding and scoring, ranks, ranges by rank, score
+//! and lex (with their stored forms), removal by range, pops, random
+//! members, set algebra (ZUNION, ZINTER, ZDIFF and their STORE forms,
+//! ZINTERCARD) and ZSCAN. Ranges resolve to a span of ranks first (two
+//! O(log n) searches), then walk it.
 
-use super::args::{self, is};
+use std::collections::HashMap;
+
+use super::args::{self, is, parse_cursor, scan_options};
 use super::flags::*;
-use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error};
+use super::hashes::distinct_picks;
+use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
+use crate::glob;
 use crate::store::zset::{format_score, ZSet, ZSetLimits};
+use crate::store::Value;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -18,10 +25,30 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("zmscore", -3, READONLY | FAST, ONE, zmscore, "sorted-set", "6.2.0", "Get the score associated with the given members in a sorted set", "key member..."),
     cmd!("zrank", 3, READONLY | FAST, ONE, zrank, "sorted-set", "2.0.0", "Determine the index of a member in a sorted set", "key member"),
     cmd!("zrevrank", 3, READONLY | FAST, ONE, zrevrank, "sorted-set", "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "key member"),
+    cmd!("zcount", 4, READONLY | FAST, ONE, zcount, "sorted-set", "2.0.0", "Count the members in a sorted set with scores within the given values", "key min max"),
+    cmd!("zlexcount", 4, READONLY | FAST, ONE, zlexcount, "sorted-set", "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", "key min max"),
     cmd!("zpopmin", -2, WRITE | FAST, ONE, zpopmin, "sorted-set", "5.0.0", "Remove and return members with the lowest scores in a sorted set", "key [count]"),
     cmd!("zpopmax", -2, WRITE | FAST, ONE, zpopmax, "sorted-set", "5.0.0", "Remove and return members with the highest scores in a sorted set", "key [count]"),
-    cmd!("zrange", -4, READONLY, ONE, zrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set", "key start stop [REV] [WITHSCORES]"),
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zmpop", -4, WRITE, NONE, zmpop, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set", "numkeys key... MIN|MAX [COUNT count]") },
+    cmd!("zrange", -4, READONLY, ONE, zrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set", "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
+    cmd!("zrangestore", -5, WRITE | DENYOOM, TWO, zrangestore, "sorted-set", "6.2.0", "Store a range of members from sorted set into another key", "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"),
     cmd!("zrevrange", -4, READONLY, ONE, zrevrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "key start stop [WITHSCORES]"),
+    cmd!("zrangebyscore", -4, READONLY, ONE, zrangebyscore, "sorted-set", "1.0.5", "Return a range of members in a sorted set, by score", "key min max [WITHSCORES] [LIMIT offset count]"),
+    cmd!("zrevrangebyscore", -4, READONLY, ONE, zrevrangebyscore, "sorted-set", "2.2.0", "Return a range of members in a sorted set, by score, with scores ordered from high to low", "key max min [WITHSCORES] [LIMIT offset count]"),
+    cmd!("zrangebylex", -4, READONLY, ONE, zrangebylex, "sorted-set", "2.8.9", "Return a range of members in a sorted set, by lexicographical range", "key min max [LIMIT offset count]"),
+    cmd!("zrevrangebylex", -4, READONLY, ONE, zrevrangebylex, "sorted-set", "2.8.9", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "key max min [LIMIT offset count]"),
+    cmd!("zremrangebyrank", 4, WRITE, ONE, zremrangebyrank, "sorted-set", "2.0.0", "Remove all members in a sorted set within the given indexes", "key start stop"),
+    cmd!("zremrangebyscore", 4, WRITE, ONE, zremrangebyscore, "sorted-set", "1.2.0", "Remove all members in a sorted set within the given scores", "key min max"),
+    cmd!("zremrangebylex", 4, WRITE, ONE, zremrangebylex, "sorted-set", "2.8.9", "Remove all members in a sorted set between the given lexicographical range", "key min max"),
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zunion", -3, READONLY, NONE, zunion, "sorted-set", "6.2.0", "Add multiple sorted sets", "numkeys key... [WEIGHTS weight...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]") },
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zinter", -3, READONLY, NONE, zinter, "sorted-set", "6.2.0", "Intersect multiple sorted sets", "numkeys key... [WEIGHTS weight...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]") },
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zdiff", -3, READONLY, NONE, zdiff, "sorted-set", "6.2.0", "Subtract multiple sorted sets", "numkeys key... [WITHSCORES]") },
+    CommandSpec { keys: KeySpec::first_then_counted_at(2), ..cmd!("zunionstore", -4, WRITE | DENYOOM, NONE, zunionstore, "sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys key... [WEIGHTS weight...] [AGGREGATE SUM|MIN|MAX]") },
+    CommandSpec { keys: KeySpec::first_then_counted_at(2), ..cmd!("zinterstore", -4, WRITE | DENYOOM, NONE, zinterstore, "sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys key... [WEIGHTS weight...] [AGGREGATE SUM|MIN|MAX]") },
+    CommandSpec { keys: KeySpec::first_then_counted_at(2), ..cmd!("zdiffstore", -4, WRITE | DENYOOM, NONE, zdiffstore, "sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys key...") },
+    CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zintercard", -3, READONLY, NONE, zintercard, "sorted-set", "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", "numkeys key... [LIMIT limit]") },
+    cmd!("zrandmember", -2, READONLY, ONE, zrandmember, "sorted-set", "6.2.0", "Get one or multiple random elements from a sorted set", "key [count [WITHSCORES]]"),
+    cmd!("zscan", -3, READONLY, ONE, zscan, "sorted-set", "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "key cursor [MATCH pattern] [COUNT count]"),
 ];
 
 fn limits(ctx: &Ctx) -> ZSetLimits {
@@ -273,26 +300,744 @@ fn zpopmax(ctx: &mut Ctx) -> CmdResult {
     pop(ctx, true)
 }
 
-/// Replies with members `start..=stop` by rank (from the high end when
-/// `reverse`), with their scores when asked.
-fn range_by_rank(ctx: &mut Ctx, start: i64, stop: i64, reverse: bool, with_scores: bool) -> CmdResult {
+/// A score range bound: `1.5`, `(1.5` (exclusive), `-inf`, `+inf`. Redis
+/// reads these with a bare strtod, looser than a score argument.
+#[derive(Clone, Copy)]
+struct ScoreBound {
+    value: f64,
+    exclusive: bool,
+}
+
+fn score_bound(arg: &[u8]) -> Result<ScoreBound, Error> {
+    let (exclusive, text) = match arg.first() {
+        Some(b'(') => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    let value = args::loose_float(text).ok_or(Error::MinMaxNotFloat)?;
+    Ok(ScoreBound { value, exclusive })
+}
+
+/// A lex range bound: `-`, `+`, `[member` or `(member`.
+#[derive(Clone, Copy)]
+enum LexBound<'a> {
+    Lowest,
+    Highest,
+    Inclusive(&'a [u8]),
+    Exclusive(&'a [u8]),
+}
+
+fn lex_bound(arg: &[u8]) -> Result<LexBound<'_>, Error> {
+    match arg {
+        b"-" => Ok(LexBound::Lowest),
+        b"+" => Ok(LexBound::Highest),
+        [b'[', rest @ ..] => Ok(LexBound::Inclusive(rest)),
+        [b'(', rest @ ..] => Ok(LexBound::Exclusive(rest)),
+        _ => Err(Error::MinMaxNotString),
+    }
+}
+
+/// A range of a sorted set by score or lex.
+#[derive(Clone, Copy)]
+enum Interval<'a> {
+    Score(ScoreBound, ScoreBound),
+    Lex(LexBound<'a>, LexBound<'a>),
+}
+
+impl LexBound<'_> {
+    /// `m` is at or past this bound as a minimum.
+    fn below(&self, m: &[u8]) -> bool {
+        match *self {
+            LexBound::Lowest => false,
+            LexBound::Highest => true,
+            LexBound::Inclusive(x) => m < x,
+            LexBound::Exclusive(x) => m <= x,
+        }
+    }
+
+    /// `m` is within this bound as a maximum.
+    fn within(&self, m: &[u8]) -> bool {
+        match *self {
+            LexBound::Lowest => false,
+            LexBound::Highest => true,
+            LexBound::Inclusive(x) => m <= x,
+            LexBound::Exclusive(x) => m < x,
+        }
+    }
+}
+
+impl Interval<'_> {
+    /// The ranks `start..end` of the members inside; `reverse` for a walk
+    /// from the high end (it matters only for a lex range over members
+    /// with different scores, see `lex_span_of_pack`).
+    fn ranks(&self, zset: &ZSet, reverse: bool) -> (usize, usize) {
+        let (start, end) = match *self {
+            Interval::Score(min, max) => (
+                zset.count_before(|s, _| s < min.value || (min.exclusive && s == min.value)),
+                zset.count_before(|s, _| s < max.value || (!max.exclusive && s == max.value)),
+            ),
+            Interval::Lex(min, max) if matches!(zset, ZSet::Pack(_)) => {
+                let members: Vec<&[u8]> = zset.iter().map(|(m, _)| m).collect();
+                lex_span_of_pack(&members, min, max, reverse)
+            }
+            Interval::Lex(min, max) => {
+                (zset.count_before(|_, m| min.below(m)), zset.count_before(|_, m| max.within(m)))
+            }
+        };
+        (start, end.max(start))
+    }
+}
+
+/// A lex range over a listpack, found as Redis finds it: nothing when the
+/// last member is below `min` or the first above `max`; otherwise from the
+/// first member at or past `min` (the last within `max` when walking in
+/// reverse) for as long as members stay inside. With one score throughout
+/// (what BYLEX is for) this is simply the members between the bounds; with
+/// mixed scores it is what Redis's listpack walk returns. (Redis's
+/// skiplist answers those by a randomised descent, so the tree form uses
+/// plain binary searches.)
+fn lex_span_of_pack(members: &[&[u8]], min: LexBound, max: LexBound, reverse: bool) -> (usize, usize) {
+    let (Some(first), Some(last)) = (members.first(), members.last()) else { return (0, 0) };
+    if min.below(last) || !max.within(first) {
+        return (0, 0);
+    }
+    if reverse {
+        let end = members.len() - members.iter().rev().take_while(|m| !max.within(m)).count();
+        let start = end - members[..end].iter().rev().take_while(|m| !min.below(m)).count();
+        (start, end)
+    } else {
+        let start = members.iter().take_while(|m| min.below(m)).count();
+        let end = start + members[start..].iter().take_while(|m| max.within(m)).count();
+        (start, end)
+    }
+}
+
+/// Reads `min max` as a score or lex interval.
+fn interval<'a>(min: &'a [u8], max: &'a [u8], lex: bool) -> Result<Interval<'a>, Error> {
+    if lex {
+        Ok(Interval::Lex(lex_bound(min)?, lex_bound(max)?))
+    } else {
+        Ok(Interval::Score(score_bound(min)?, score_bound(max)?))
+    }
+}
+
+/// ZCOUNT key min max / ZLEXCOUNT key min max
+fn count_in(ctx: &mut Ctx, lex: bool) -> CmdResult {
+    let range = interval(ctx.arg(2), ctx.arg(3), lex)?;
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let count = lookup::<ZSet>(ctx.keys.db(key), key, now, true)?.map_or(0, |z| {
+        let (start, end) = range.ranks(z, false);
+        end - start
+    });
+    ctx.out.int(count as i64);
+    Ok(())
+}
+
+/// ZCOUNT key min max
+fn zcount(ctx: &mut Ctx) -> CmdResult {
+    count_in(ctx, false)
+}
+
+/// ZLEXCOUNT key min max
+fn zlexcount(ctx: &mut Ctx) -> CmdResult {
+    count_in(ctx, true)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// Everything a ZRANGE-family command asked for, read before any data.
+struct RangeRequest<'a> {
+    by: By,
+    reverse: bool,
+    with_scores: bool,
+    /// LIMIT offset count (count < 0: no limit).
+    offset: i64,
+    count: i64,
+    start: &'a [u8],
+    stop: &'a [u8],
+}
+
+/// Reads ZRANGE's arguments from `at` (the start argument) on. `by` and
+/// `reverse` are fixed by the older commands (ZRANGEBYSCORE, ...), which
+/// then refuse BYSCORE, BYLEX and REV as ZRANGE would refuse a repeat.
+fn range_request<'a>(
+    ctx: &Ctx<'a>,
+    at: usize,
+    by: Option<By>,
+    reverse: Option<bool>,
+    store: bool,
+) -> Result<RangeRequest<'a>, Error> {
+    let args = ctx.args;
+    let (mut by_opt, mut rev_opt) = (by, reverse);
+    let (mut with_scores, mut offset, mut count) = (false, 0, -1);
+    let mut j = at + 2;
+    while j < args.len() {
+        let opt = args.get(j);
+        let left = args.len() - j - 1;
+        if !store && is(opt, "withscores") {
+            with_scores = true;
+        } else if is(opt, "limit") && left >= 2 {
+            offset = args::int(args.get(j + 1))?;
+            count = args::int(args.get(j + 2))?;
+            j += 2;
+        } else if rev_opt.is_none() && is(opt, "rev") {
+            rev_opt = Some(true);
+        } else if by_opt.is_none() && is(opt, "bylex") {
+            by_opt = Some(By::Lex);
+        } else if by_opt.is_none() && is(opt, "byscore") {
+            by_opt = Some(By::Score);
+        } else {
+            return Err(Error::Syntax);
+        }
+        j += 1;
+    }
+    let by = by_opt.unwrap_or(By::Rank);
+    if with_scores && by == By::Lex {
+        return Err(Error::WithScoresWithByLex);
+    }
+    // Redis looks at the count only: `LIMIT 5 -1` passes with a rank range
+    // (and is ignored).
+    if count != -1 && by == By::Rank {
+        return Err(Error::LimitNeedsByScoreOrLex);
+    }
+    let reverse = rev_opt.unwrap_or(false);
+    // With REV, score and lex ranges are written max first.
+    let (mut start, mut stop) = (args.get(at), args.get(at + 1));
+    if reverse && by != By::Rank {
+        std::mem::swap(&mut start, &mut stop);
+    }
+    Ok(RangeRequest { by, reverse, with_scores, offset, count, start, stop })
+}
+
+/// The ranks a range request selects, in reply order: `(first rank, how
+/// many)`, walking down from the first rank when `reverse`.
+fn select(zset: &ZSet, req: &RangeRequest, bounds: Result<(i64, i64), Interval>) -> (usize, usize) {
+    let len = zset.len();
+    match bounds {
+        Ok((start, stop)) => {
+            let len = len as i64;
+            let start = if start < 0 { (len + start).max(0) } else { start };
+            let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+            if start > stop || start >= len {
+                return (0, 0);
+            }
+            let take = (stop - start + 1) as usize;
+            let first = if req.reverse { (len - 1 - start) as usize } else { start as usize };
+            (first, take)
+        }
+        Err(range) => {
+            let (lo, hi) = range.ranks(zset, req.reverse);
+            let total = hi - lo;
+            if req.offset < 0 || req.offset as u64 >= total as u64 {
+                return (0, 0);
+            }
+            let skip = req.offset as usize;
+            let mut take = total - skip;
+            if req.count >= 0 {
+                take = take.min(req.count as usize);
+            }
+            let first = if req.reverse { hi - 1 - skip } else { lo + skip };
+            (first, take)
+        }
+    }
+}
+
+/// Parses the bounds of a request: ranks for BY rank (Ok), an interval
+/// otherwise (Err).
+fn request_bounds<'a>(req: &RangeRequest<'a>) -> Result<Result<(i64, i64), Interval<'a>>, Error> {
+    Ok(match req.by {
+        By::Rank => Ok((args::int(req.start)?, args::int(req.stop)?)),
+        By::Score => Err(interval(req.start, req.stop, false)?),
+        By::Lex => Err(interval(req.start, req.stop, true)?),
+    })
+}
+
+/// ZRANGE and its older forms: reply with the selected members.
+fn range_reply(ctx: &mut Ctx, by: Option<By>, reverse: Option<bool>) -> CmdResult {
+    let req = range_request(ctx, 2, by, reverse, false)?;
+    let bounds = request_bounds(&req)?;
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let Some(zset) = lookup::<ZSet>(ctx.keys.db(key), key, now, true)? else {
         ctx.out.array(0);
         return Ok(());
     };
-    let len = zset.len() as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
-    if start > stop || start >= len {
-        ctx.out.array(0);
+    let (first, take) = select(zset, &req, bounds);
+    ctx.out.array(take * if req.with_scores { 2 } else { 1 });
+    for (m, s) in zset.range(first, req.reverse).take(take) {
+        ctx.out.bulk(m);
+        if req.with_scores {
+            ctx.out.bulk(format_score(s).as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
+fn zrange(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, None, None)
+}
+
+/// ZREVRANGE key start stop [WITHSCORES]
+fn zrevrange(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, Some(By::Rank), Some(true))
+}
+
+/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
+fn zrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, Some(By::Score), Some(false))
+}
+
+/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
+fn zrevrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, Some(By::Score), Some(true))
+}
+
+/// ZRANGEBYLEX key min max [LIMIT offset count]
+fn zrangebylex(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, Some(By::Lex), Some(false))
+}
+
+/// ZREVRANGEBYLEX key max min [LIMIT offset count]
+fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
+    range_reply(ctx, Some(By::Lex), Some(true))
+}
+
+/// Stores `members` at `dest` as a new sorted set (deleting `dest` when
+/// there are none) and replies with their number.
+fn store_result(ctx: &mut Ctx, dest: &[u8], members: Vec<(Vec<u8>, f64)>) {
+    let (now, limits) = (ctx.now_ms(), limits(ctx));
+    let db = ctx.keys.db(dest);
+    let count = members.len();
+    if members.is_empty() {
+        db.remove(dest, now);
+    } else {
+        let mut zset = ZSet::default();
+        let roomy = ZSetLimits { max_entries: usize::MAX, max_value: usize::MAX };
+        let big = count > limits.max_entries || members.iter().any(|(m, _)| m.len() > limits.max_value);
+        for (m, s) in &members {
+            zset.insert(m, *s, if big { limits } else { roomy });
+        }
+        zset.fit(limits);
+        db.set(dest, Value::ZSet(zset), None, now);
+    }
+    ctx.out.int(count as i64);
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]
+fn zrangestore(ctx: &mut Ctx) -> CmdResult {
+    let req = range_request(ctx, 3, None, None, true)?;
+    let bounds = request_bounds(&req)?;
+    let (now, src, dest) = (ctx.now_ms(), ctx.arg(2), ctx.arg(1));
+    let members: Vec<(Vec<u8>, f64)> = match lookup::<ZSet>(ctx.keys.db(src), src, now, true)? {
+        Some(zset) => {
+            let (first, take) = select(zset, &req, bounds);
+            zset.range(first, req.reverse).take(take).map(|(m, s)| (m.to_vec(), s)).collect()
+        }
+        None => Vec::new(),
+    };
+    store_result(ctx, dest, members);
+    Ok(())
+}
+
+/// Removes the ranks `start..end` of the set at argument 1; replies with
+/// how many went.
+fn remove_span(ctx: &mut Ctx, span: impl Fn(&ZSet) -> (usize, usize)) -> CmdResult {
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    let db = ctx.keys.db(key);
+    let Some(zset) = lookup::<ZSet>(db, key, now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (start, end) = span(zset);
+    let removed = zset.remove_ranks(start, end);
+    if zset.is_empty() {
+        db.remove(key, now);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// ZREMRANGEBYRANK key start stop
+fn zremrangebyrank(ctx: &mut Ctx) -> CmdResult {
+    let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
+    remove_span(ctx, |z| {
+        let len = z.len() as i64;
+        let start = if start < 0 { (len + start).max(0) } else { start };
+        let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+        if start > stop || start >= len {
+            (0, 0)
+        } else {
+            (start as usize, stop as usize + 1)
+        }
+    })
+}
+
+/// ZREMRANGEBYSCORE key min max
+fn zremrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    let range = interval(ctx.arg(2), ctx.arg(3), false)?;
+    remove_span(ctx, |z| range.ranks(z, false))
+}
+
+/// ZREMRANGEBYLEX key min max
+fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
+    let range = interval(ctx.arg(2), ctx.arg(3), true)?;
+    remove_span(ctx, |z| range.ranks(z, false))
+}
+
+/// MIN or MAX, as ZMPOP and BZMPOP take it.
+fn min_or_max(arg: &[u8]) -> Result<bool, Error> {
+    if is(arg, "min") {
+        Ok(false)
+    } else if is(arg, "max") {
+        Ok(true)
+    } else {
+        Err(Error::Syntax)
+    }
+}
+
+/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
+fn zmpop(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let numkeys = args::int(args.get(1)).ok().filter(|&n| n > 0).ok_or(Error::NumkeysNotPositive)? as usize;
+    if numkeys >= args.len() - 2 {
+        return Err(Error::Syntax);
+    }
+    let max = min_or_max(args.get(2 + numkeys))?;
+    let mut count = None;
+    let mut at = 3 + numkeys;
+    while at < args.len() {
+        if count.is_none() && is(args.get(at), "count") && at + 1 < args.len() {
+            let n = args::int(args.get(at + 1)).ok().filter(|&n| n > 0).ok_or(Error::CountNotPositive)?;
+            count = Some(n as usize);
+            at += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let (now, count) = (ctx.now_ms(), count.unwrap_or(1));
+    for key in args.tail(2).head(numkeys).iter() {
+        let db = ctx.keys.db(key);
+        let Some(zset) = lookup::<ZSet>(db, key, now, false)? else { continue };
+        let popped = zset.pop(count, max);
+        if zset.is_empty() {
+            db.remove(key, now);
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.array(popped.len());
+        for (m, s) in &popped {
+            ctx.out.array(2);
+            ctx.out.bulk(m);
+            ctx.out.bulk(format_score(*s).as_bytes());
+        }
         return Ok(());
     }
-    let (skip, take) = (start as usize, (stop - start + 1) as usize);
-    ctx.out.array(take * if with_scores { 2 } else { 1 });
-    let items: Box<dyn Iterator<Item = (&[u8], f64)>> =
-        if reverse { Box::new(zset.iter().rev()) } else { Box::new(zset.iter()) };
-    for (m, s) in items.skip(skip).take(take) {
+    ctx.out.null_array();
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    /// Folds `value` into `into` as Redis does: a sum that comes out NaN
+    /// (inf + -inf) is 0; MIN and MAX keep `into` against a NaN.
+    fn fold(self, into: &mut f64, value: f64) {
+        match self {
+            Aggregate::Sum => {
+                *into += value;
+                if into.is_nan() {
+                    *into = 0.0;
+                }
+            }
+            Aggregate::Min => *into = if value < *into { value } else { *into },
+            Aggregate::Max => *into = if value > *into { value } else { *into },
+        }
+    }
+}
+
+/// One input of ZUNION and friends: a sorted set, or a set (scores 1).
+type Source = Vec<(Vec<u8>, f64)>;
+
+/// Reads the inputs: a missing key is empty, a set counts with score 1,
+/// any other type is WRONGTYPE.
+fn read_sources(ctx: &mut Ctx, keys: crate::resp::Args) -> Result<Vec<Source>, Error> {
+    let now = ctx.now_ms();
+    let mut sources = Vec::with_capacity(keys.len());
+    for key in keys.iter() {
+        let source = match ctx.keys.db(key).read(key, now).map(|e| &e.value) {
+            None => Vec::new(),
+            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.to_vec(), s)).collect(),
+            Some(Value::Set(s)) => s.iter().map(|m| (m.into_owned(), 1.0)).collect(),
+            Some(_) => return Err(Error::WrongType),
+        };
+        sources.push(source);
+    }
+    Ok(sources)
+}
+
+/// The set algebra of ZUNION, ZINTER, ZDIFF (and their STORE forms and
+/// ZINTERCARD), argument parsing included.
+struct Combine {
+    op: SetOp,
+    weights: Vec<f64>,
+    aggregate: Aggregate,
+    with_scores: bool,
+    limit: usize,
+}
+
+/// Reads `numkeys key... [options]` with numkeys at `at`; the sources are
+/// read before the options, as Redis does (so WRONGTYPE comes first).
+fn parse_combine(
+    ctx: &mut Ctx,
+    at: usize,
+    op: SetOp,
+    store: bool,
+    card: bool,
+) -> Result<(Combine, Vec<Source>), Error> {
+    let args = ctx.args;
+    let numkeys = args::int(args.get(at))?;
+    if numkeys < 1 {
+        return Err(Error::AtLeastOneInputKey(ctx.spec.name));
+    }
+    if numkeys as u64 > (args.len() - at - 1) as u64 {
+        return Err(Error::Syntax);
+    }
+    let numkeys = numkeys as usize;
+    let sources = read_sources(ctx, args.tail(at + 1).head(numkeys))?;
+    let mut c = Combine { op, weights: vec![1.0; numkeys], aggregate: Aggregate::Sum, with_scores: false, limit: 0 };
+    let mut j = at + 1 + numkeys;
+    while j < args.len() {
+        let (opt, left) = (args.get(j), args.len() - j);
+        if op != SetOp::Diff && !card && left > numkeys && is(opt, "weights") {
+            for (i, w) in c.weights.iter_mut().enumerate() {
+                *w = args::strict_float(args.get(j + 1 + i)).ok_or(Error::WeightNotFloat)?;
+            }
+            j += 1 + numkeys;
+        } else if op != SetOp::Diff && !card && left >= 2 && is(opt, "aggregate") {
+            let how = args.get(j + 1);
+            c.aggregate = if is(how, "sum") {
+                Aggregate::Sum
+            } else if is(how, "min") {
+                Aggregate::Min
+            } else if is(how, "max") {
+                Aggregate::Max
+            } else {
+                return Err(Error::Syntax);
+            };
+            j += 2;
+        } else if !store && !card && is(opt, "withscores") {
+            c.with_scores = true;
+            j += 1;
+        } else if card && left >= 2 && is(opt, "limit") {
+            let n = args::int(args.get(j + 1)).ok().filter(|&n| n >= 0).ok_or(Error::LimitNegative)?;
+            c.limit = n as usize;
+            j += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok((c, sources))
+}
+
+impl Combine {
+    /// The result, sorted by score then member. For ZINTERCARD, stops at
+    /// `limit` members (0: no limit).
+    fn run(&self, sources: Vec<Source>) -> Vec<(Vec<u8>, f64)> {
+        let weighted = |score: f64, w: f64| {
+            let v = score * w;
+            if v.is_nan() {
+                0.0
+            } else {
+                v
+            }
+        };
+        let mut out: Vec<(Vec<u8>, f64)> = Vec::new();
+        match self.op {
+            SetOp::Union => {
+                // Smallest inputs first, as Redis folds them (sums round
+                // in that order).
+                let mut order: Vec<usize> = (0..sources.len()).collect();
+                order.sort_by_key(|&i| sources[i].len());
+                let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
+                for i in order {
+                    for (m, s) in &sources[i] {
+                        let v = weighted(*s, self.weights[i]);
+                        match at.get(m) {
+                            Some(&k) => self.aggregate.fold(&mut out[k].1, v),
+                            None => {
+                                at.insert(m.clone(), out.len());
+                                out.push((m.clone(), v));
+                            }
+                        }
+                    }
+                }
+            }
+            SetOp::Inter => {
+                let mut order: Vec<usize> = (0..sources.len()).collect();
+                order.sort_by_key(|&i| sources[i].len());
+                let index: Vec<HashMap<&[u8], f64>> =
+                    sources.iter().map(|src| src.iter().map(|(m, s)| (m.as_slice(), *s)).collect()).collect();
+                let (first, rest) = order.split_first().expect("at least one input");
+                'members: for (m, s) in &sources[*first] {
+                    let mut score = weighted(*s, self.weights[*first]);
+                    for &i in rest {
+                        let Some(v) = index[i].get(m.as_slice()) else { continue 'members };
+                        self.aggregate.fold(&mut score, v * self.weights[i]);
+                    }
+                    out.push((m.clone(), score));
+                    if self.limit > 0 && out.len() == self.limit {
+                        break;
+                    }
+                }
+            }
+            SetOp::Diff => {
+                let others: Vec<std::collections::HashSet<&[u8]>> =
+                    sources[1..].iter().map(|src| src.iter().map(|(m, _)| m.as_slice()).collect()).collect();
+                for (m, s) in &sources[0] {
+                    if others.iter().all(|o| !o.contains(m.as_slice())) {
+                        out.push((m.clone(), *s));
+                    }
+                }
+            }
+        }
+        // -0 and 0 are equal here, as in Redis's skiplist.
+        out.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("no NaN scores").then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+}
+
+fn combine_reply(ctx: &mut Ctx, op: SetOp) -> CmdResult {
+    let (c, sources) = parse_combine(ctx, 1, op, false, false)?;
+    let result = c.run(sources);
+    ctx.out.array(result.len() * if c.with_scores { 2 } else { 1 });
+    for (m, s) in &result {
+        ctx.out.bulk(m);
+        if c.with_scores {
+            ctx.out.bulk(format_score(*s).as_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn combine_store(ctx: &mut Ctx, op: SetOp) -> CmdResult {
+    let (c, sources) = parse_combine(ctx, 2, op, true, false)?;
+    let result = c.run(sources);
+    store_result(ctx, ctx.arg(1), result);
+    Ok(())
+}
+
+/// ZUNION numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM | MIN | MAX] [WITHSCORES]
+fn zunion(ctx: &mut Ctx) -> CmdResult {
+    combine_reply(ctx, SetOp::Union)
+}
+
+/// ZINTER numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM | MIN | MAX] [WITHSCORES]
+fn zinter(ctx: &mut Ctx) -> CmdResult {
+    combine_reply(ctx, SetOp::Inter)
+}
+
+/// ZDIFF numkeys key [key ...] [WITHSCORES]
+fn zdiff(ctx: &mut Ctx) -> CmdResult {
+    combine_reply(ctx, SetOp::Diff)
+}
+
+/// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM | MIN | MAX]
+fn zunionstore(ctx: &mut Ctx) -> CmdResult {
+    combine_store(ctx, SetOp::Union)
+}
+
+/// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM | MIN | MAX]
+fn zinterstore(ctx: &mut Ctx) -> CmdResult {
+    combine_store(ctx, SetOp::Inter)
+}
+
+/// ZDIFFSTORE destination numkeys key [key ...]
+fn zdiffstore(ctx: &mut Ctx) -> CmdResult {
+    combine_store(ctx, SetOp::Diff)
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]
+fn zintercard(ctx: &mut Ctx) -> CmdResult {
+    let (c, sources) = parse_combine(ctx, 1, SetOp::Inter, false, true)?;
+    ctx.out.int(c.run(sources).len() as i64);
+    Ok(())
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]]
+fn zrandmember(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args;
+    let count = match args.len() {
+        2 => None,
+        3 | 4 => Some(args::random_count(args.get(2))?),
+        _ => return Err(Error::Syntax),
+    };
+    let with_scores = match args.len() {
+        4 if is(args.get(3), "withscores") => true,
+        4 => return Err(Error::Syntax),
+        _ => false,
+    };
+    if with_scores && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
+        return Err(Error::ValueOutOfRange);
+    }
+    let (now, key) = (ctx.now_ms(), args.get(1));
+    let Some(zset) = lookup::<ZSet>(ctx.keys.db(key), key, now, true)? else {
+        match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        }
+        return Ok(());
+    };
+    let len = zset.len();
+    let rand = || crate::server::random_u64() as usize % len;
+    // A listpack is decoded once; a tree finds each rank in O(log n).
+    let decoded: Vec<(&[u8], f64)> = if matches!(zset, ZSet::Pack(_)) { zset.iter().collect() } else { Vec::new() };
+    let nth = |rank: usize| match decoded.get(rank) {
+        Some(&item) => item,
+        None => zset.range(rank, false).next().expect("rank is in range"),
+    };
+    let picks: Vec<(&[u8], f64)> = match count {
+        None => vec![nth(rand())],
+        // A negative count may repeat members: each pick is independent.
+        Some(n) if n < 0 => (0..n.unsigned_abs()).map(|_| nth(rand())).collect(),
+        // The whole set, highest first, as Redis gives it.
+        Some(n) if n as usize >= len => zset.range(len - 1, true).collect(),
+        // Most of the set: a partial shuffle of all ranks.
+        Some(n) if n as usize * 3 >= len => distinct_picks(len, n as usize).into_iter().map(nth).collect(),
+        // A small part: random ranks, skipping repeats.
+        Some(n) => {
+            let mut seen = std::collections::HashSet::new();
+            let mut picks = Vec::with_capacity(n as usize);
+            while picks.len() < n as usize {
+                let rank = rand();
+                if seen.insert(rank) {
+                    picks.push(nth(rank));
+                }
+            }
+            picks
+        }
+    };
+    if count.is_none() {
+        ctx.out.bulk(picks[0].0);
+        return Ok(());
+    }
+    ctx.out.array(picks.len() * if with_scores { 2 } else { 1 });
+    for (m, s) in picks {
         ctx.out.bulk(m);
         if with_scores {
             ctx.out.bulk(format_score(s).as_bytes());
@@ -301,31 +1046,37 @@ fn range_by_rank(ctx: &mut Ctx, start: i64, stop: i64, reverse: bool, with_score
     Ok(())
 }
 
-/// ZRANGE key start stop [REV] [WITHSCORES]
-///
-/// BYSCORE, BYLEX and LIMIT are not supported yet.
-fn zrange(ctx: &mut Ctx) -> CmdResult {
-    let (mut reverse, mut with_scores) = (false, false);
-    for opt in ctx.args.tail(4).iter() {
-        if is(opt, "rev") {
-            reverse = true;
-        } else if is(opt, "withscores") {
-            with_scores = true;
-        } else {
-            return Err(Error::Syntax);
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+fn zscan(ctx: &mut Ctx) -> CmdResult {
+    let mut cursor = parse_cursor(ctx.arg(2))?;
+    let (now, key) = (ctx.now_ms(), ctx.arg(1));
+    if lookup::<ZSet>(ctx.keys.db(key), key, now, true)?.is_none() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let (pattern, count) = scan_options(ctx, 3)?;
+    let zset = lookup::<ZSet>(ctx.keys.db(key), key, now, false)?.expect("looked up above");
+    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+    let mut visits = count.saturating_mul(10);
+    loop {
+        cursor = zset.scan(cursor, |m, s| {
+            if pattern.is_none_or(|p| glob::matches(p, m, false)) {
+                found.push((m.to_vec(), s));
+            }
+        });
+        visits -= 1;
+        if cursor == 0 || found.len() >= count || visits == 0 {
+            break;
         }
     }
-    let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
-    range_by_rank(ctx, start, stop, reverse, with_scores)
-}
-
-/// ZREVRANGE key start stop [WITHSCORES]
-fn zrevrange(ctx: &mut Ctx) -> CmdResult {
-    let with_scores = match ctx.argc() {
-        4 => false,
-        5 if is(ctx.arg(4), "withscores") => true,
-        _ => return Err(Error::Syntax),
-    };
-    let (start, stop) = (args::int(ctx.arg(2))?, args::int(ctx.arg(3))?);
-    range_by_rank(ctx, start, stop, true, with_scores)
+    ctx.out.array(2);
+    ctx.out.bulk_int(cursor as i64);
+    ctx.out.array(found.len() * 2);
+    for (m, s) in &found {
+        ctx.out.bulk(m);
+        ctx.out.bulk(format_score(*s).as_bytes());
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod dict;
 pub mod expiry;
 pub mod hash;
 pub mod pack;
+pub mod ranked;
 pub mod routing;
 pub mod set;
 pub mod value;

@@ -72,6 +72,23 @@ impl Pack {
         PackIter { buf: &self.buf, at: 0 }
     }
 
+    /// Inserts `items` in order before the entry at byte offset `at` (or at
+    /// the end when `at` is the byte length).
+    pub fn insert(&mut self, at: usize, items: &[&[u8]]) {
+        let mut encoded = Vec::with_capacity(items.iter().map(|i| varint_len(i.len()) + i.len()).sum());
+        for item in items {
+            write_varint(&mut encoded, item.len());
+            encoded.extend_from_slice(item);
+        }
+        self.buf.splice(at..at, encoded);
+        self.len += items.len();
+    }
+
+    /// Bytes used by the entries (the offset just past the last one).
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Replaces the entry starting at byte offset `at`.
     pub fn replace(&mut self, at: usize, item: &[u8]) {
         let (_, end) = read_at(&self.buf, at);
@@ -133,5 +150,11 @@ mod tests {
         let items: Vec<&[u8]> = p.iter().map(|(_, i)| i).collect();
         assert_eq!(items, vec![&b"short"[..], b"dd"]);
         assert_eq!(p.len(), 2);
+        let at = p.iter().nth(1).unwrap().0;
+        p.insert(at, &[b"x", b"yy"]);
+        p.insert(p.byte_len(), &[b"end"]);
+        let items: Vec<&[u8]> = p.iter().map(|(_, i)| i).collect();
+        assert_eq!(items, vec![&b"short"[..], b"x", b"yy", b"dd", b"end"]);
+        assert_eq!(p.len(), 5);
     }
 }

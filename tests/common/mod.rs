@@ -73,6 +73,12 @@ impl TestServer {
     }
 }
 
+/// True when the tests run against an outside server (the reference
+/// Redis), so checks of where we deliberately differ are left out.
+pub fn external() -> bool {
+    std::env::var("KVSTORE_TEST_EXTERNAL_PORT").is_ok()
+}
+
 /// A server with 2 threads and 2 shards on a free port.
 pub fn start() -> TestServer {
     start_with(&[])

@@ -342,6 +342,12 @@ pub fn format_score(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
+    // Integers print as themselves (they have at most 16 digits below
+    // 1e15, so %.17g adds nothing); this skips the slow exact formatting
+    // for the common case.
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return (v as i64).to_string();
+    }
     // 17 significant digits, correctly rounded, then %g's choice of form.
     let sci = format!("{v:.16e}");
     let (mantissa, exp) = sci.split_once('e').expect("scientific form");
@@ -442,6 +448,9 @@ mod tests {
         assert_eq!(format_score(f64::INFINITY), "inf");
         assert_eq!(format_score(-0.0), "-0");
         assert_eq!(format_score(1e16), "10000000000000000");
+        assert_eq!(format_score(-42.0), "-42");
+        assert_eq!(format_score(999999999999999.0), "999999999999999");
+        assert_eq!(format_score(1e15), "1000000000000000");
         assert_eq!(format_score(1e17), "1e+17");
     }
 }

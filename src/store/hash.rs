@@ -16,7 +16,8 @@ pub struct HashLimits {
 pub enum Hash {
     /// Fields and values alternating, in insertion order.
     Pack(Pack),
-    Table(Dict<Box<[u8]>>),
+    /// Boxed, so a small value does not pay for the table inline.
+    Table(Box<Dict<Box<[u8]>>>),
 }
 
 impl Clone for Hash {
@@ -28,7 +29,7 @@ impl Clone for Hash {
                 for (k, v) in t.iter() {
                     copy.insert_new(k.into(), v.clone());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -94,7 +95,7 @@ impl Hash {
             while let (Some((_, f)), Some((_, v))) = (it.next(), it.next()) {
                 table.insert_new(f.into(), v.into());
             }
-            *self = Hash::Table(table);
+            *self = Hash::Table(Box::new(table));
         }
     }
 

@@ -11,7 +11,8 @@ use crate::resp::request::parse_i64;
 #[derive(Debug)]
 pub enum Set {
     Ints(Vec<i64>),
-    Table(Dict<()>),
+    /// Boxed, so a small value does not pay for the table inline.
+    Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
@@ -29,7 +30,7 @@ impl Clone for Set {
                 for (k, _) in t.iter() {
                     copy.insert_new(k.into(), ());
                 }
-                Set::Table(copy)
+                Set::Table(Box::new(copy))
             }
         }
     }
@@ -73,7 +74,7 @@ impl Set {
             for n in v.iter() {
                 table.insert_new(format_i64(*n, &mut [0; 20]).into(), ());
             }
-            *self = Set::Table(table);
+            *self = Set::Table(Box::new(table));
         }
     }
 

@@ -259,3 +259,14 @@ mod tests {
         assert_eq!(Str::Int(-5).len(), 2);
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    /// Every key's entry holds a `Value` inline, so its largest form sets
+    /// the memory of every key: big forms go behind a pointer.
+    #[test]
+    fn values_stay_small() {
+        let size = std::mem::size_of::<super::Value>();
+        assert!(size <= 40, "Value is {size} bytes");
+    }
+}

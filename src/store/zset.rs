@@ -89,7 +89,8 @@ pub struct Tree {
 #[derive(Debug)]
 pub enum ZSet {
     Pack(Pack),
-    Tree(Tree),
+    /// Boxed: every value in the keyspace is as large as the largest form.
+    Tree(Box<Tree>),
 }
 
 impl Default for ZSet {
@@ -107,7 +108,7 @@ impl Clone for ZSet {
                 for (m, s) in t.scores.iter() {
                     scores.insert_new(m.into(), *s);
                 }
-                ZSet::Tree(Tree { order: t.order.clone(), scores })
+                ZSet::Tree(Box::new(Tree { order: t.order.clone(), scores }))
             }
         }
     }
@@ -153,7 +154,7 @@ impl ZSet {
             tree.order.insert((Score(score), member.into()));
             tree.scores.insert_new(member.into(), score);
         }
-        *self = ZSet::Tree(tree);
+        *self = ZSet::Tree(Box::new(tree));
     }
 
     /// Gives a newly built set the encoding its size calls for.

@@ -72,6 +72,26 @@ pub fn random_count(arg: &[u8]) -> Result<i64, Error> {
     Ok(n)
 }
 
+/// `key [count [WORD]]` of HRANDFIELD (WITHVALUES) and ZRANDMEMBER
+/// (WITHSCORES): the count, and whether `word` was given. With it, a count
+/// whose pairs would overflow is out of range, as in Redis.
+pub fn random_pairs_options(args: Args, word: &str) -> Result<(Option<i64>, bool), Error> {
+    let count = match args.len() {
+        2 => None,
+        3 | 4 => Some(random_count(args.get(2))?),
+        _ => return Err(Error::Syntax),
+    };
+    let with = match args.len() {
+        4 if is(args.get(3), word) => true,
+        4 => return Err(Error::Syntax),
+        _ => false,
+    };
+    if with && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
+        return Err(Error::ValueOutOfRange);
+    }
+    Ok((count, with))
+}
+
 /// True when `arg` is `word`, ignoring ASCII case.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

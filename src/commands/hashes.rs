@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use super::args::{self, is, parse_cursor, scan_options};
+use super::args::{self, parse_cursor, scan_options};
 use super::flags::*;
 use super::long_double::LongDouble;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error};
@@ -210,19 +210,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
 /// HRANDFIELD key [count [WITHVALUES]]
 fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args;
-    let count = match args.len() {
-        2 => None,
-        3 | 4 => Some(args::random_count(args.get(2))?),
-        _ => return Err(Error::Syntax),
-    };
-    let with_values = match args.len() {
-        4 if is(args.get(3), "withvalues") => true,
-        4 => return Err(Error::Syntax),
-        _ => false,
-    };
-    if with_values && count.is_some_and(|n| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n)) {
-        return Err(Error::ValueOutOfRange);
-    }
+    let (count, with_values) = args::random_pairs_options(args, "withvalues")?;
     let (now, key) = (ctx.now_ms(), args.get(1));
     let Some(hash) = lookup::<Hash>(ctx.keys.db(key), key, now, true)? else {
         match count {

@@ -19,6 +19,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod zset_algebra;
 pub mod zsets;
 
 use crate::client::Client;

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -17,6 +17,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
         super::hashes::COMMANDS,
         super::sets::COMMANDS,
         super::zsets::COMMANDS,
+        super::zset_algebra::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,

@@ -5,9 +5,9 @@
 //! zset-max-listpack-entries/value bound the scan). Past a limit the set
 //! becomes a "skiplist" (Redis's name, which OBJECT ENCODING reports): an
 //! order-statistic B+tree for order and rank plus a hash table from member
-//! to score. Like Redis, a set never converts back by itself; the commands
-//! that build a new set (ZUNIONSTORE, ZRANGESTORE, ...) call `fit` so the
-//! result gets the encoding its size calls for.
+//! to score. Like Redis, a set never converts back by itself; a stored
+//! result (ZUNIONSTORE, ZRANGESTORE, ...) is built anew under the limits, so
+//! it gets the encoding its size calls for.
 
 use std::cmp::Ordering;
 
@@ -155,24 +155,6 @@ impl ZSet {
             tree.scores.insert_new(member.into(), score);
         }
         *self = ZSet::Tree(Box::new(tree));
-    }
-
-    /// Gives a newly built set the encoding its size calls for.
-    pub fn fit(&mut self, limits: ZSetLimits) {
-        let small = self.len() <= limits.max_entries && self.iter().all(|(m, _)| m.len() <= limits.max_value);
-        match self {
-            ZSet::Tree(t) if small => {
-                let mut p = Pack::new();
-                for (score, member) in t.order.iter_from(0, false) {
-                    let (bytes, len) = encode_score(pack_score(score.0));
-                    p.push(member);
-                    p.push(&bytes[..len]);
-                }
-                *self = ZSet::Pack(p);
-            }
-            ZSet::Pack(_) if !small => self.convert(),
-            _ => {}
-        }
     }
 
     /// Sets `member`'s score; returns the previous one.
@@ -420,12 +402,6 @@ mod tests {
         assert_eq!(pack.remove_ranks(3, 9), tree.remove_ranks(3, 9));
         assert_eq!(pack.pop(4, true), tree.pop(4, true));
         assert_eq!(members(&pack), members(&tree));
-        tree.fit(big);
-        assert_eq!(tree.encoding(), "listpack");
-        assert_eq!(pack, tree);
-        pack.fit(LIMITS);
-        assert_eq!(pack.encoding(), "skiplist");
-        assert_eq!(pack, tree);
     }
 
     #[test]

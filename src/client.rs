@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::store::blocking::Waiter;
+
 /// CLIENT REPLY modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -29,12 +31,22 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written (QUIT).
     pub close_after_reply: bool,
+    /// Set while a blocking command waits; no other command runs then.
+    pub blocked: Option<Arc<Waiter>>,
     pub meta: Arc<ClientMeta>,
 }
 
 impl Client {
     pub fn new(meta: Arc<ClientMeta>, authenticated: bool) -> Self {
-        Client { id: meta.id, db: 0, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, meta }
+        Client {
+            id: meta.id,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            blocked: None,
+            meta,
+        }
     }
 
     pub fn select(&mut self, db: usize) {
@@ -67,6 +79,9 @@ pub struct ClientMeta {
     pub no_evict: AtomicBool,
     /// Set by CLIENT KILL; the owner thread closes the connection.
     pub killed: AtomicBool,
+    /// The client's waiter while it is blocked (CLIENT UNBLOCK, the `b`
+    /// flag, INFO's blocked_clients).
+    pub blocked: Mutex<Option<Arc<Waiter>>>,
 }
 
 impl ClientMeta {
@@ -89,6 +104,7 @@ impl ClientMeta {
             output_buf: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            blocked: Mutex::new(None),
         }
     }
 
@@ -112,6 +128,9 @@ impl ClientMeta {
             i => cmd_name(i),
         };
         let mut flags = String::new();
+        if self.blocked.lock().is_some() {
+            flags.push('b');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }

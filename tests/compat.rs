@@ -572,6 +572,8 @@ fn leaf_value(rng: &mut Rng, arg: &Arg, command: &str) -> String {
         (_, "db" | "index" | "index1" | "index2" | "destination-db") => {
             rng.pick(&["0", "1", "2", "15", "16", "-1", "x"]).to_string()
         }
+        // Never 0 (forever) and never long: a sequence runs one connection.
+        (_, "timeout") => rng.pick(&["0.001", "0.01", "abc", "-1", "1e16", "nan", " 1"]).to_string(),
         (_, "cursor") => "0".to_string(),
         (_, "protover") => "2".to_string(),
         (ArgType::Integer, _) => rng.pick(INTEGERS).to_string(),

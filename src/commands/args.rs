@@ -153,6 +153,36 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
     std::str::from_utf8(arg).ok().and_then(|s| s.parse().ok()).ok_or(Error::InvalidCursor)
 }
 
+/// The arguments of LMPOP and ZMPOP (and their blocking forms) from the
+/// `numkeys` at index `at`: the keys, the side word after them read by
+/// `side`, and COUNT (1 when absent). Checked in Redis's order.
+pub fn mpop<'a, T>(
+    args: Args<'a>,
+    at: usize,
+    side: impl Fn(&[u8]) -> Result<T, Error>,
+) -> Result<(Args<'a>, T, usize), Error> {
+    let numkeys = int(args.get(at)).ok().filter(|&n| n > 0).ok_or(Error::NumkeysNotPositive)? as usize;
+    // Unlike SINTERCARD, too many keys is a syntax error here.
+    if numkeys >= args.len() - at - 1 {
+        return Err(Error::Syntax);
+    }
+    let keys = args.tail(at + 1).head(numkeys);
+    let mut next = at + 1 + numkeys;
+    let side = side(args.get(next))?;
+    next += 1;
+    let mut count = None;
+    while next < args.len() {
+        if count.is_none() && is(args.get(next), "count") && next + 1 < args.len() {
+            let n = int(args.get(next + 1)).ok().filter(|&n| n > 0).ok_or(Error::CountNotPositive)?;
+            count = Some(n as usize);
+            next += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok((keys, side, count.unwrap_or(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

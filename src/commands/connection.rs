@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::args::{self, is, Cursor};
 use super::flags::*;
-use super::{table, CmdResult, CommandSpec, Ctx, Error};
+use super::{blocking, table, CmdResult, CommandSpec, Ctx, Error};
 use crate::client::ReplyMode;
 use crate::cmd;
 use crate::net::mailbox::Message;
@@ -33,6 +33,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("info", 2, CLIENT, NONE, client_info, "connection", "6.2.0", "Returns information about the current client connection.", ""),
     cmd!("kill", -3, ADMIN | CLIENT, NONE, client_kill, "connection", "2.4.0", "Kill the connection of a client", "(ip:port|[ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO])"),
     cmd!("setinfo", 4, CLIENT, NONE, client_setinfo, "connection", "7.2.0", "Set client or connection specific info", "(LIB-NAME libname|LIB-VER libver)"),
+    cmd!("unblock", -3, ADMIN | CLIENT, NONE, client_unblock, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", "client-id [TIMEOUT|ERROR]"),
     cmd!("no-evict", 3, ADMIN | CLIENT, NONE, client_no_evict, "connection", "7.0.0", "Set client eviction mode for the current connection", "(ON|OFF)"),
     cmd!("reply", 3, CLIENT, NONE, client_reply, "connection", "3.2.0", "Instruct the server whether to reply to commands", "(ON|OFF|SKIP)"),
     cmd!("help", 2, LOADING | STALE, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands", ""),
@@ -353,6 +354,38 @@ fn client_reply(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: 1 when the client was
+/// blocked and is now answered, with a null (TIMEOUT, the default) or the
+/// UNBLOCKED error.
+fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() > 4 {
+        return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "client" });
+    }
+    let id = args::int(ctx.arg(2))?;
+    let as_error = match ctx.args.iter().nth(3) {
+        None => false,
+        Some(reason) if is(reason, "timeout") => false,
+        Some(reason) if is(reason, "error") => true,
+        Some(_) => return Err(Error::UnblockReason),
+    };
+    let waiter =
+        u64::try_from(id).ok().and_then(|id| ctx.server.clients.get(id)).and_then(|c| c.blocked.lock().clone());
+    let freed = match waiter {
+        Some(waiter) if waiter.claim() => {
+            let reply = if as_error {
+                format!("-{}\r\n", Error::Unblocked).into_bytes()
+            } else {
+                blocking::TIMEOUT_REPLY.to_vec()
+            };
+            ctx.server.mailboxes[waiter.thread].send(Message::Unblock { client_id: waiter.client_id, reply });
+            1
+        }
+        _ => 0,
+    };
+    ctx.out.int(freed);
+    Ok(())
+}
+
 /// CLIENT HELP
 fn client_help(ctx: &mut Ctx) -> CmdResult {
     const LINES: &[&str] = &[
@@ -393,6 +426,8 @@ fn client_help(ctx: &mut Ctx) -> CmdResult {
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Prints this help.",
     ];

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{table, Ctx, Error, Keys};
+use super::{blocking, table, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
@@ -87,7 +87,14 @@ fn run(
             Err(Error::Internal)
         }
     };
+    // Whatever the command made ready goes to blocked clients before
+    // anyone else can see it.
+    let deferred =
+        if spec.has(super::flags::WRITE) { blocking::serve_ready(&mut ctx.keys, shared) } else { Vec::new() };
     drop(ctx);
+    if !deferred.is_empty() {
+        blocking::serve_deferred(shared, deferred, now_ms);
+    }
     let stat = &stats.per_command[idx];
     bump(&stat.calls, 1);
     bump(&stat.usec, started.elapsed().as_micros() as u64);

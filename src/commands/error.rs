@@ -115,6 +115,11 @@ pub enum Error {
     LimitNeedsByScoreOrLex,
     WithScoresWithByLex,
     HashValueNotFloat,
+    TimeoutNotFloat,
+    TimeoutNegative,
+    /// The reply of a client freed by CLIENT UNBLOCK ... ERROR.
+    Unblocked,
+    UnblockReason,
     NoShutdownInProgress,
     /// A bug: a handler panicked.
     Internal,
@@ -333,6 +338,10 @@ impl Error {
             WithScoresWithByLex => write_str(f, "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
             HashValueNotInteger => write_str(f, "ERR hash value is not an integer"),
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
+            TimeoutNotFloat => write_str(f, "ERR timeout is not a float or out of range"),
+            TimeoutNegative => write_str(f, "ERR timeout is negative"),
+            Unblocked => write_str(f, "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            UnblockReason => write_str(f, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),
         }
     }

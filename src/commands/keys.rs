@@ -3,7 +3,7 @@
 
 use super::args::{self, is, Cursor};
 use super::flags::*;
-use super::{CmdResult, CommandSpec, Ctx, Error};
+use super::{blocking, CmdResult, CommandSpec, Ctx, Error, Keys};
 use crate::cmd;
 use crate::glob;
 use crate::store::{Entry, Store, Value};
@@ -615,10 +615,13 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     if !range.contains(&a) || !range.contains(&b) {
         return Err(Error::DbIndexOutOfRange);
     }
-    let mut locked = store.lock_all();
-    for shard in locked.all() {
-        shard.dbs.swap(a as usize, b as usize);
+    let mut keys = Keys::new(store, store.lock_all(), ctx.client.db, ctx.now_ms());
+    for shard in keys.locks.all() {
+        shard.swap_dbs(a as usize, b as usize);
     }
+    // Clients blocked in either database may now find their keys.
+    let deferred = blocking::serve_ready(&mut keys, ctx.server);
+    debug_assert!(deferred.is_empty(), "every shard is locked");
     ctx.out.ok();
     Ok(())
 }

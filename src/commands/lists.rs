@@ -2,10 +2,12 @@
 //! list as "quicklist"; we hold elements in a deque.
 
 use super::args::{self, is};
+use super::blocking::{self, Wait};
 use super::flags::*;
-use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec, Keys};
 use crate::cmd;
-use crate::store::{Db, List};
+use crate::store::blocking::BlockOp;
+use crate::store::{Db, End, List};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -26,14 +28,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("lmove", 5, WRITE | DENYOOM, TWO, lmove, "list", "6.2.0", "Pop an element from a list, push it to another list and return it", "source destination (LEFT|RIGHT) (LEFT|RIGHT)"),
     cmd!("rpoplpush", 3, WRITE | DENYOOM, TWO, rpoplpush, "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "source destination"),
     CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("lmpop", -4, WRITE, NONE, lmpop, "list", "7.0.0", "Pop elements from a list", "numkeys key... (LEFT|RIGHT) [COUNT count]") },
+    cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, ALL_BUT_LAST, blpop, "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", "key... timeout"),
+    cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, ALL_BUT_LAST, brpop, "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", "key... timeout"),
+    CommandSpec { keys: KeySpec::counted_at(2), ..cmd!("blmpop", -5, WRITE | BLOCKING, NONE, blmpop, "list", "7.0.0", "Pop elements from a list, or block until one is available", "timeout numkeys key... (LEFT|RIGHT) [COUNT count]") },
+    cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO, blmove, "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "source destination (LEFT|RIGHT) (LEFT|RIGHT) timeout"),
+    cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, TWO, brpoplpush, "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "source destination timeout"),
 ];
-
-/// Which end of a list.
-#[derive(Clone, Copy, PartialEq)]
-enum End {
-    Left,
-    Right,
-}
 
 fn end(arg: &[u8]) -> Result<End, Error> {
     if is(arg, "left") {
@@ -90,7 +90,13 @@ fn rpushx(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Pops up to `count` elements from `key`, deleting the list when emptied.
-fn pop_from(db: &mut Db, key: &[u8], at: End, count: usize, now: u64) -> Result<Option<Vec<Box<[u8]>>>, Error> {
+pub(super) fn pop_from(
+    db: &mut Db,
+    key: &[u8],
+    at: End,
+    count: usize,
+    now: u64,
+) -> Result<Option<Vec<Box<[u8]>>>, Error> {
     let Some(list) = lookup::<List>(db, key, now, false)? else { return Ok(None) };
     let take = count.min(list.len());
     let popped: Vec<Box<[u8]>> = match at {
@@ -368,25 +374,37 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Pops from `src` at `from` and pushes to `dst` at `to`; replies with the
-/// element, or nil when `src` is missing.
-fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
-    let (now, src, dst) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2));
-    if lookup::<List>(ctx.keys.db(src), src, now, false)?.is_none() {
-        ctx.out.null();
-        return Ok(());
+/// Pops from `src` at `from` and pushes to `dst` at `to`, both in
+/// database `db`; returns the element, or None when `src` is missing.
+pub(super) fn move_between(
+    keys: &mut Keys,
+    db: usize,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Box<[u8]>>, Error> {
+    let now = keys.now_ms;
+    if lookup::<List>(keys.db_at(src, db), src, now, false)?.is_none() {
+        return Ok(None);
     }
     // Redis checks the destination's type before it pops.
-    lookup::<List>(ctx.keys.db(dst), dst, now, false)?;
-    let element = pop_from(ctx.keys.db(src), src, from, 1, now)?.expect("present").remove(0);
+    lookup::<List>(keys.db_at(dst, db), dst, now, false)?;
+    let element = pop_from(keys.db_at(src, db), src, from, 1, now)?.expect("present").remove(0);
     // Popping the last element of the source deleted it, even when it is
     // also the destination.
-    let list = lookup_or_create::<List>(ctx.keys.db(dst), dst, now)?;
+    let list = lookup_or_create::<List>(keys.db_at(dst, db), dst, now)?;
     match to {
         End::Left => list.push_front(element.clone()),
         End::Right => list.push_back(element.clone()),
     }
-    ctx.out.bulk(&element);
+    Ok(Some(element))
+}
+
+fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
+    let (db, src, dst) = (ctx.client.db, ctx.arg(1), ctx.arg(2));
+    let element = move_between(&mut ctx.keys, db, src, dst, from, to)?;
+    ctx.out.bulk_opt(element.as_deref());
     Ok(())
 }
 
@@ -403,41 +421,50 @@ fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
 
 /// LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx) -> CmdResult {
-    let args = ctx.args;
-    let numkeys = args::int(args.get(1)).ok().filter(|&n| n > 0).ok_or(Error::NumkeysNotPositive)? as usize;
-    // Unlike SINTERCARD, too many keys is a syntax error here.
-    if numkeys >= args.len() - 2 {
-        return Err(Error::Syntax);
-    }
-    let mut at = 2 + numkeys;
-    let Some(side) = args.iter().nth(at) else { return Err(Error::Syntax) };
-    let side = end(side)?;
-    at += 1;
-    let mut count = None;
-    while at < args.len() {
-        if count.is_none() && is(args.get(at), "count") && at + 1 < args.len() {
-            let n = args::int(args.get(at + 1)).ok().filter(|&n| n > 0).ok_or(Error::CountNotPositive)?;
-            count = Some(n as usize);
-            at += 2;
-        } else {
-            return Err(Error::Syntax);
-        }
-    }
-    let count = count.unwrap_or(1);
-    let now = ctx.now_ms();
-    for key in args.tail(2).head(numkeys).iter() {
-        if let Some(items) = pop_from(ctx.keys.db(key), key, side, count, now)? {
-            ctx.out.array(2);
-            ctx.out.bulk(key);
-            ctx.out.array(items.len());
-            for e in &items {
-                ctx.out.bulk(e);
-            }
-            return Ok(());
-        }
-    }
-    ctx.out.null_array();
-    Ok(())
+    let (keys, end, count) = args::mpop(ctx.args, 1, end)?;
+    blocking::pop_or_block(ctx, keys, BlockOp::ListPop { end, count: Some(count) }, Wait::Never)
+}
+
+/// BLPOP and BRPOP: key [key ...] timeout
+fn block_pop(ctx: &mut Ctx, end: End) -> CmdResult {
+    let wait = blocking::deadline(ctx.arg(ctx.argc() - 1), ctx.now_ms())?;
+    let keys = ctx.args.tail(1).head(ctx.argc() - 2);
+    blocking::pop_or_block(ctx, keys, BlockOp::ListPop { end, count: None }, wait)
+}
+
+/// BLPOP key [key ...] timeout
+fn blpop(ctx: &mut Ctx) -> CmdResult {
+    block_pop(ctx, End::Left)
+}
+
+/// BRPOP key [key ...] timeout
+fn brpop(ctx: &mut Ctx) -> CmdResult {
+    block_pop(ctx, End::Right)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]
+fn blmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, end, count) = args::mpop(ctx.args, 2, end)?;
+    let wait = blocking::deadline(ctx.arg(1), ctx.now_ms())?;
+    blocking::pop_or_block(ctx, keys, BlockOp::ListPop { end, count: Some(count) }, wait)
+}
+
+/// BLMOVE and BRPOPLPUSH: pop from argument 1, push to argument 2.
+fn block_move(ctx: &mut Ctx, from: End, to: End, timeout_at: usize) -> CmdResult {
+    let wait = blocking::deadline(ctx.arg(timeout_at), ctx.now_ms())?;
+    let op = BlockOp::ListMove { from, to, dest: ctx.arg(2).into() };
+    blocking::pop_or_block(ctx, ctx.args.tail(1).head(1), op, wait)
+}
+
+/// BLMOVE source destination LEFT | RIGHT LEFT | RIGHT timeout
+fn blmove(ctx: &mut Ctx) -> CmdResult {
+    let (from, to) = (end(ctx.arg(3))?, end(ctx.arg(4))?);
+    block_move(ctx, from, to, 5)
+}
+
+/// BRPOPLPUSH source destination timeout
+fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
+    block_move(ctx, End::Right, End::Left, 3)
 }
 
 #[cfg(test)]

@@ -362,6 +362,30 @@ impl LongDouble {
         }
     }
 
+    /// `ceil(self * 1000)` when it fits an i64: a timeout in seconds
+    /// turned into milliseconds, as Redis rounds it.
+    pub fn ceil_millis(&self) -> Option<i64> {
+        let LongDouble::Finite { neg, mant, exp } = *self else { return None };
+        let scaled = mant as u128 * 1000;
+        let (whole, fraction) = if exp >= 0 {
+            if exp as u32 >= scaled.leading_zeros() {
+                return None;
+            }
+            (scaled << exp, false)
+        } else if exp <= -128 {
+            (0, scaled != 0)
+        } else {
+            let shift = (-exp) as u32;
+            (scaled >> shift, scaled & ((1u128 << shift) - 1) != 0)
+        };
+        if neg {
+            // The ceiling of a negative value drops its fraction.
+            i64::try_from(whole).ok().map(|w| -w)
+        } else {
+            i64::try_from(whole + fraction as u128).ok()
+        }
+    }
+
     /// True for a finite value (not an infinity).
     pub fn is_finite(&self) -> bool {
         matches!(self, LongDouble::Finite { .. })
@@ -505,6 +529,21 @@ mod tests {
         assert_eq!(LongDouble::parse(b"-0").map(|v| v.format()), Some("0".to_string()));
         assert!(LongDouble::parse(b"0x").is_none());
         assert!(LongDouble::parse(b"0xg").is_none());
+    }
+
+    #[test]
+    fn millis_round_up() {
+        let ms = |t: &str| LongDouble::parse(t.as_bytes()).and_then(|v| v.ceil_millis());
+        assert_eq!(ms("1"), Some(1000));
+        assert_eq!(ms("0.0001"), Some(1));
+        assert_eq!(ms("-0.0001"), Some(0));
+        assert_eq!(ms("-1.5"), Some(-1500));
+        assert_eq!(ms("0x10p-20"), Some(1));
+        assert_eq!(ms("9223372036854775.807"), Some(i64::MAX));
+        assert_eq!(ms("1e16"), None);
+        assert_eq!(ms("1e400"), None);
+        assert_eq!(ms("inf"), None);
+        assert_eq!(ms("1e-4000"), Some(1));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod bitmaps;
+pub mod blocking;
 pub mod command;
 pub mod connection;
 pub mod dispatch;
@@ -95,6 +96,8 @@ impl KeySpec {
     pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2, keynum: 0 };
     /// The key is argument 2 (subcommands such as OBJECT ENCODING).
     pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1, keynum: 0 };
+    /// Every argument but the last (BLPOP key [key ...] timeout).
+    pub const ALL_BUT_LAST: KeySpec = KeySpec { first: 1, last: -2, step: 1, keynum: 0 };
 
     /// Keys counted by the argument at `index`, listed right after it.
     pub const fn counted_at(index: i32) -> KeySpec {

@@ -119,9 +119,11 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             field("maxclients", server.hot.maxclients.load(Relaxed).to_string());
             field("client_recent_max_input_buffer", "0".into());
             field("client_recent_max_output_buffer", "0".into());
-            field("blocked_clients", "0".into());
+            let waiters: Vec<_> = server.clients.all().iter().filter_map(|c| c.blocked.lock().clone()).collect();
+            let with_timeout = waiters.iter().filter(|w| w.deadline_ms.is_some()).count();
+            field("blocked_clients", waiters.len().to_string());
             field("tracking_clients", "0".into());
-            field("clients_in_timeout_table", "0".into());
+            field("clients_in_timeout_table", with_timeout.to_string());
         }
         "memory" => {
             let used = memory::used();

@@ -4,11 +4,13 @@
 //! resolve to a span of ranks first (two O(log n) searches), then walk it.
 
 use super::args::{self, is, parse_cursor, scan_options};
+use super::blocking::{self, Wait};
 use super::flags::*;
 use super::hashes::distinct_picks;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;
+use crate::store::blocking::BlockOp;
 use crate::store::zset::{format_score, ZSet, ZSetLimits};
 use crate::store::Value;
 
@@ -27,6 +29,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("zpopmin", -2, WRITE | FAST, ONE, zpopmin, "sorted-set", "5.0.0", "Remove and return members with the lowest scores in a sorted set", "key [count]"),
     cmd!("zpopmax", -2, WRITE | FAST, ONE, zpopmax, "sorted-set", "5.0.0", "Remove and return members with the highest scores in a sorted set", "key [count]"),
     CommandSpec { keys: KeySpec::counted_at(1), ..cmd!("zmpop", -4, WRITE, NONE, zmpop, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set", "numkeys key... MIN|MAX [COUNT count]") },
+    cmd!("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, ALL_BUT_LAST, bzpopmin, "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "key... timeout"),
+    cmd!("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, ALL_BUT_LAST, bzpopmax, "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "key... timeout"),
+    CommandSpec { keys: KeySpec::counted_at(2), ..cmd!("bzmpop", -5, WRITE | BLOCKING, NONE, bzmpop, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "timeout numkeys key... MIN|MAX [COUNT count]") },
     cmd!("zrange", -4, READONLY, ONE, zrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set", "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
     cmd!("zrangestore", -5, WRITE | DENYOOM, TWO, zrangestore, "sorted-set", "6.2.0", "Store a range of members from sorted set into another key", "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"),
     cmd!("zrevrange", -4, READONLY, ONE, zrevrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "key start stop [WITHSCORES]"),
@@ -690,43 +695,32 @@ fn min_or_max(arg: &[u8]) -> Result<bool, Error> {
 
 /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
 fn zmpop(ctx: &mut Ctx) -> CmdResult {
-    let args = ctx.args;
-    let numkeys = args::int(args.get(1)).ok().filter(|&n| n > 0).ok_or(Error::NumkeysNotPositive)? as usize;
-    if numkeys >= args.len() - 2 {
-        return Err(Error::Syntax);
-    }
-    let max = min_or_max(args.get(2 + numkeys))?;
-    let mut count = None;
-    let mut at = 3 + numkeys;
-    while at < args.len() {
-        if count.is_none() && is(args.get(at), "count") && at + 1 < args.len() {
-            let n = args::int(args.get(at + 1)).ok().filter(|&n| n > 0).ok_or(Error::CountNotPositive)?;
-            count = Some(n as usize);
-            at += 2;
-        } else {
-            return Err(Error::Syntax);
-        }
-    }
-    let (now, count) = (ctx.now_ms(), count.unwrap_or(1));
-    for key in args.tail(2).head(numkeys).iter() {
-        let db = ctx.keys.db(key);
-        let Some(zset) = lookup::<ZSet>(db, key, now, false)? else { continue };
-        let popped = zset.pop(count, max);
-        if zset.is_empty() {
-            db.remove(key, now);
-        }
-        ctx.out.array(2);
-        ctx.out.bulk(key);
-        ctx.out.array(popped.len());
-        for (m, s) in &popped {
-            ctx.out.array(2);
-            ctx.out.bulk(m);
-            ctx.out.bulk(format_score(*s).as_bytes());
-        }
-        return Ok(());
-    }
-    ctx.out.null_array();
-    Ok(())
+    let (keys, max, count) = args::mpop(ctx.args, 1, min_or_max)?;
+    blocking::pop_or_block(ctx, keys, BlockOp::ZPop { max, count: Some(count) }, Wait::Never)
+}
+
+/// BZPOPMIN and BZPOPMAX: key [key ...] timeout
+fn block_pop(ctx: &mut Ctx, max: bool) -> CmdResult {
+    let wait = blocking::deadline(ctx.arg(ctx.argc() - 1), ctx.now_ms())?;
+    let keys = ctx.args.tail(1).head(ctx.argc() - 2);
+    blocking::pop_or_block(ctx, keys, BlockOp::ZPop { max, count: None }, wait)
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
+    block_pop(ctx, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
+    block_pop(ctx, true)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
+fn bzmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, max, count) = args::mpop(ctx.args, 2, min_or_max)?;
+    let wait = blocking::deadline(ctx.arg(1), ctx.now_ms())?;
+    blocking::pop_or_block(ctx, keys, BlockOp::ZPop { max, count: Some(count) }, wait)
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]]

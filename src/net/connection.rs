@@ -150,7 +150,7 @@ impl Connection {
         self.more_to_run = false;
         let mut ran = 0;
         let mut now_ms = unix_ms();
-        while self.rstart < self.rend && !self.closing {
+        while self.rstart < self.rend && !self.closing && self.client.blocked.is_none() {
             if ran == COMMANDS_PER_TURN {
                 self.more_to_run = true;
                 break;

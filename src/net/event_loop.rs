@@ -4,7 +4,7 @@
 //! turn's budget, after which the connection waits in `ready` for its next
 //! turn. The loop never blocks on anything but `poll`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -15,10 +15,12 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::connection::{Connection, ReadState};
 use super::mailbox::Message;
-use crate::client::{Client, ClientMeta};
+use crate::client::{Client, ClientMeta, ReplyMode};
+use crate::commands::blocking;
 use crate::resp::Reply;
-use crate::server::Shared;
+use crate::server::{unix_ms, Shared};
 use crate::stats::bump;
+use crate::store::blocking::Waiter;
 use crate::store::expiry::{self, ExpiryCursor};
 
 const WAKER: Token = Token(0);
@@ -38,6 +40,8 @@ pub struct EventLoop {
     free: Vec<usize>,
     by_client: HashMap<u64, usize>,
     ready: VecDeque<usize>,
+    /// Blocked clients with a timeout: (deadline in unix ms, client id).
+    timers: BTreeSet<(u64, u64)>,
     shared: Arc<Shared>,
     /// The shards whose active expiry and rehashing this thread runs.
     owned_shards: Vec<usize>,
@@ -62,6 +66,7 @@ impl EventLoop {
             free: Vec::new(),
             by_client: HashMap::new(),
             ready: VecDeque::new(),
+            timers: BTreeSet::new(),
             shared,
             owned_shards,
             expiry_cursor: ExpiryCursor::default(),
@@ -75,7 +80,11 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         loop {
             let now = Instant::now();
-            let timeout = if self.ready.is_empty() { next_cron.saturating_duration_since(now) } else { Duration::ZERO };
+            let mut timeout =
+                if self.ready.is_empty() { next_cron.saturating_duration_since(now) } else { Duration::ZERO };
+            if let Some(&(deadline, _)) = self.timers.first() {
+                timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("event loop {} poll failed: {e}", self.index);
@@ -98,6 +107,7 @@ impl EventLoop {
                     self.serve(idx);
                 }
             }
+            self.expire_blocked();
             if Instant::now() >= next_cron {
                 self.cron();
                 next_cron = Instant::now() + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
@@ -189,7 +199,13 @@ impl EventLoop {
                 self.close(idx);
                 return;
             }
+            let was_blocked = conn.client.blocked.is_some();
             conn.run_commands(&shared, stats);
+            if let (false, Some(waiter)) = (was_blocked, &conn.client.blocked) {
+                if let Some(deadline) = waiter.deadline_ms {
+                    self.timers.insert((deadline, waiter.client_id));
+                }
+            }
         }
         let flushed = match conn.flush(stats) {
             Ok(done) => done,
@@ -237,6 +253,12 @@ impl EventLoop {
 
     fn close(&mut self, idx: usize) {
         if let Some(mut conn) = self.conns[idx].take() {
+            if let Some(waiter) = conn.client.blocked.take() {
+                // A reply a push sent meanwhile finds no one and is dropped,
+                // as when a served client disconnects before reading it.
+                waiter.claim();
+                unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
+            }
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.shared.clients.remove(conn.client.id);
             self.by_client.remove(&conn.client.id);
@@ -254,8 +276,45 @@ impl EventLoop {
                         self.close(idx);
                     }
                 }
+                Message::Unblock { client_id, reply } => {
+                    if let Some(&idx) = self.by_client.get(&client_id) {
+                        self.finish_block(idx, &reply);
+                    }
+                }
             }
         }
+    }
+
+    /// Answers blocked clients whose timeout has passed.
+    fn expire_blocked(&mut self) {
+        let now = unix_ms();
+        while let Some(&(deadline, client_id)) = self.timers.first() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(&idx) = self.by_client.get(&client_id) else { continue };
+            // Losing the claim means a reply is already on its way.
+            if conn_ref(&self.conns, idx).client.blocked.as_ref().is_some_and(|w| w.claim()) {
+                self.finish_block(idx, blocking::TIMEOUT_REPLY);
+            }
+        }
+    }
+
+    /// Ends a client's block with `reply` and lets it run the commands it
+    /// sent meanwhile.
+    fn finish_block(&mut self, idx: usize, reply: &[u8]) {
+        let conn = conn_mut(&mut self.conns, idx);
+        let Some(waiter) = conn.client.blocked.take() else { return };
+        if conn.client.reply_mode == ReplyMode::On {
+            conn.wbuf.extend_from_slice(reply);
+        }
+        conn.more_to_run = true;
+        if !conn.scheduled {
+            conn.scheduled = true;
+            self.ready.push_back(idx);
+        }
+        unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
     }
 
     fn begin_shutdown(&mut self) {
@@ -308,7 +367,11 @@ impl EventLoop {
                     .by_client
                     .values()
                     .copied()
-                    .filter(|&i| conn_ref(&self.conns, i).client.meta.idle_secs() >= timeout)
+                    .filter(|&i| {
+                        // A blocked client waits on purpose, as in Redis.
+                        let client = &conn_ref(&self.conns, i).client;
+                        client.blocked.is_none() && client.meta.idle_secs() >= timeout
+                    })
                     .collect();
                 for idx in idle {
                     self.close(idx);
@@ -316,6 +379,16 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Forgets a finished waiter: its timer, its queue entries, its mark on
+/// the client.
+fn unblocked(timers: &mut BTreeSet<(u64, u64)>, shared: &Shared, client: &Client, waiter: &Arc<Waiter>) {
+    if let Some(deadline) = waiter.deadline_ms {
+        timers.remove(&(deadline, client.id));
+    }
+    *client.meta.blocked.lock() = None;
+    blocking::forget(&shared.store, waiter);
 }
 
 fn conn_ref(conns: &[Option<Connection>], idx: usize) -> &Connection {

@@ -13,6 +13,9 @@ pub enum Message {
     Shutdown,
     /// Close the connection of this client (CLIENT KILL).
     Kill(u64),
+    /// End the block of this client with this reply (a push served it, or
+    /// CLIENT UNBLOCK).
+    Unblock { client_id: u64, reply: Vec<u8> },
 }
 
 pub struct Mailbox {

@@ -2,6 +2,7 @@
 //! keys with a TTL that the active expiry cycle samples. Lookups expire
 //! lazily: an expired key is deleted when it is touched.
 
+use super::blocking::Waiters;
 use super::dict::Dict;
 use super::value::{Entry, Value};
 
@@ -19,6 +20,8 @@ pub struct Db {
     /// keyspace_hits and keyspace_misses).
     pub hits: u64,
     pub misses: u64,
+    /// Clients blocked on keys of this database.
+    pub(super) waiters: Waiters,
 }
 
 impl Db {
@@ -106,6 +109,7 @@ impl Db {
     /// Sets `key` to `value` with the given expiry, replacing any old value
     /// and expiry.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
+        self.waiters.signal(key);
         let old = self.keys.insert(key, Entry { value, expires_at_ms, accessed_s: (now_ms / 1000) as u32 });
         let had_ttl = old.is_some_and(|e| e.expires_at_ms.is_some());
         match (had_ttl, expires_at_ms.is_some()) {
@@ -129,6 +133,7 @@ impl Db {
 
     /// Inserts a key the caller knows to be absent (after a `get` miss).
     pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
+        self.waiters.signal(key);
         let entry = Entry { accessed_s: (now_ms / 1000) as u32, ..Entry::new(value) };
         self.keys.insert_new(key.into(), entry);
         self.keys.get_mut(key).expect("just inserted")

@@ -3,6 +3,7 @@
 //! Commands lock the shards their keys map to, in ascending order, and never
 //! hold a lock across an event-loop turn. The store never touches sockets.
 
+pub mod blocking;
 pub mod db;
 pub mod dict;
 pub mod expiry;
@@ -19,16 +20,18 @@ use parking_lot::{Mutex, MutexGuard};
 pub use db::Db;
 pub use hash::{Hash, HashLimits};
 pub use set::Set;
-pub use value::{Entry, List, Str, Typed, Value};
+pub use value::{End, Entry, List, Str, Typed, Value};
 
 /// One shard: a table per logical database.
 pub struct Shard {
     pub dbs: Box<[Db]>,
+    /// Blocked-client queue entries across this shard's databases.
+    waiting: usize,
 }
 
 impl Shard {
     fn new(databases: usize) -> Self {
-        Shard { dbs: (0..databases).map(|_| Db::default()).collect() }
+        Shard { dbs: (0..databases).map(|_| Db::default()).collect(), waiting: 0 }
     }
 }
 
@@ -62,6 +65,10 @@ impl Store {
         self.shards[shard].lock()
     }
 
+    pub fn try_lock(&self, shard: usize) -> Option<MutexGuard<'_, Shard>> {
+        self.shards[shard].try_lock()
+    }
+
     /// Locks the given shards, which must be sorted and distinct.
     pub fn lock_many(&self, shards: &[usize]) -> Locked<'_> {
         debug_assert!(shards.windows(2).all(|w| w[0] < w[1]));
@@ -86,7 +93,7 @@ pub enum Locked<'a> {
     Many(Vec<(usize, MutexGuard<'a, Shard>)>),
 }
 
-impl Locked<'_> {
+impl<'a> Locked<'a> {
     /// The locked shard with index `shard`. Panics when the command did not
     /// lock it: dispatch locks every shard a command's keys map to.
     pub fn shard(&mut self, shard: usize) -> &mut Shard {
@@ -98,6 +105,45 @@ impl Locked<'_> {
             },
             _ => panic!("shard {shard} is not locked"),
         }
+    }
+
+    pub fn contains(&self, shard: usize) -> bool {
+        match self {
+            Locked::None => false,
+            Locked::One(i, _) => *i == shard,
+            Locked::Many(v) => v.binary_search_by_key(&shard, |(i, _)| *i).is_ok(),
+        }
+    }
+
+    /// Adds `shard` to the held locks without breaking the lock order: it
+    /// waits for the lock only when `shard` comes after every held one, and
+    /// otherwise just tries. False when the lock could not be had.
+    pub fn include(&mut self, store: &'a Store, shard: usize) -> bool {
+        if self.contains(shard) {
+            return true;
+        }
+        let last = match self {
+            Locked::None => None,
+            Locked::One(i, _) => Some(*i),
+            Locked::Many(v) => v.last().map(|(i, _)| *i),
+        };
+        let guard = if last.is_none_or(|l| shard > l) {
+            store.lock(shard)
+        } else {
+            match store.try_lock(shard) {
+                Some(g) => g,
+                None => return false,
+            }
+        };
+        let mut held = match std::mem::replace(self, Locked::None) {
+            Locked::None => Vec::new(),
+            Locked::One(i, g) => vec![(i, g)],
+            Locked::Many(v) => v,
+        };
+        let at = held.partition_point(|(i, _)| *i < shard);
+        held.insert(at, (shard, guard));
+        *self = Locked::Many(held);
+        true
     }
 
     /// Every locked shard, in index order.

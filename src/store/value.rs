@@ -128,6 +128,13 @@ impl Str {
     }
 }
 
+/// Which end of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Left,
+    Right,
+}
+
 /// A list. Redis 7.0 reports every list as "quicklist".
 pub type List = std::collections::VecDeque<Box<[u8]>>;
 

@@ -139,6 +139,28 @@ impl Conn {
         self.read_reply()
     }
 
+    /// Sends a command line without waiting for its reply.
+    pub fn send(&mut self, line: &str) {
+        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.send_raw(&encode(&words));
+    }
+
+    /// True when no reply byte arrives within `ms` milliseconds.
+    pub fn silent_for(&mut self, ms: u64) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        let stream = self.reader.get_ref();
+        stream.set_read_timeout(Some(Duration::from_millis(ms))).unwrap();
+        let mut byte = [0u8; 1];
+        let silent = match stream.peek(&mut byte) {
+            Ok(_) => false,
+            Err(e) => matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        silent
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.reader.get_mut().write_all(bytes).expect("write");
     }
@@ -153,6 +175,18 @@ impl Conn {
         let mut byte = [0u8; 1];
         matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
     }
+}
+
+/// Waits (up to 10 s) until INFO reports `n` blocked clients.
+pub fn wait_blocked(c: &mut Conn, n: usize) {
+    let want = format!("blocked_clients:{n}");
+    for _ in 0..1000 {
+        if c.cmd(&["INFO", "clients"]).contains(&want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never saw {want}");
 }
 
 /// A command as a RESP multibulk.

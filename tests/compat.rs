@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kvstore::commands::docs::{self, Arg, ArgType};
-use kvstore::commands::table;
+use kvstore::commands::{flags, table};
 use kvstore::resp::{ParseLimits, RequestParser};
 
 // ---------------------------------------------------------------------------
@@ -45,6 +45,10 @@ enum Rule {
     UnorderedPairs,
     /// Random picks: same kind and same number of items.
     RandomSample,
+    /// SORT: exact, except on a set or sorted set kept in a hash table,
+    /// whose loading order (BY nosort, ties under ALPHA BY) is the table's:
+    /// then as `RandomSample`.
+    SortOrder,
     /// Not compared at all.
     Skip,
 }
@@ -67,6 +71,8 @@ const RULES: &[(&str, Rule, &str)] = &[
     ("srandmember", Rule::RandomSample, "random by definition"),
     ("zrandmember", Rule::RandomSample, "random by definition"),
     ("zscan", Rule::ScanComplete(2), "cursors are table positions; only a full iteration's items are defined"),
+    ("sort", Rule::SortOrder, "a hash-table set or sorted set loads in table order"),
+    ("sort_ro", Rule::SortOrder, "a hash-table set or sorted set loads in table order"),
     ("spop", Rule::Unordered, "SPOP with a count at least the set's size returns all of it, in table order"),
     ("randomkey", Rule::RandomMember, "random by definition"),
     ("ttl", Rule::Tolerance(1), "the two servers run the command a moment apart"),
@@ -324,6 +330,13 @@ impl Pair {
             // Without a cursor it is an arity error, compared as is.
             Rule::ScanComplete(at) if args.len() <= at => Rule::Exact,
             Rule::ScanComplete(at) => return self.check_scan(args, at),
+            Rule::SortOrder if args.len() > 1 => {
+                self.theirs.send(&[b"OBJECT".to_vec(), b"ENCODING".to_vec(), args[1].clone()]);
+                match self.theirs.read().1 {
+                    Value::Bulk(Some(e)) if e == b"hashtable" || e == b"skiplist" => Rule::RandomSample,
+                    _ => Rule::Exact,
+                }
+            }
             rule => rule,
         };
         self.theirs.send(args);
@@ -354,7 +367,7 @@ impl Pair {
                 _ => raw_theirs == raw_mine,
             },
             Rule::Skip => true,
-            Rule::ScanComplete(_) => unreachable!("handled above"),
+            Rule::ScanComplete(_) | Rule::SortOrder => unreachable!("handled above"),
         };
         if same {
             Ok(())
@@ -623,8 +636,10 @@ fn generate(rng: &mut Rng, commands: &[(String, Vec<Arg>)]) -> Vec<Vec<u8>> {
     let (name, args) = rng.pick(commands);
     let mut words: Vec<String> = name.split(' ').map(str::to_string).collect();
     fill(rng, args, name, &mut words);
-    // Now and then, break the arity or add a stray word.
-    match rng.below(40) {
+    // Now and then, break the arity or add a stray word; not after a
+    // blocking command's timeout, where the word would be a long timeout.
+    let blocking = table::lookup(name.as_bytes()).is_some_and(|(_, spec)| spec.has(flags::BLOCKING));
+    match if blocking { usize::MAX } else { rng.below(40) } {
         0 if words.len() > 1 => {
             words.pop();
         }

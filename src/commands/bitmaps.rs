@@ -15,7 +15,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bitcount", -2, READONLY, ONE, bitcount, "bitmap", "2.6.0", "Count set bits in a string", "key [start end [BYTE|BIT]]"),
     cmd!("bitpos", -3, READONLY, ONE, bitpos, "bitmap", "2.8.7", "Find first bit set or clear in a string", "key bit [start [end [BYTE|BIT]]]"),
     CommandSpec {
-        keys: KeySpec { first: 2, last: -1, step: 1, keynum: 0 },
+        keys: KeySpec { first: 2, last: -1, step: 1, keynum: 0, movable: false },
         ..cmd!("bitop", -4, WRITE | DENYOOM, NONE, bitop, "bitmap", "2.6.0", "Perform bitwise operations between strings", "(AND|OR|XOR|NOT) destkey key...")
     },
     cmd!("bitfield", -2, WRITE | DENYOOM, ONE, bitfield, "bitmap", "3.2.0", "Perform arbitrary bitfield integer operations on strings", "key [GET encoding offset|[OVERFLOW (WRAP|SAT|FAIL)] (SET encoding offset value|INCRBY encoding offset increment)]..."),

@@ -71,6 +71,10 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "set" => cats.push("@set"),
         "list" => cats.push("@list"),
         "sorted-set" => cats.push("@sortedset"),
+        // SORT reads and writes collections, and BY/GET reach any key.
+        "generic" if spec.name == "sort" || spec.name == "sort_ro" => {
+            cats.extend(["@set", "@sortedset", "@list", "@dangerous"])
+        }
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         _ => {}
@@ -85,7 +89,7 @@ fn describe(out: &mut Reply, spec: &CommandSpec, full_name: &str) {
     out.bulk(full_name.as_bytes());
     out.int(spec.arity as i64);
     let mut flags: Vec<&str> = NAMES.iter().filter(|(f, _)| spec.has(*f)).map(|(_, n)| *n).collect();
-    if spec.keys.keynum > 0 {
+    if spec.keys.keynum > 0 || spec.keys.movable {
         flags.push("movablekeys");
     }
     out.array(flags.len());
@@ -268,7 +272,10 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
     if !spec.arity_ok(args.len()) {
         return Err(Error::InvalidArgumentCount);
     }
-    let positions: Vec<usize> = spec.keys.positions(&args).collect();
+    let mut positions: Vec<usize> = spec.keys.positions(&args).collect();
+    if spec.keys.movable {
+        positions.extend(super::sort::store_position(&args));
+    }
     ctx.out.array(positions.len());
     for p in positions {
         ctx.out.bulk(args.get(p));

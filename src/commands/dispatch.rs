@@ -71,7 +71,7 @@ fn run(
 
     client.meta.touch(idx, now_ms);
     let store = &shared.store;
-    let locks = lock_keys(store, spec.keys.positions(&args), &args);
+    let locks = if spec.keys.movable { store.lock_all() } else { lock_keys(store, spec.keys.positions(&args), &args) };
     let started = Instant::now();
     let db = client.db;
     let mut ctx =

@@ -117,6 +117,7 @@ pub enum Error {
     HashValueNotFloat,
     TimeoutNotFloat,
     TimeoutNegative,
+    SortNotDouble,
     /// The reply of a client freed by CLIENT UNBLOCK ... ERROR.
     Unblocked,
     UnblockReason,
@@ -340,6 +341,7 @@ impl Error {
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             TimeoutNotFloat => write_str(f, "ERR timeout is not a float or out of range"),
             TimeoutNegative => write_str(f, "ERR timeout is negative"),
+            SortNotDouble => write_str(f, "ERR One or more scores can't be converted into double"),
             Unblocked => write_str(f, "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
             UnblockReason => write_str(f, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod long_double;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zset_algebra;
@@ -86,28 +87,35 @@ pub struct KeySpec {
     /// numkeys key ...): that argument's index; the keys follow it. COMMAND
     /// INFO then shows 0 0 0 and the movablekeys flag, as Redis does.
     pub keynum: i32,
+    /// More keys are found only as the command runs (SORT's BY, GET and
+    /// STORE): dispatch locks every shard. COMMAND INFO shows the
+    /// movablekeys flag.
+    pub movable: bool,
 }
 
 impl KeySpec {
-    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 0 };
-    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1, keynum: 0 };
-    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1, keynum: 0 };
-    pub const TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1, keynum: 0 };
-    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2, keynum: 0 };
+    pub const NONE: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 0, movable: false };
+    pub const ONE: KeySpec = KeySpec { first: 1, last: 1, step: 1, keynum: 0, movable: false };
+    pub const ALL: KeySpec = KeySpec { first: 1, last: -1, step: 1, keynum: 0, movable: false };
+    pub const TWO: KeySpec = KeySpec { first: 1, last: 2, step: 1, keynum: 0, movable: false };
+    pub const PAIRS: KeySpec = KeySpec { first: 1, last: -1, step: 2, keynum: 0, movable: false };
     /// The key is argument 2 (subcommands such as OBJECT ENCODING).
-    pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1, keynum: 0 };
+    pub const SECOND: KeySpec = KeySpec { first: 2, last: 2, step: 1, keynum: 0, movable: false };
     /// Every argument but the last (BLPOP key [key ...] timeout).
-    pub const ALL_BUT_LAST: KeySpec = KeySpec { first: 1, last: -2, step: 1, keynum: 0 };
+    pub const ALL_BUT_LAST: KeySpec = KeySpec { first: 1, last: -2, step: 1, keynum: 0, movable: false };
+
+    /// The key at argument 1 and others found while the command runs.
+    pub const MOVABLE: KeySpec = KeySpec { first: 1, last: 1, step: 1, keynum: 0, movable: true };
 
     /// Keys counted by the argument at `index`, listed right after it.
     pub const fn counted_at(index: i32) -> KeySpec {
-        KeySpec { first: 0, last: 0, step: 0, keynum: index }
+        KeySpec { first: 0, last: 0, step: 0, keynum: index, movable: false }
     }
 
     /// Keys counted by the argument at `index` after a fixed key at
     /// argument 1 (ZUNIONSTORE destination numkeys key ...).
     pub const fn first_then_counted_at(index: i32) -> KeySpec {
-        KeySpec { first: 1, last: 1, step: 1, keynum: index }
+        KeySpec { first: 1, last: 1, step: 1, keynum: index, movable: false }
     }
 
     /// The argument indexes of the keys in `args`.

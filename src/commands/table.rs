@@ -8,11 +8,12 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
         super::keys::COMMANDS,
+        super::sort::COMMANDS,
         super::lists::COMMANDS,
         super::hashes::COMMANDS,
         super::sets::COMMANDS,

@@ -135,6 +135,10 @@ static PARAMS: &[Param] = &[
     p("activerehashing", YES_NO, "yes", true),
     p("set-max-intset-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true),
     Param {
+        alias: Some("list-max-ziplist-size"),
+        ..p("list-max-listpack-size", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2", true)
+    },
+    Param {
         alias: Some("zset-max-ziplist-entries"),
         ..p("zset-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)
     },

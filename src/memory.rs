@@ -5,9 +5,11 @@
 //! thread other than the one that allocated it makes one slot go down and
 //! another up, so only the sum is meaningful.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use tikv_jemallocator::Jemalloc as System;
 
 /// Slots for counting threads; threads beyond this share the last slot
 /// with atomic adds.

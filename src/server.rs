@@ -3,7 +3,7 @@
 //! them. `Server::start` is the library API tests and embedders use.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -35,6 +35,7 @@ pub struct Hot {
     pub set_max_ints: AtomicUsize,
     pub zset_max_entries: AtomicUsize,
     pub zset_max_value: AtomicUsize,
+    pub list_fill: AtomicI64,
 }
 
 impl Hot {
@@ -52,6 +53,7 @@ impl Hot {
             set_max_ints: AtomicUsize::new(0),
             zset_max_entries: AtomicUsize::new(0),
             zset_max_value: AtomicUsize::new(0),
+            list_fill: AtomicI64::new(-2),
         };
         hot.refresh(c);
         hot
@@ -71,6 +73,7 @@ impl Hot {
         self.set_max_ints.store(int("set-max-intset-entries"), Relaxed);
         self.zset_max_entries.store(int("zset-max-listpack-entries"), Relaxed);
         self.zset_max_value.store(int("zset-max-listpack-value"), Relaxed);
+        self.list_fill.store(c.get("list-max-listpack-size").parse().unwrap_or(-2), Relaxed);
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {
@@ -78,6 +81,10 @@ impl Hot {
             max_entries: self.zset_max_entries.load(Relaxed),
             max_value: self.zset_max_value.load(Relaxed),
         }
+    }
+
+    pub fn list_limits(&self) -> crate::store::ListLimits {
+        crate::store::ListLimits::from_fill(self.list_fill.load(Relaxed))
     }
 
     pub fn set_max_intset_entries(&self) -> usize {

@@ -74,7 +74,7 @@ fn probe(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp) -> Probe {
 /// Runs `op` on `key` of database `db`, which `probe` found ready, writing
 /// the reply. An error (a BLMOVE destination of the wrong type) leaves
 /// everything as it was.
-fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, out: &mut Reply) -> Result<(), Error> {
+fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, out: &mut Reply) -> Result<(), Error> {
     let now = keys.now_ms;
     match op {
         BlockOp::ListPop { end, count } => {
@@ -93,7 +93,8 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, out: &mut Reply) ->
             }
         }
         BlockOp::ListMove { from, to, dest } => {
-            let element = super::lists::move_between(keys, db, key, dest, *from, *to)?.expect("checked present");
+            let element = super::lists::move_between(keys, db, key, dest, *from, *to, server.hot.list_limits())?
+                .expect("checked present");
             out.bulk(&element);
         }
         BlockOp::ZPop { max, count } => {
@@ -131,7 +132,7 @@ pub fn pop_or_block(ctx: &mut Ctx, keys: Args, op: BlockOp, wait: Wait) -> Resul
     let db = ctx.client.db;
     for key in keys.iter() {
         match probe(&mut ctx.keys, db, key, &op) {
-            Probe::Ready => return run(&mut ctx.keys, db, key, &op, &mut ctx.out),
+            Probe::Ready => return run(&mut ctx.keys, db, key, &op, ctx.server, &mut ctx.out),
             Probe::OtherType => return Err(Error::WrongType),
             Probe::Missing => {}
         }
@@ -209,7 +210,7 @@ fn serve_key(keys: &mut Keys, server: &Shared, db: usize, key: &[u8]) -> bool {
             continue;
         }
         let mut reply = Vec::new();
-        if let Err(e) = run(keys, db, key, &waiter.op, &mut Reply::new(&mut reply)) {
+        if let Err(e) = run(keys, db, key, &waiter.op, server, &mut Reply::new(&mut reply)) {
             reply.clear();
             Reply::new(&mut reply).error_bytes(&e.to_bytes());
         }

@@ -1,4 +1,4 @@
-//! List commands (the blocking ones come later). Redis 7.0 reports every
+//! List commands (the blocking ones are in `blocking.rs`). Redis 7.0 reports every
 //! list as "quicklist"; we hold elements in a deque.
 
 use super::args::{self, is};
@@ -7,7 +7,7 @@ use super::flags::*;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec, Keys};
 use crate::cmd;
 use crate::store::blocking::BlockOp;
-use crate::store::{Db, End, List};
+use crate::store::{Db, End, List, ListLimits};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -58,11 +58,12 @@ fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    let limits = ctx.server.hot.list_limits();
     let list = lookup_or_create::<List>(db, key, now)?;
     for e in args.tail(2).iter() {
         match at {
-            End::Left => list.push_front(e.into()),
-            End::Right => list.push_back(e.into()),
+            End::Left => list.push_front(e, limits),
+            End::Right => list.push_back(e, limits),
         }
     }
     ctx.out.int(list.len() as i64);
@@ -99,10 +100,13 @@ pub(super) fn pop_from(
 ) -> Result<Option<Vec<Box<[u8]>>>, Error> {
     let Some(list) = lookup::<List>(db, key, now, false)? else { return Ok(None) };
     let take = count.min(list.len());
-    let popped: Vec<Box<[u8]>> = match at {
-        End::Left => list.drain(..take).collect(),
-        End::Right => list.drain(list.len() - take..).rev().collect(),
-    };
+    let popped: Vec<Box<[u8]>> = (0..take)
+        .filter_map(|_| match at {
+            End::Left => list.pop_front(),
+            End::Right => list.pop_back(),
+        })
+        .map(Vec::into_boxed_slice)
+        .collect();
     if list.is_empty() {
         db.remove(key, now);
     }
@@ -178,7 +182,7 @@ fn lrange(ctx: &mut Ctx) -> CmdResult {
     match range(start, stop, list.len()) {
         Some((a, b)) => {
             ctx.out.array(b - a + 1);
-            for e in list.range(a..=b) {
+            for e in list.iter_from(a).take(b - a + 1) {
                 ctx.out.bulk(e);
             }
         }
@@ -202,7 +206,7 @@ fn lindex(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let i = args::int(index_arg)?;
-    ctx.out.bulk_opt(index(i, list.len()).map(|at| &*list[at]));
+    ctx.out.bulk_opt(index(i, list.len()).and_then(|at| list.get(at)));
     Ok(())
 }
 
@@ -210,10 +214,11 @@ fn lindex(ctx: &mut Ctx) -> CmdResult {
 fn lset(ctx: &mut Ctx) -> CmdResult {
     let (now, key, index_arg, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2), ctx.arg(3));
     // Redis looks the key up before it reads the index.
+    let limits = ctx.server.hot.list_limits();
     let list = lookup::<List>(ctx.keys.db(key), key, now, false)?.ok_or(Error::NoSuchKey)?;
     let i = args::int(index_arg)?;
     let at = index(i, list.len()).ok_or(Error::IndexOutOfRange)?;
-    list[at] = element.into();
+    list.set(at, element, limits);
     ctx.out.ok();
     Ok(())
 }
@@ -228,26 +233,21 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
-    let mut removed = 0;
-    if count >= 0 {
-        let mut i = 0;
-        while i < list.len() && removed < limit {
-            if *list[i] == *element {
-                list.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
+    let len = list.len();
+    // Positions to drop, front to back; found from the end for a negative
+    // count. The list is rebuilt once.
+    let mut drop: Vec<usize> = if count >= 0 {
+        list.iter().enumerate().filter(|(_, e)| *e == element).map(|(i, _)| i).take(limit).collect()
     } else {
-        let mut i = list.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if *list[i] == *element {
-                list.remove(i);
-                removed += 1;
-            }
-        }
+        list.iter().rev().enumerate().filter(|(_, e)| *e == element).map(|(k, _)| len - 1 - k).take(limit).collect()
+    };
+    drop.sort_unstable();
+    let removed = drop.len();
+    if removed > 0 {
+        let limits = ctx.server.hot.list_limits();
+        let mut next = drop.iter().peekable();
+        let kept = list.iter().enumerate().filter(|(i, _)| next.next_if_eq(&i).is_none()).map(|(_, e)| e);
+        *list = List::from_items(kept, limits);
     }
     if list.is_empty() {
         db.remove(key, now);
@@ -263,10 +263,7 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.keys.db(key);
     if let Some(list) = lookup::<List>(db, key, now, false)? {
         match range(start, stop, list.len()) {
-            Some((a, b)) => {
-                list.truncate(b + 1);
-                list.drain(..a);
-            }
+            Some((a, b)) => list.retain_range(a, b + 1),
             None => list.clear(),
         }
         if list.is_empty() {
@@ -291,9 +288,11 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    match list.iter().position(|e| **e == *pivot) {
+    let limits = ctx.server.hot.list_limits();
+    let found = list.iter().position(|e| e == pivot);
+    match found {
         Some(at) => {
-            list.insert(at + after as usize, element.into());
+            list.insert(at + after as usize, element, limits);
             ctx.out.int(list.len() as i64);
         }
         None => ctx.out.int(-1),
@@ -344,10 +343,13 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
     let mut found = Vec::new();
     if let Some(list) = list {
         let mut skip = rank.unsigned_abs() - 1;
-        let positions: Box<dyn Iterator<Item = usize>> =
-            if rank > 0 { Box::new(0..scan) } else { Box::new((len - scan..len).rev()) };
-        for i in positions {
-            if *list[i] == *element {
+        let positions: Box<dyn Iterator<Item = (usize, &[u8])>> = if rank > 0 {
+            Box::new(list.iter().enumerate().take(scan))
+        } else {
+            Box::new(list.iter().rev().enumerate().take(scan).map(|(k, e)| (len - 1 - k, e)))
+        };
+        for (i, e) in positions {
+            if e == element {
                 if skip > 0 {
                     skip -= 1;
                     continue;
@@ -383,6 +385,7 @@ pub(super) fn move_between(
     dst: &[u8],
     from: End,
     to: End,
+    limits: ListLimits,
 ) -> Result<Option<Box<[u8]>>, Error> {
     let now = keys.now_ms;
     if lookup::<List>(keys.db_at(src, db), src, now, false)?.is_none() {
@@ -395,15 +398,15 @@ pub(super) fn move_between(
     // also the destination.
     let list = lookup_or_create::<List>(keys.db_at(dst, db), dst, now)?;
     match to {
-        End::Left => list.push_front(element.clone()),
-        End::Right => list.push_back(element.clone()),
+        End::Left => list.push_front(&element, limits),
+        End::Right => list.push_back(&element, limits),
     }
     Ok(Some(element))
 }
 
 fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (db, src, dst) = (ctx.client.db, ctx.arg(1), ctx.arg(2));
-    let element = move_between(&mut ctx.keys, db, src, dst, from, to)?;
+    let element = move_between(&mut ctx.keys, db, src, dst, from, to, ctx.server.hot.list_limits())?;
     ctx.out.bulk_opt(element.as_deref());
     Ok(())
 }

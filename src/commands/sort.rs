@@ -104,7 +104,7 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
     let mut elements: Vec<Box<[u8]>> = match entry.map(|e| &e.value) {
         None => Vec::new(),
         Some(Value::List(list)) => {
-            let mut v: Vec<Box<[u8]>> = list.iter().cloned().collect();
+            let mut v: Vec<Box<[u8]>> = list.iter().map(Box::from).collect();
             if o.dont_sort && o.desc {
                 v.reverse();
             }
@@ -182,7 +182,8 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
             if output.is_empty() {
                 db.remove(dest, now);
             } else {
-                let list: List = output.into_iter().map(|v| v.unwrap_or_default().into_boxed_slice()).collect();
+                let items: Vec<Vec<u8>> = output.into_iter().map(Option::unwrap_or_default).collect();
+                let list = List::from_items(items.iter().map(Vec::as_slice), ctx.server.hot.list_limits());
                 let len = list.len();
                 db.set(dest, Value::List(list), None, now);
                 ctx.out.int(len as i64);

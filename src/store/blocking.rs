@@ -222,7 +222,7 @@ mod tests {
     fn swapdb_keeps_waiters_with_the_index() {
         let mut shard = Shard::new(2);
         shard.add_waiter(0, b"k", waiter(1));
-        let list: super::super::List = [b"v".as_slice().into()].into();
+        let list = super::super::List::from_items([b"v".as_slice()], Default::default());
         shard.dbs[1].insert_new(b"k", super::super::Value::List(list), 0);
         shard.swap_dbs(1, 1);
         assert_eq!(shard.take_ready(), None, "swapping a database with itself changes nothing");

@@ -8,6 +8,7 @@ pub mod db;
 pub mod dict;
 pub mod expiry;
 pub mod hash;
+pub mod list;
 pub mod pack;
 pub mod ranked;
 pub mod routing;
@@ -19,8 +20,9 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use db::Db;
 pub use hash::{Hash, HashLimits};
+pub use list::{List, ListLimits};
 pub use set::Set;
-pub use value::{End, Entry, List, Str, Typed, Value};
+pub use value::{End, Entry, Str, Typed, Value};
 
 /// One shard: a table per logical database.
 pub struct Shard {

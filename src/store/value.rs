@@ -2,6 +2,7 @@
 //! OBJECT ENCODING reports the same names.
 
 use super::hash::Hash;
+use super::list::List;
 use super::set::Set;
 use super::zset::ZSet;
 use crate::resp::reply::format_i64;
@@ -135,9 +136,6 @@ pub enum End {
     Right,
 }
 
-/// A list. Redis 7.0 reports every list as "quicklist".
-pub type List = std::collections::VecDeque<Box<[u8]>>;
-
 /// Everything a key can hold.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -176,7 +174,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
-            Value::List(l) => l.capacity() * 16 + l.iter().map(|e| e.len()).sum::<usize>(),
+            Value::List(l) => l.heap_size(),
             Value::ZSet(z) => z.heap_size(),
         }
     }

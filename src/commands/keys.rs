@@ -154,7 +154,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str
         ctx.out.int(0);
         return Ok(());
     };
-    let current = entry.expires_at_ms;
+    let current = entry.expires_at_ms();
     let allowed = match condition {
         ExpireCondition::Always => true,
         ExpireCondition::Nx => current.is_none(),
@@ -202,8 +202,7 @@ fn reply_expiry(ctx: &mut Ctx, f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let key = ctx.arg(1);
     let reply = match ctx.keys.db(key).read_no_touch(key, now) {
         None => -2,
-        Some(Entry { expires_at_ms: None, .. }) => -1,
-        Some(Entry { expires_at_ms: Some(at), .. }) => f(*at, now),
+        Some(entry) => entry.expires_at_ms().map_or(-1, |at| f(at, now)),
     };
     ctx.out.int(reply);
     Ok(())
@@ -234,7 +233,7 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
     let db = ctx.keys.db(key);
-    let had_ttl = db.get(key, now).is_some_and(|e| e.expires_at_ms.is_some());
+    let had_ttl = db.get(key, now).is_some_and(|e| e.expires_at_ms().is_some());
     if had_ttl {
         db.set_expiry(key, None, now);
     }
@@ -390,7 +389,8 @@ fn rename_generic(ctx: &mut Ctx, only_if_new: bool) -> Result<bool, Error> {
         return Ok(false);
     }
     let entry = ctx.keys.db(src).remove(src, now).expect("exists");
-    ctx.keys.db(dst).set(dst, entry.value, entry.expires_at_ms, now);
+    let expires = entry.expires_at_ms();
+    ctx.keys.db(dst).set(dst, entry.value, expires, now);
     Ok(true)
 }
 
@@ -444,7 +444,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    target.set(dst, entry.value, entry.expires_at_ms, now);
+    let expires = entry.expires_at_ms();
+    target.set(dst, entry.value, expires, now);
     ctx.out.int(1);
     Ok(())
 }
@@ -462,7 +463,8 @@ fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let entry = ctx.keys.db(key).remove(key, now).expect("exists");
-    ctx.keys.db_at(key, target_db).set(key, entry.value, entry.expires_at_ms, now);
+    let expires = entry.expires_at_ms();
+    ctx.keys.db_at(key, target_db).set(key, entry.value, expires, now);
     ctx.out.int(1);
     Ok(())
 }

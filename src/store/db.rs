@@ -110,8 +110,8 @@ impl Db {
     /// and expiry.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
         self.waiters.signal(key);
-        let old = self.keys.insert(key, Entry { value, expires_at_ms, accessed_s: (now_ms / 1000) as u32 });
-        let had_ttl = old.is_some_and(|e| e.expires_at_ms.is_some());
+        let old = self.keys.insert(key, Entry::with(value, expires_at_ms, (now_ms / 1000) as u32));
+        let had_ttl = old.is_some_and(|e| e.expires_at_ms().is_some());
         match (had_ttl, expires_at_ms.is_some()) {
             (false, true) => self.expires.insert_new(key.into(), ()),
             (true, false) => {
@@ -134,7 +134,7 @@ impl Db {
     /// Inserts a key the caller knows to be absent (after a `get` miss).
     pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
         self.waiters.signal(key);
-        let entry = Entry { accessed_s: (now_ms / 1000) as u32, ..Entry::new(value) };
+        let entry = Entry::with(value, None, (now_ms / 1000) as u32);
         self.keys.insert_new(key.into(), entry);
         self.keys.get_mut(key).expect("just inserted")
     }
@@ -143,7 +143,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         self.get(key, now_ms)?;
         let (_, entry) = self.keys.remove(key)?;
-        if entry.expires_at_ms.is_some() {
+        if entry.expires_at_ms().is_some() {
             self.expires.remove(key);
         }
         Some(entry)
@@ -154,7 +154,7 @@ impl Db {
         let Some(entry) = self.get(key, now_ms) else {
             return false;
         };
-        let had = std::mem::replace(&mut entry.expires_at_ms, expires_at_ms).is_some();
+        let had = entry.set_expires_at_ms(expires_at_ms).is_some();
         match (had, expires_at_ms.is_some()) {
             (false, true) => self.expires.insert_new(key.into(), ()),
             (true, false) => {

@@ -61,7 +61,22 @@ impl Pack {
         self.buf.capacity()
     }
 
+    /// Makes room for `extra` more bytes, exactly, as a listpack grows: the
+    /// allocator grows in place within its size classes, so small packs
+    /// carry no doubling slack and the copying stays amortized O(1).
+    fn reserve(&mut self, extra: usize) {
+        self.buf.reserve_exact(extra);
+    }
+
+    /// Gives room back after removals, as a listpack shrinks.
+    fn trim(&mut self) {
+        if self.buf.capacity() > 64 && self.buf.capacity() > self.buf.len() * 2 {
+            self.buf.shrink_to_fit();
+        }
+    }
+
     pub fn push(&mut self, item: &[u8]) {
+        self.reserve(varint_len(item.len()) + item.len());
         write_varint(&mut self.buf, item.len());
         self.buf.extend_from_slice(item);
         self.len += 1;
@@ -80,6 +95,7 @@ impl Pack {
             write_varint(&mut encoded, item.len());
             encoded.extend_from_slice(item);
         }
+        self.reserve(encoded.len());
         self.buf.splice(at..at, encoded);
         self.len += items.len();
     }
@@ -95,7 +111,9 @@ impl Pack {
         let mut encoded = Vec::with_capacity(varint_len(item.len()) + item.len());
         write_varint(&mut encoded, item.len());
         encoded.extend_from_slice(item);
+        self.reserve(encoded.len().saturating_sub(end - at));
         self.buf.splice(at..end, encoded);
+        self.trim();
     }
 
     /// Removes `count` entries starting at byte offset `at`.
@@ -106,6 +124,7 @@ impl Pack {
         }
         self.buf.drain(at..end);
         self.len -= count;
+        self.trim();
     }
 }
 

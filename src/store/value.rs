@@ -214,8 +214,10 @@ typed!(ZSet, ZSet);
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
-    /// Absolute Unix time in milliseconds; `None` for a persistent key.
-    pub expires_at_ms: Option<u64>,
+    /// Absolute Unix time in milliseconds; 0 for a persistent key (a
+    /// deadline of 0 is stored as 1: both are long past). Eight bytes, not
+    /// an `Option`'s sixteen: every key carries it.
+    expires_at: u64,
     /// Unix time in seconds (truncated to 32 bits) of the last access,
     /// for OBJECT IDLETIME.
     pub accessed_s: u32,
@@ -232,7 +234,26 @@ impl Entry {
     }
 
     pub fn new(value: Value) -> Self {
-        Entry { value, expires_at_ms: None, accessed_s: 0 }
+        Entry { value, expires_at: 0, accessed_s: 0 }
+    }
+
+    /// An entry with this expiry and access time.
+    pub fn with(value: Value, expires_at_ms: Option<u64>, accessed_s: u32) -> Self {
+        let mut e = Entry { value, expires_at: 0, accessed_s };
+        e.set_expires_at_ms(expires_at_ms);
+        e
+    }
+
+    /// Absolute Unix time in milliseconds; `None` for a persistent key.
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        (self.expires_at != 0).then_some(self.expires_at)
+    }
+
+    /// Sets the expiry, returning the old one.
+    pub fn set_expires_at_ms(&mut self, at: Option<u64>) -> Option<u64> {
+        let old = self.expires_at_ms();
+        self.expires_at = at.map_or(0, |ms| ms.max(1));
+        old
     }
 
     /// Seconds since the last access.
@@ -241,7 +262,7 @@ impl Entry {
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        matches!(self.expires_at_ms, Some(at) if at <= now_ms)
+        self.expires_at != 0 && self.expires_at <= now_ms
     }
 }
 
@@ -273,5 +294,7 @@ mod size_tests {
     fn values_stay_small() {
         let size = std::mem::size_of::<super::Value>();
         assert!(size <= 40, "Value is {size} bytes");
+        let size = std::mem::size_of::<super::Entry>();
+        assert!(size <= 56, "Entry is {size} bytes");
     }
 }

@@ -113,7 +113,7 @@ impl Db {
         let old = self.keys.insert(key, Entry::with(value, expires_at_ms, (now_ms / 1000) as u32));
         let had_ttl = old.is_some_and(|e| e.expires_at_ms().is_some());
         match (had_ttl, expires_at_ms.is_some()) {
-            (false, true) => self.expires.insert_new(key.into(), ()),
+            (false, true) => self.expires.insert_new(key, ()),
             (true, false) => {
                 self.expires.remove(key);
             }
@@ -135,14 +135,14 @@ impl Db {
     pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
         self.waiters.signal(key);
         let entry = Entry::with(value, None, (now_ms / 1000) as u32);
-        self.keys.insert_new(key.into(), entry);
+        self.keys.insert_new(key, entry);
         self.keys.get_mut(key).expect("just inserted")
     }
 
     /// Removes a live key, returning its entry.
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         self.get(key, now_ms)?;
-        let (_, entry) = self.keys.remove(key)?;
+        let entry = self.keys.remove(key)?;
         if entry.expires_at_ms().is_some() {
             self.expires.remove(key);
         }
@@ -156,7 +156,7 @@ impl Db {
         };
         let had = entry.set_expires_at_ms(expires_at_ms).is_some();
         match (had, expires_at_ms.is_some()) {
-            (false, true) => self.expires.insert_new(key.into(), ()),
+            (false, true) => self.expires.insert_new(key, ()),
             (true, false) => {
                 self.expires.remove(key);
             }

@@ -10,12 +10,149 @@
 //!   bucket indexes with the bits reversed, so the buckets already visited
 //!   in a table of size 2^n map onto buckets already visited in 2^(n±1).
 
-type Link<V> = Option<Box<Node<V>>>;
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
 
+type Link<V> = Option<Node<V>>;
+
+/// One entry in one allocation: the chain link and the value, then the
+/// key's length (one byte, or 0xFF and four more bytes past 254) and the
+/// key's bytes. A set member of a few bytes costs 16 bytes this way where a
+/// node pointing at a boxed key would cost 24 plus the key's own 8 or 16.
 struct Node<V> {
-    key: Box<[u8]>,
-    value: V,
+    ptr: NonNull<Head<V>>,
+    _owns: PhantomData<Head<V>>,
+}
+
+#[repr(C)]
+struct Head<V> {
     next: Link<V>,
+    value: V,
+}
+
+// SAFETY: a Node owns its allocation exclusively, like a Box<Head<V>>.
+unsafe impl<V: Send> Send for Node<V> {}
+// SAFETY: shared access only hands out shared references.
+unsafe impl<V: Sync> Sync for Node<V> {}
+
+const LONG_KEY: u8 = 0xFF;
+
+impl<V> Node<V> {
+    /// The allocation's layout, and the length of the key's length prefix.
+    fn layout(key_len: usize) -> (Layout, usize) {
+        let prefix = if key_len < LONG_KEY as usize { 1 } else { 5 };
+        let tail = Layout::array::<u8>(prefix + key_len).expect("key length fits a layout");
+        (Layout::new::<Head<V>>().extend(tail).expect("node fits a layout").0, prefix)
+    }
+
+    fn new(key: &[u8], value: V, next: Link<V>) -> Self {
+        let len = u32::try_from(key.len()).expect("keys are shorter than 4 GiB");
+        let (layout, prefix) = Self::layout(key.len());
+        // SAFETY: the layout has a non-zero size (it holds at least the
+        // prefix byte). The head is written at the start, which the layout
+        // aligns for Head<V>; the prefix and key go in the bytes after it,
+        // which the layout's size covers.
+        unsafe {
+            let base = alloc(layout);
+            let Some(ptr) = NonNull::new(base.cast::<Head<V>>()) else {
+                handle_alloc_error(layout);
+            };
+            ptr.as_ptr().write(Head { next, value });
+            let tail = base.add(size_of::<Head<V>>());
+            if prefix == 1 {
+                tail.write(len as u8);
+            } else {
+                tail.write(LONG_KEY);
+                tail.add(1).cast::<[u8; 4]>().write_unaligned(len.to_le_bytes());
+            }
+            std::ptr::copy_nonoverlapping(key.as_ptr(), tail.add(prefix), key.len());
+            Node { ptr, _owns: PhantomData }
+        }
+    }
+
+    fn head(&self) -> &Head<V> {
+        // SAFETY: ptr points to an initialised Head owned by self.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn head_mut(&mut self) -> &mut Head<V> {
+        // SAFETY: as above, and &mut self makes the access exclusive.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// The key's length and the offset of its first byte.
+    fn key_span(&self) -> (usize, usize) {
+        let off = size_of::<Head<V>>();
+        // SAFETY: new() wrote the prefix right after the head, within the
+        // allocation.
+        unsafe {
+            let tail = self.ptr.as_ptr().cast::<u8>().add(off);
+            match tail.read() {
+                LONG_KEY => (u32::from_le_bytes(tail.add(1).cast::<[u8; 4]>().read_unaligned()) as usize, off + 5),
+                len => (len as usize, off + 1),
+            }
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        let (len, at) = self.key_span();
+        // SAFETY: new() copied `len` key bytes at offset `at`; they live as
+        // long as the node and are never written again.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(at), len) }
+    }
+
+    fn value(&self) -> &V {
+        &self.head().value
+    }
+
+    fn value_mut(&mut self) -> &mut V {
+        &mut self.head_mut().value
+    }
+
+    fn next(&self) -> Option<&Node<V>> {
+        self.head().next.as_ref()
+    }
+
+    fn next_mut(&mut self) -> &mut Link<V> {
+        &mut self.head_mut().next
+    }
+
+    /// Frees the node and gives its value back. The chain after it must
+    /// have been taken off first.
+    fn into_value(self) -> V {
+        debug_assert!(self.next().is_none());
+        let this = std::mem::ManuallyDrop::new(self);
+        let (layout, _) = Self::layout(this.key_span().0);
+        // SAFETY: the value is read out once and the allocation freed with
+        // the layout it was made with; ManuallyDrop keeps Drop from running
+        // on the moved-out head. `next` is None, so nothing leaks.
+        unsafe {
+            let value = std::ptr::addr_of!((*this.ptr.as_ptr()).value).read();
+            dealloc(this.ptr.as_ptr().cast(), layout);
+            value
+        }
+    }
+}
+
+impl<V> Drop for Node<V> {
+    fn drop(&mut self) {
+        let (layout, _) = Self::layout(self.key_span().0);
+        // SAFETY: the head is initialised and owned; it is dropped in place
+        // once and the allocation freed with the layout it was made with.
+        unsafe {
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            dealloc(self.ptr.as_ptr().cast(), layout);
+        }
+    }
+}
+
+/// The process's hash seed: random per process, as Redis seeds its own,
+/// and shared by every table so an empty one does not carry a copy.
+fn hasher() -> &'static ahash::RandomState {
+    static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
+    SEED.get_or_init(ahash::RandomState::new)
 }
 
 struct Table<V> {
@@ -49,7 +186,6 @@ pub struct Dict<V> {
     tables: [Table<V>; 2],
     /// The next bucket of `tables[0]` to move, while resizing.
     rehash_idx: Option<usize>,
-    hasher: ahash::RandomState,
 }
 
 impl<V> Default for Dict<V> {
@@ -58,9 +194,20 @@ impl<V> Default for Dict<V> {
     }
 }
 
+/// The node holding `key` in the chain starting at `link`.
+fn find<'a, V>(mut link: Option<&'a Node<V>>, key: &[u8]) -> Option<&'a Node<V>> {
+    while let Some(node) = link {
+        if node.key() == key {
+            return Some(node);
+        }
+        link = node.next();
+    }
+    None
+}
+
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None, hasher: ahash::RandomState::new() }
+        Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None }
     }
 
     pub fn len(&self) -> usize {
@@ -80,8 +227,8 @@ impl<V> Dict<V> {
         self.rehash_idx.is_some()
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(key: &[u8]) -> u64 {
+        hasher().hash_one(key)
     }
 
     pub fn get(&mut self, key: &[u8]) -> Option<&V> {
@@ -90,20 +237,12 @@ impl<V> Dict<V> {
 
     /// A lookup that does not advance a pending resize.
     pub fn peek(&self, key: &[u8]) -> Option<&V> {
-        let h = self.hash(key);
-        for t in &self.tables {
-            if t.buckets.is_empty() {
-                continue;
-            }
-            let mut link = t.buckets[(h & t.mask()) as usize].as_deref();
-            while let Some(node) = link {
-                if *node.key == *key {
-                    return Some(&node.value);
-                }
-                link = node.next.as_deref();
-            }
-        }
-        None
+        let h = Self::hash(key);
+        self.tables
+            .iter()
+            .filter(|t| !t.buckets.is_empty())
+            .find_map(|t| find(t.buckets[(h & t.mask()) as usize].as_ref(), key))
+            .map(Node::value)
     }
 
     pub fn contains_key(&mut self, key: &[u8]) -> bool {
@@ -115,37 +254,21 @@ impl<V> Dict<V> {
             return None;
         }
         self.rehash_step();
-        let h = self.hash(key);
-        let in_second = match self.find_in(0, h, key) {
-            true => 0,
-            false if self.is_rehashing() => 1,
-            false => return None,
-        };
-        let t = &mut self.tables[in_second];
-        let idx = (h & t.mask()) as usize;
-        let mut link = t.buckets[idx].as_deref_mut();
+        let h = Self::hash(key);
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        let ti = (0..tables).find(|&ti| {
+            let t = &self.tables[ti];
+            !t.buckets.is_empty() && find(t.buckets[(h & t.mask()) as usize].as_ref(), key).is_some()
+        })?;
+        let t = &mut self.tables[ti];
+        let mut link = t.buckets[(h & t.mask()) as usize].as_mut();
         while let Some(node) = link {
-            if *node.key == *key {
-                return Some(&mut node.value);
+            if node.key() == key {
+                return Some(node.value_mut());
             }
-            link = node.next.as_deref_mut();
+            link = node.next_mut().as_mut();
         }
-        None
-    }
-
-    fn find_in(&self, table: usize, h: u64, key: &[u8]) -> bool {
-        let t = &self.tables[table];
-        if t.buckets.is_empty() {
-            return false;
-        }
-        let mut link = t.buckets[(h & t.mask()) as usize].as_deref();
-        while let Some(node) = link {
-            if *node.key == *key {
-                return true;
-            }
-            link = node.next.as_deref();
-        }
-        false
+        unreachable!("found above")
     }
 
     /// Inserts or replaces; returns the previous value.
@@ -153,30 +276,30 @@ impl<V> Dict<V> {
         if let Some(slot) = self.get_mut(key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(key.into(), value);
+        self.insert_new(key, value);
         None
     }
 
     /// Inserts a key known to be absent. Like every write, it moves a
     /// pending resize one step, so a table filled only through here still
     /// finishes its resizes.
-    pub fn insert_new(&mut self, key: Box<[u8]>, value: V) {
+    pub fn insert_new(&mut self, key: &[u8], value: V) {
         self.rehash_step();
         self.grow_if_needed();
-        let h = self.hash(&key);
+        let h = Self::hash(key);
         let t = if self.is_rehashing() { &mut self.tables[1] } else { &mut self.tables[0] };
         let idx = (h & t.mask()) as usize;
         let next = t.buckets[idx].take();
-        t.buckets[idx] = Some(Box::new(Node { key, value, next }));
+        t.buckets[idx] = Some(Node::new(key, value, next));
         t.used += 1;
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
         if self.is_empty() {
             return None;
         }
         self.rehash_step();
-        let h = self.hash(key);
+        let h = Self::hash(key);
         let tables = if self.is_rehashing() { 2 } else { 1 };
         for ti in 0..tables {
             let t = &mut self.tables[ti];
@@ -188,15 +311,14 @@ impl<V> Dict<V> {
             loop {
                 match link {
                     None => break,
-                    Some(node) if *node.key == *key => {
+                    Some(node) if node.key() == key => {
                         let mut node = link.take().expect("matched above");
-                        *link = node.next.take();
+                        *link = node.next_mut().take();
                         t.used -= 1;
-                        let Node { key, value, .. } = *node;
                         self.shrink_if_needed();
-                        return Some((key, value));
+                        return Some(node.into_value());
                     }
-                    Some(node) => link = &mut node.next,
+                    Some(node) => link = node.next_mut(),
                 }
             }
         }
@@ -204,14 +326,12 @@ impl<V> Dict<V> {
     }
 
     pub fn clear(&mut self) {
-        self.tables = [Table::empty(), Table::empty()];
-        self.rehash_idx = None;
+        *self = Dict::new();
     }
 
     /// Takes every entry out, leaving the dict empty (for freeing elsewhere).
     pub fn take(&mut self) -> Dict<V> {
-        let fresh = Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None, hasher: self.hasher.clone() };
-        std::mem::replace(self, fresh)
+        std::mem::take(self)
     }
 
     fn grow_if_needed(&mut self) {
@@ -273,10 +393,9 @@ impl<V> Dict<V> {
             }
             let mut link = t0.buckets[idx].take();
             while let Some(mut node) = link {
-                link = node.next.take();
-                let h = self.hasher.hash_one(&*node.key);
-                let dst = (h & mask1) as usize;
-                node.next = t1.buckets[dst].take();
+                link = node.next_mut().take();
+                let dst = (Self::hash(node.key()) & mask1) as usize;
+                *node.next_mut() = t1.buckets[dst].take();
                 t1.buckets[dst] = Some(node);
                 t0.used -= 1;
                 t1.used += 1;
@@ -300,10 +419,10 @@ impl<V> Dict<V> {
         }
         let mut v = cursor;
         let emit = |t: &Table<V>, idx: u64, visit: &mut dyn FnMut(&[u8], &V)| {
-            let mut link = t.buckets[idx as usize].as_deref();
+            let mut link = t.buckets[idx as usize].as_ref();
             while let Some(node) = link {
-                visit(&node.key, &node.value);
-                link = node.next.as_deref();
+                visit(node.key(), node.value());
+                link = node.next();
             }
         };
         if !self.is_rehashing() {
@@ -332,14 +451,21 @@ impl<V> Dict<V> {
         v
     }
 
+    /// Bytes held on the heap: the bucket arrays, every node, and what
+    /// `value_heap` says each value holds beyond its node.
+    pub fn heap_size(&self, value_heap: impl Fn(&V) -> usize) -> usize {
+        let nodes: usize = self.iter().map(|(k, v)| Node::<V>::layout(k.len()).0.size() + value_heap(v)).sum();
+        self.buckets() * size_of::<Link<V>>() + nodes
+    }
+
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.tables.iter().flat_map(|t| t.buckets.iter()).flat_map(|b| {
-            let mut link = b.as_deref();
+            let mut link = b.as_ref();
             std::iter::from_fn(move || {
                 let node = link?;
-                link = node.next.as_deref();
-                Some((&*node.key, &node.value))
+                link = node.next();
+                Some((node.key(), node.value()))
             })
         })
     }
@@ -360,22 +486,14 @@ impl<V> Dict<V> {
                 continue;
             }
             let idx = (rand() & t.mask()) as usize;
-            let Some(head) = t.buckets[idx].as_deref() else {
+            let Some(head) = t.buckets[idx].as_ref() else {
                 continue;
             };
-            let mut chain = 0;
-            let mut link = Some(head);
-            while let Some(n) = link {
-                chain += 1;
-                link = n.next.as_deref();
-            }
-            let mut pick = (rand() % chain) as usize;
-            let mut node = head;
-            while pick > 0 {
-                node = node.next.as_deref().expect("within chain");
-                pick -= 1;
-            }
-            return Some((&node.key, &node.value));
+            let chain = std::iter::successors(Some(head), |n| n.next()).count();
+            let node = std::iter::successors(Some(head), |n| n.next())
+                .nth((rand() % chain as u64) as usize)
+                .expect("within chain");
+            return Some((node.key(), node.value()));
         }
     }
 }
@@ -393,7 +511,7 @@ impl<V> Drop for Dict<V> {
             for b in t.buckets.iter_mut() {
                 let mut link = b.take();
                 while let Some(mut node) = link {
-                    link = node.next.take();
+                    link = node.next_mut().take();
                 }
             }
         }
@@ -427,7 +545,7 @@ mod tests {
         }
         assert_eq!(d.insert(&key(5), 55), Some(5));
         for i in 0..9_990 {
-            assert_eq!(d.remove(&key(i)).map(|(_, v)| v), Some(if i == 5 { 55 } else { i }));
+            assert_eq!(d.remove(&key(i)), Some(if i == 5 { 55 } else { i }));
         }
         assert_eq!(d.len(), 10);
         for _ in 0..100 {
@@ -455,22 +573,18 @@ mod tests {
     fn inserts_alone_finish_resizes() {
         let mut d = Dict::new();
         for i in 0..100_000 {
-            d.insert_new(key(i).into(), i);
+            d.insert_new(&key(i), i);
         }
         assert!(d.buckets() <= 2 * 131_072 + 65_536, "{} buckets", d.buckets());
         // Chains stay short: a lookup of every key is fast and finds it.
         for i in (0..100_000).step_by(997) {
             assert_eq!(d.peek(&key(i)), Some(&i));
         }
-        let longest = d.tables.iter().flat_map(|t| t.buckets.iter()).map(|b| {
-            let mut n = 0;
-            let mut link = b.as_deref();
-            while let Some(node) = link {
-                n += 1;
-                link = node.next.as_deref();
-            }
-            n
-        });
+        let longest = d
+            .tables
+            .iter()
+            .flat_map(|t| t.buckets.iter())
+            .map(|b| std::iter::successors(b.as_ref(), |n| n.next()).count());
         assert!(longest.max().unwrap() < 16);
     }
 
@@ -521,6 +635,54 @@ mod tests {
         }
         for i in 0..500 {
             assert!(seen.contains(&key(i)), "missed {i}");
+        }
+    }
+
+    /// Values that count their drops: every value put in is dropped exactly
+    /// once, whether replaced, removed, cleared or dropped with the table.
+    #[derive(Debug, PartialEq)]
+    struct Counted(u32, std::rc::Rc<std::cell::Cell<usize>>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn behaves_like_a_hash_map(ops in proptest::collection::vec((0u8..4, 0u16..300, 0usize..400), 1..400)) {
+            let drops = std::rc::Rc::new(std::cell::Cell::new(0));
+            let mut made = 0;
+            let mut d: Dict<Counted> = Dict::new();
+            let mut model = std::collections::HashMap::new();
+            // Key lengths from 0 to 399 cross the one-byte length prefix.
+            let key = |k: u16, len: usize| {
+                let mut v = vec![b'x'; len];
+                v.extend_from_slice(&k.to_le_bytes());
+                v
+            };
+            for (op, k, len) in ops {
+                let kb = key(k % 40, len % 300);
+                match op {
+                    0 | 1 => {
+                        made += 1;
+                        let old = d.insert(&kb, Counted(k as u32, drops.clone())).map(|c| c.0);
+                        proptest::prop_assert_eq!(old, model.insert(kb.clone(), k as u32));
+                    }
+                    2 => proptest::prop_assert_eq!(d.remove(&kb).map(|c| c.0), model.remove(&kb)),
+                    _ => proptest::prop_assert_eq!(d.get(&kb).map(|c| c.0), model.get(&kb).copied()),
+                }
+                d.rehash(1);
+            }
+            proptest::prop_assert_eq!(d.len(), model.len());
+            let mut seen: Vec<(Vec<u8>, u32)> = d.iter().map(|(k, v)| (k.to_vec(), v.0)).collect();
+            let mut want: Vec<(Vec<u8>, u32)> = model.into_iter().collect();
+            seen.sort();
+            want.sort();
+            proptest::prop_assert_eq!(seen, want);
+            drop(d);
+            proptest::prop_assert_eq!(drops.get(), made);
         }
     }
 

@@ -27,7 +27,7 @@ impl Clone for Hash {
             Hash::Table(t) => {
                 let mut copy = Dict::new();
                 for (k, v) in t.iter() {
-                    copy.insert_new(k.into(), v.clone());
+                    copy.insert_new(k, v.clone());
                 }
                 Hash::Table(Box::new(copy))
             }
@@ -93,7 +93,7 @@ impl Hash {
             let mut table = Dict::new();
             let mut it = p.iter();
             while let (Some((_, f)), Some((_, v))) = (it.next(), it.next()) {
-                table.insert_new(f.into(), v.into());
+                table.insert_new(f, v.into());
             }
             *self = Hash::Table(Box::new(table));
         }
@@ -172,7 +172,7 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Pack(p) => p.heap_size(),
-            Hash::Table(t) => t.buckets() * 8 + t.iter().map(|(k, v)| 48 + k.len() + v.len()).sum::<usize>(),
+            Hash::Table(t) => t.heap_size(|v| v.len()),
         }
     }
 }

@@ -28,7 +28,7 @@ impl Clone for Set {
             Set::Table(t) => {
                 let mut copy = Dict::new();
                 for (k, _) in t.iter() {
-                    copy.insert_new(k.into(), ());
+                    copy.insert_new(k, ());
                 }
                 Set::Table(Box::new(copy))
             }
@@ -72,7 +72,7 @@ impl Set {
         if let Set::Ints(v) = self {
             let mut table = Dict::new();
             for n in v.iter() {
-                table.insert_new(format_i64(*n, &mut [0; 20]).into(), ());
+                table.insert_new(format_i64(*n, &mut [0; 20]), ());
             }
             *self = Set::Table(Box::new(table));
         }
@@ -98,7 +98,7 @@ impl Set {
         if t.peek(member).is_some() {
             return false;
         }
-        t.insert_new(member.into(), ());
+        t.insert_new(member, ());
         true
     }
 
@@ -157,7 +157,7 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match self {
             Set::Ints(v) => v.capacity() * 8,
-            Set::Table(t) => t.buckets() * 8 + t.iter().map(|(k, _)| 32 + k.len()).sum::<usize>(),
+            Set::Table(t) => t.heap_size(|_| 0),
         }
     }
 }

@@ -106,7 +106,7 @@ impl Clone for ZSet {
             ZSet::Tree(t) => {
                 let mut scores = Dict::new();
                 for (m, s) in t.scores.iter() {
-                    scores.insert_new(m.into(), *s);
+                    scores.insert_new(m, *s);
                 }
                 ZSet::Tree(Box::new(Tree { order: t.order.clone(), scores }))
             }
@@ -152,7 +152,7 @@ impl ZSet {
         let mut tree = Tree::default();
         for (_, member, score) in pack_entries(p) {
             tree.order.insert((Score(score), member.into()));
-            tree.scores.insert_new(member.into(), score);
+            tree.scores.insert_new(member, score);
         }
         *self = ZSet::Tree(Box::new(tree));
     }
@@ -197,7 +197,7 @@ impl ZSet {
                 Some(score)
             }
             ZSet::Tree(t) => {
-                let (_, score) = t.scores.remove(member)?;
+                let score = t.scores.remove(member)?;
                 t.order.remove(&(Score(score), member.into()));
                 Some(score)
             }
@@ -295,7 +295,7 @@ impl ZSet {
     pub fn heap_size(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.heap_size(),
-            ZSet::Tree(t) => t.scores.buckets() * 8 + self.iter().map(|(m, _)| 2 * m.len() + 72).sum::<usize>(),
+            ZSet::Tree(t) => t.scores.heap_size(|_| 0) + t.scores.iter().map(|(m, _)| 32 + m.len()).sum::<usize>(),
         }
     }
 }

@@ -8,6 +8,10 @@ use std::collections::HashSet;
 #[global_allocator]
 static ALLOC: kvstore::memory::Counting = kvstore::memory::Counting;
 
+/// used_memory counts the whole test process, so the tests that measure it
+/// take turns.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn used_memory(c: &mut common::Conn) -> u64 {
     let info = c.q("INFO memory");
     info.split("\\r\\n").find_map(|l| l.strip_prefix("used_memory:")).unwrap().parse().unwrap()
@@ -17,6 +21,7 @@ fn used_memory(c: &mut common::Conn) -> u64 {
 /// and their memory is given back.
 #[test]
 fn expired_keys_free_their_memory_without_access() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     let s = common::start();
     let mut c = s.connect();
     let before = used_memory(&mut c);
@@ -38,6 +43,79 @@ fn expired_keys_free_their_memory_without_access() {
     }
     let after = used_memory(&mut c);
     assert!(after < before + (full - before) / 10, "memory back down: {before} -> {full} -> {after}");
+}
+
+/// Collections of every type and encoding, small and large, give all their
+/// memory back when flushed, synchronously or by the background freer.
+#[test]
+fn flushall_returns_collection_memory() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let s = common::start();
+    let mut c = s.connect();
+    let before = used_memory(&mut c);
+    for mode in ["SYNC", "ASYNC"] {
+        let mut batch = Vec::new();
+        let mut replies = 0;
+        for k in 0..150 {
+            let n = if k % 3 == 0 { 2000 } else { 5 };
+            let key = |t: &str| format!("{t}:{k}").into_bytes();
+            for i in 0..n {
+                let m = format!("member:{i}").into_bytes();
+                let score = i.to_string().into_bytes();
+                batch.extend(common::encode(&[b"RPUSH", &key("l"), &m]));
+                batch.extend(common::encode(&[b"SADD", &key("s"), &m]));
+                batch.extend(common::encode(&[b"SADD", &key("i"), &score]));
+                batch.extend(common::encode(&[b"HSET", &key("h"), &m, &score]));
+                batch.extend(common::encode(&[b"ZADD", &key("z"), &score, &m]));
+                replies += 5;
+            }
+        }
+        c.send_raw(&batch);
+        drop(batch);
+        for _ in 0..replies {
+            let reply = c.read_reply();
+            assert!(reply.starts_with(':') && reply != ":0", "{reply}");
+        }
+        let full = used_memory(&mut c);
+        assert!(full > before + 10_000_000, "the data takes memory: {before} -> {full}");
+        assert_eq!(c.q(&format!("FLUSHALL {mode}")), "+OK");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let after = used_memory(&mut c);
+            if after < before + (full - before) / 20 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{mode}: memory not back: {before} -> {full} -> {after}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn memory_usage_and_purge() {
+    let s = common::start();
+    let mut c = s.connect();
+    c.q("SET k v");
+    let small: i64 = c.q("MEMORY USAGE k").trim_start_matches(':').parse().unwrap();
+    assert!((8..200).contains(&small), "{small}");
+    c.q(&format!("SET big {}", "x".repeat(10_000)));
+    let big: i64 = c.q("MEMORY USAGE big SAMPLES 0").trim_start_matches(':').parse().unwrap();
+    assert!((10_000..11_000).contains(&big), "{big}");
+    for i in 0..1000 {
+        c.q(&format!("SADD set member:{i}"));
+    }
+    let set: i64 = c.q("MEMORY USAGE set samples 5 SAMPLES 1").trim_start_matches(':').parse().unwrap();
+    assert!((1000 * 11..1000 * 100).contains(&set), "{set}");
+    assert_eq!(c.q("MEMORY USAGE nokey"), "(nil)");
+    assert_eq!(c.q("MEMORY USAGE k SAMPLES -1"), "-ERR syntax error");
+    assert_eq!(c.q("MEMORY USAGE k SAMPLES x"), "-ERR value is not an integer or out of range");
+    assert_eq!(c.q("MEMORY USAGE k SAMPLES"), "-ERR syntax error");
+    assert_eq!(c.q("MEMORY USAGE k foo"), "-ERR syntax error");
+    assert_eq!(c.q("MEMORY USAGE"), "-ERR wrong number of arguments for 'memory|usage' command");
+    assert_eq!(c.q("MEMORY PURGE"), "+OK");
+    assert_eq!(c.q("MEMORY PURGE x"), "-ERR wrong number of arguments for 'memory|purge' command");
+    assert_eq!(c.q("MEMORY FOO"), "-ERR unknown subcommand 'FOO'. Try MEMORY HELP.");
+    assert!(c.q("MEMORY HELP").starts_with("[+MEMORY <subcommand>"));
 }
 
 #[test]

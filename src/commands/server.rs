@@ -1,4 +1,4 @@
-//! Server commands: INFO, CONFIG, TIME, SHUTDOWN and DEBUG.
+//! Server commands: INFO, CONFIG, TIME, SHUTDOWN, MEMORY and DEBUG.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -22,6 +22,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     cmd!("time", 1, LOADING | STALE | FAST, NONE, time, "server", "2.6.0", "Return the current server time", ""),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NONE, shutdown, "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
+    CommandSpec {
+        subcommands: MEMORY_SUBCOMMANDS,
+        ..cmd!("memory", -2, 0, NONE, memory_help, "server", "4.0.0", "A container for memory diagnostics commands", "")
+    },
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NONE, debug, "server", "1.0.0", "A container for debugging commands", ""),
 ];
 
@@ -34,6 +38,13 @@ static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("rewrite", 2, CONFIG_FLAGS, NONE, config_rewrite, "server", "2.8.0", "Rewrite the configuration file with the in memory configuration", ""),
     cmd!("resetstat", 2, CONFIG_FLAGS, NONE, config_resetstat, "server", "2.0.0", "Reset the stats returned by INFO", ""),
     cmd!("help", 2, LOADING | STALE, NONE, config_help, "server", "5.0.0", "Show helpful text about the different subcommands", ""),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("usage", -3, READONLY, SECOND, memory_usage, "server", "4.0.0", "Estimate the memory usage of a key", "key [SAMPLES count]"),
+    cmd!("purge", 2, 0, NONE, memory_purge, "server", "4.0.0", "Ask the allocator to release memory", ""),
+    cmd!("help", 2, LOADING | STALE, NONE, memory_help, "server", "4.0.0", "Show helpful text about the different subcommands", ""),
 ];
 
 /// INFO sections in the order Redis prints them, and whether `default`
@@ -441,6 +452,51 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     log::warn!("User requested shutdown...");
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// MEMORY USAGE key [SAMPLES count]: the bytes the key's slot, name and
+/// value hold. The whole value is measured; SAMPLES is checked as Redis
+/// checks it and otherwise does not change the answer.
+fn memory_usage(ctx: &mut Ctx) -> CmdResult {
+    let mut at = 3;
+    while at < ctx.argc() {
+        if !is(ctx.arg(at), "samples") || at + 1 == ctx.argc() {
+            return Err(Error::Syntax);
+        }
+        if args::int(ctx.arg(at + 1))? < 0 {
+            return Err(Error::Syntax);
+        }
+        at += 2;
+    }
+    let now = ctx.now_ms();
+    let key = ctx.arg(2);
+    match ctx.keys.db(key).usage(key, now) {
+        Some(bytes) => ctx.out.int(bytes as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// MEMORY PURGE
+fn memory_purge(ctx: &mut Ctx) -> CmdResult {
+    memory::purge();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// MEMORY HELP
+fn memory_help(ctx: &mut Ctx) -> CmdResult {
+    const LINES: &[&str] = &[
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    super::keys::help(ctx, LINES);
     Ok(())
 }
 

@@ -87,6 +87,15 @@ impl Db {
     }
 
     /// The live entry for `key`, without counting as an access (OBJECT).
+    /// MEMORY USAGE: the bytes held for a live key: its table entries (with
+    /// the name inline) and its value's heap.
+    pub fn usage(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        let entry = self.get_no_touch(key, now_ms)?;
+        let expiry = if entry.expires_at_ms().is_some() { Dict::<()>::node_size(key.len()) } else { 0 };
+        let value = entry.value.heap_size();
+        Some(Dict::<Entry>::node_size(key.len()) + expiry + value)
+    }
+
     pub fn get_no_touch(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {
             self.delete_expired(key);

@@ -451,10 +451,16 @@ impl<V> Dict<V> {
         v
     }
 
+    /// The bytes one entry with a key of `key_len` bytes takes, besides its
+    /// bucket and what its value owns.
+    pub fn node_size(key_len: usize) -> usize {
+        Node::<V>::layout(key_len).0.size()
+    }
+
     /// Bytes held on the heap: the bucket arrays, every node, and what
     /// `value_heap` says each value holds beyond its node.
     pub fn heap_size(&self, value_heap: impl Fn(&V) -> usize) -> usize {
-        let nodes: usize = self.iter().map(|(k, v)| Node::<V>::layout(k.len()).0.size() + value_heap(v)).sum();
+        let nodes: usize = self.iter().map(|(k, v)| Self::node_size(k.len()) + value_heap(v)).sum();
         self.buckets() * size_of::<Link<V>>() + nodes
     }
 

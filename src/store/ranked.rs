@@ -14,6 +14,8 @@
 const LEAF_MAX: usize = 64;
 const INNER_MAX: usize = 32;
 const LEAF_MIN: usize = LEAF_MAX / 4;
+/// A leaf's vector holds a full leaf and the key that makes it split.
+const LEAF_CAP: usize = LEAF_MAX + 1;
 const INNER_MIN: usize = INNER_MAX / 4;
 
 #[derive(Debug, Clone)]
@@ -48,15 +50,27 @@ impl<K> Node<K> {
 
 impl<K: Ord + Clone> Node<K> {
     /// Splits a node past its maximum in two; returns the separator and the
-    /// right half.
-    fn split_if_full(&mut self) -> Option<(K, Node<K>)> {
+    /// right half. `at` is where the last insertion went: a node filled at
+    /// its end (or start) splits there and stays full, so keys added in
+    /// order pack leaves completely; elsewhere it splits in the middle.
+    fn split_if_full(&mut self, at: usize) -> Option<(K, Node<K>)> {
+        // `least`: what the smaller side keeps (an inner node keeps two
+        // children, so it still routes).
+        let cut = |len: usize, least: usize| match at {
+            0 => least,
+            a if a == len - 1 => len - least,
+            _ => len / 2,
+        };
         match self {
             Node::Leaf(keys) if keys.len() > LEAF_MAX => {
-                let right = keys.split_off(keys.len() / 2);
+                let mid = cut(keys.len(), 1);
+                let mut right = Vec::with_capacity(LEAF_CAP.max(keys.len() - mid));
+                right.extend(keys.drain(mid..));
+                keys.shrink_to(LEAF_CAP);
                 Some((right[0].clone(), Node::Leaf(right)))
             }
             Node::Inner(inner) if inner.children.len() > INNER_MAX => {
-                let mid = inner.children.len() / 2;
+                let mid = cut(inner.children.len(), 2);
                 let children = inner.children.split_off(mid);
                 let counts = inner.counts.split_off(mid);
                 let seps = inner.seps.split_off(mid);
@@ -71,21 +85,26 @@ impl<K: Ord + Clone> Node<K> {
         match self {
             Node::Leaf(keys) => {
                 let at = keys.partition_point(|k| *k < key);
+                if keys.len() == keys.capacity() {
+                    // Grow as usual but never past LEAF_CAP: a leaf splits
+                    // before it needs more.
+                    keys.reserve_exact((2 * keys.len()).clamp(4, LEAF_CAP) - keys.len());
+                }
                 keys.insert(at, key);
+                self.split_if_full(at)
             }
             Node::Inner(inner) => {
                 let i = inner.seps.partition_point(|s| *s <= key);
                 inner.counts[i] += 1;
-                if let Some((sep, right)) = inner.children[i].insert(key) {
-                    let moved = right.len();
-                    inner.counts[i] -= moved;
-                    inner.seps.insert(i, sep);
-                    inner.children.insert(i + 1, right);
-                    inner.counts.insert(i + 1, moved);
-                }
+                let (sep, right) = inner.children[i].insert(key)?;
+                let moved = right.len();
+                inner.counts[i] -= moved;
+                inner.seps.insert(i, sep);
+                inner.children.insert(i + 1, right);
+                inner.counts.insert(i + 1, moved);
+                self.split_if_full(i + 1)
             }
         }
-        self.split_if_full()
     }
 
     fn remove(&mut self, target: Target<'_, K>) -> Option<K> {
@@ -145,7 +164,7 @@ impl<K: Ord + Clone> Inner<K> {
             }
             _ => unreachable!("siblings are at the same depth"),
         }
-        if let Some((sep, right)) = self.children[j].split_if_full() {
+        if let Some((sep, right)) = self.children[j].split_if_full(usize::MAX) {
             let moved = right.len();
             self.counts[j] -= moved;
             self.seps.insert(j, sep);
@@ -372,6 +391,29 @@ mod tests {
                 }
                 (bounds.iter().find_map(|b| b.0), bounds.iter().rev().find_map(|b| b.1))
             }
+        }
+    }
+
+    fn leaves(node: &Node<u32>) -> (usize, usize) {
+        match node {
+            Node::Leaf(keys) => (1, keys.capacity()),
+            Node::Inner(inner) => inner.children.iter().map(leaves).fold((0, 0), |(a, b), (c, d)| (a + c, b + d)),
+        }
+    }
+
+    /// Keys added in order fill leaves completely, from either end, and no
+    /// leaf holds room for more than one key past a full leaf.
+    #[test]
+    fn ordered_inserts_pack_leaves() {
+        for reversed in [false, true] {
+            let mut tree = RankedSet::default();
+            for i in 0..10_000u32 {
+                tree.insert(if reversed { 10_000 - i } else { i });
+            }
+            let (count, capacity) = leaves(&tree.root);
+            assert!(count <= 10_000 / LEAF_MAX + 2, "{count} leaves");
+            assert!(capacity <= count * LEAF_CAP, "{capacity} slots in {count} leaves");
+            check_structure(&tree.root, true);
         }
     }
 

@@ -15,6 +15,33 @@ fn ping_echo_quit() {
     assert!(c.is_closed());
 }
 
+/// A client that sends its commands and shuts down its sending side at
+/// once (the shutdown arriving with the data) gets its replies, and then
+/// the server closes the connection instead of keeping it.
+#[test]
+fn half_closed_clients_are_answered_and_closed() {
+    use std::io::{Read, Write};
+    let s = common::start();
+    let mut watcher = s.connect();
+    for _ in 0..20 {
+        let mut raw = s.connect_raw();
+        raw.write_all(b"PING\r\nECHO bye\r\n").unwrap();
+        raw.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        raw.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"+PONG\r\n$3\r\nbye\r\n");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let info = watcher.q("INFO clients");
+        if info.contains("connected_clients:1\\r\\n") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{info}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn unknown_commands() {
     let s = common::start();

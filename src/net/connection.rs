@@ -56,6 +56,9 @@ pub struct Connection {
     pub closing: bool,
     /// The socket may have unread bytes (a turn stopped on its budget).
     pub more_to_read: bool,
+    /// The peer has shut down its side (or the socket failed): reads go on
+    /// until they return the end, not just until a short read.
+    pub peer_closed: bool,
     /// Parsed commands wait in the buffer (a turn stopped on its budget).
     pub more_to_run: bool,
     /// Queued in the loop's ready list.
@@ -77,6 +80,7 @@ impl Connection {
             wpos: 0,
             closing: false,
             more_to_read: false,
+            peer_closed: false,
             more_to_run: false,
             scheduled: false,
             soft_limit_since: None,
@@ -105,12 +109,22 @@ impl Connection {
                 return Ok(ReadState::More);
             }
             self.make_room(needed);
+            let room = self.rbuf.len() - self.rend;
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => return Ok(ReadState::Eof),
                 Ok(n) => {
                     self.rend += n;
                     read_this_turn += n;
                     bump(&stats.net_input, n as u64);
+                    // A stream socket that fills less than the room asked
+                    // for has nothing more queued (epoll(7)): data arriving
+                    // after this read raises a new edge, so the read that
+                    // would only return EAGAIN is skipped. A shutdown that
+                    // came with the data raises no new edge, so then the
+                    // reads go on to the end.
+                    if n < room && !self.peer_closed {
+                        return Ok(ReadState::Drained);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadState::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

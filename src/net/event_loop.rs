@@ -95,7 +95,15 @@ impl EventLoop {
                 match event.token() {
                     WAKER => self.read_mailbox(),
                     Token(t) if t < FIRST_CONN => self.accept(t - 1),
-                    Token(t) => self.serve(t - FIRST_CONN),
+                    Token(t) => {
+                        let idx = t - FIRST_CONN;
+                        if event.is_read_closed() || event.is_error() {
+                            if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                                conn.peer_closed = true;
+                            }
+                        }
+                        self.serve(idx)
+                    }
                 }
             }
             for _ in 0..self.ready.len() {

@@ -59,6 +59,10 @@ pub struct Connection {
     /// The peer has shut down its side (or the socket failed): reads go on
     /// until they return the end, not just until a short read.
     pub peer_closed: bool,
+    /// A read returned the end (or failed): finish writing, then close.
+    pub saw_eof: bool,
+    /// Waiting in the loop's list of replies to write this iteration.
+    pub flush_queued: bool,
     /// Parsed commands wait in the buffer (a turn stopped on its budget).
     pub more_to_run: bool,
     /// Queued in the loop's ready list.
@@ -81,6 +85,8 @@ impl Connection {
             closing: false,
             more_to_read: false,
             peer_closed: false,
+            saw_eof: false,
+            flush_queued: false,
             more_to_run: false,
             scheduled: false,
             soft_limit_since: None,

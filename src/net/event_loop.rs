@@ -40,6 +40,8 @@ pub struct EventLoop {
     free: Vec<usize>,
     by_client: HashMap<u64, usize>,
     ready: VecDeque<usize>,
+    /// Connections served this iteration whose replies are still to write.
+    to_flush: Vec<usize>,
     /// Blocked clients with a timeout: (deadline in unix ms, client id).
     timers: BTreeSet<(u64, u64)>,
     shared: Arc<Shared>,
@@ -66,6 +68,7 @@ impl EventLoop {
             free: Vec::new(),
             by_client: HashMap::new(),
             ready: VecDeque::new(),
+            to_flush: Vec::new(),
             timers: BTreeSet::new(),
             shared,
             owned_shards,
@@ -115,6 +118,7 @@ impl EventLoop {
                     self.serve(idx);
                 }
             }
+            self.flush_served();
             self.expire_blocked();
             if Instant::now() >= next_cron {
                 self.cron();
@@ -177,8 +181,11 @@ impl EventLoop {
         }
     }
 
-    /// One turn for a connection: write what is pending, read and run what
-    /// arrived, write the replies, and decide whether it needs another turn.
+    /// One turn for a connection: read and run what arrived. Its replies
+    /// are written by `flush_served`, once every connection with an event
+    /// has had its turn: clients then get their replies in one burst, and
+    /// a client's own loop wakes once for many of them, as with Redis,
+    /// which writes replies just before it waits for events again.
     fn serve(&mut self, idx: usize) {
         let shared = self.shared.clone();
         let stats = &shared.stats[self.index];
@@ -189,7 +196,6 @@ impl EventLoop {
             self.close(idx);
             return;
         }
-        let mut eof = false;
         if conn.paused() {
             // Readable events are not acted on while paused: assume unread
             // input, so a turn reads it once the output drains.
@@ -199,8 +205,7 @@ impl EventLoop {
             match conn.fill(stats) {
                 Ok(ReadState::Drained) => conn.more_to_read = false,
                 Ok(ReadState::More) => conn.more_to_read = true,
-                Ok(ReadState::Eof) => eof = true,
-                Err(_) => eof = true,
+                Ok(ReadState::Eof) | Err(_) => conn.saw_eof = true,
             }
             if conn.pending_input() as u64 > shared.hot.query_buffer_limit.load(Relaxed) {
                 log::warn!("closing client {}: query buffer over client-query-buffer-limit", conn.client.id);
@@ -215,7 +220,30 @@ impl EventLoop {
                 }
             }
         }
-        let flushed = match conn.flush(stats) {
+        if !conn.flush_queued {
+            conn.flush_queued = true;
+            self.to_flush.push(idx);
+        }
+    }
+
+    /// Writes the replies of the connections served this iteration, and
+    /// decides for each whether it needs another turn or is done.
+    fn flush_served(&mut self) {
+        let mut to_flush = std::mem::take(&mut self.to_flush);
+        for &idx in &to_flush {
+            if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                conn.flush_queued = false;
+                self.finish_turn(idx);
+            }
+        }
+        to_flush.clear();
+        self.to_flush = to_flush;
+    }
+
+    fn finish_turn(&mut self, idx: usize) {
+        let conn = conn_mut(&mut self.conns, idx);
+        let eof = conn.saw_eof;
+        let flushed = match conn.flush(&self.shared.stats[self.index]) {
             Ok(done) => done,
             Err(_) => {
                 self.close(idx);

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::commands::multi::Multi;
 use crate::store::blocking::Waiter;
+use crate::store::watch::WatchState;
 
 /// CLIENT REPLY modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,14 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Set while a blocking command waits; no other command runs then.
     pub blocked: Option<Arc<Waiter>>,
+    /// The commands queued since MULTI; None outside a transaction.
+    pub multi: Option<Multi>,
+    /// The keys WATCH registered (database, key), and the state that a
+    /// write to any of them marks dirty.
+    pub watching: Vec<(usize, Box<[u8]>)>,
+    pub watch: Arc<WatchState>,
+    /// EXEC is running this client's queue: blocking commands do not block.
+    pub in_exec: bool,
     pub meta: Arc<ClientMeta>,
 }
 
@@ -45,6 +55,10 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             blocked: None,
+            multi: None,
+            watching: Vec::new(),
+            watch: Arc::default(),
+            in_exec: false,
             meta,
         }
     }

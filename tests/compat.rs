@@ -285,6 +285,9 @@ struct Pair {
     mine: Peer,
     /// The commands sent so far, for failure reports.
     history: Vec<String>,
+    /// A MULTI is open: commands are queued, so no rule may send commands
+    /// of its own (they would join the transaction).
+    in_multi: bool,
 }
 
 fn line_of(args: &[Vec<u8>]) -> String {
@@ -313,11 +316,15 @@ impl Pair {
             mine: Peer { reader: BufReader::new(mine) },
             _ours: ours,
             history: Vec::new(),
+            in_multi: false,
         }
     }
 
     fn reset(&mut self) {
         for p in [&mut self.theirs, &mut self.mine] {
+            // A sequence may have ended inside MULTI, or watching keys.
+            p.call(&["DISCARD"]);
+            assert_eq!(p.call(&["UNWATCH"]), Value::Simple(b"OK".to_vec()));
             assert_eq!(p.call(&["FLUSHALL"]), Value::Simple(b"OK".to_vec()));
             assert_eq!(p.call(&["SELECT", "0"]), Value::Simple(b"OK".to_vec()));
             // Expired keys then go only when touched, the same way on both
@@ -326,6 +333,7 @@ impl Pair {
             assert_eq!(p.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), Value::Simple(b"OK".to_vec()));
         }
         self.history.clear();
+        self.in_multi = false;
     }
 
     /// Sends one command to both and compares the replies; `Err` describes
@@ -333,6 +341,7 @@ impl Pair {
     fn check(&mut self, args: &[Vec<u8>]) -> Result<(), String> {
         self.history.push(line_of(args));
         let rule = match rule_for(args) {
+            _ if self.in_multi => Rule::Exact,
             // Without a cursor it is an arity error, compared as is.
             Rule::ScanComplete(at) if args.len() <= at => Rule::Exact,
             Rule::ScanComplete(at) => return self.check_scan(args, at),
@@ -353,6 +362,12 @@ impl Pair {
         self.mine.send(args);
         let (raw_theirs, theirs) = self.theirs.read();
         let (raw_mine, mine) = self.mine.read();
+        let name = args[0].to_ascii_lowercase();
+        if name == b"multi" && theirs == Value::Simple(b"OK".to_vec()) {
+            self.in_multi = true;
+        } else if name == b"exec" || name == b"discard" {
+            self.in_multi = false;
+        }
         let same = match rule {
             Rule::Exact => raw_theirs == raw_mine,
             Rule::Unordered => sorted(&theirs) == sorted(&mine),
@@ -697,7 +712,14 @@ fn generated() {
         pair.reset();
         let mut rng = Rng(seed.max(1));
         for _ in 0..per_seed {
-            let cmd = generate(&mut rng, &commands);
+            // Inside MULTI, only commands compared exactly: the others'
+            // rules send commands of their own.
+            let cmd = loop {
+                let cmd = generate(&mut rng, &commands);
+                if !pair.in_multi || rule_for(&cmd) == Rule::Exact {
+                    break cmd;
+                }
+            };
             total += 1;
             let mut result = pair.check(&cmd);
             if trace && result.is_ok() {

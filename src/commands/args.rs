@@ -128,7 +128,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses `[MATCH pattern] [COUNT count]` from argument `from` on.
-pub fn scan_options<'a>(ctx: &super::Ctx<'a>, from: usize) -> Result<(Option<&'a [u8]>, usize), Error> {
+pub fn scan_options<'a>(ctx: &super::Ctx<'a, '_>, from: usize) -> Result<(Option<&'a [u8]>, usize), Error> {
     let mut pattern = None;
     let mut count = 10;
     let mut cur = Cursor::new(ctx.args, from);

@@ -33,16 +33,17 @@ fn bit_offset(arg: &[u8]) -> Result<u64, Error> {
 
 /// The string at `key` made raw and at least `len` bytes long, created
 /// when missing.
-fn bytes_for_write<'d>(db: &'d mut Db, key: &[u8], len: usize, now_ms: u64) -> Result<&'d mut Vec<u8>, Error> {
+fn bytes_for_write<'d>(db: &'d mut Db, key: &[u8], len: usize, now_ms: u64) -> Result<(&'d mut Vec<u8>, bool), Error> {
     let exists = lookup_str(db, key, now_ms)?.is_some();
     if !exists {
         db.insert_new(key, Value::Str(Str::Raw(Vec::new())), now_ms);
     }
     let raw = lookup_str(db, key, now_ms)?.expect("present").make_raw();
-    if raw.len() < len {
+    let grew = raw.len() < len;
+    if grew {
         raw.resize(len, 0);
     }
-    Ok(raw)
+    Ok((raw, grew))
 }
 
 /// SETBIT key offset value
@@ -56,13 +57,18 @@ fn setbit(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms();
     let key = ctx.arg(1);
     let byte = (offset >> 3) as usize;
-    let raw = bytes_for_write(ctx.keys.db(key), key, byte + 1, now)?;
+    let db = ctx.keys.db(key);
+    let (raw, grew) = bytes_for_write(db, key, byte + 1, now)?;
     let mask = 0x80u8 >> (offset & 7);
     let old = raw[byte] & mask != 0;
     if on {
         raw[byte] |= mask;
     } else {
         raw[byte] &= !mask;
+    }
+    // As Redis 7.0: a write that changes nothing is not a change.
+    if grew || old != on {
+        db.touch(key);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -432,7 +438,7 @@ fn run_fields(ctx: &mut Ctx, fields: &[Field]) -> CmdResult {
         Some(len) => {
             // Like Redis, the string grows to the highest written offset
             // before the operations run, even if FAIL then refuses them.
-            let bytes = bytes_for_write(db, key, len, now)?;
+            let (bytes, _) = bytes_for_write(db, key, len, now)?;
             for f in fields {
                 let old = read_field(bytes, f);
                 let reply = match f.op {
@@ -446,6 +452,10 @@ fn run_fields(ctx: &mut Ctx, fields: &[Field]) -> CmdResult {
                     }),
                 };
                 replies.push(reply);
+            }
+            let writes = fields.iter().zip(&replies).filter(|(f, r)| !matches!(f.op, FieldOp::Get) && r.is_some());
+            if writes.count() > 0 {
+                db.touch(key);
             }
         }
     }

@@ -103,6 +103,8 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, ou
             let popped = zset.pop(count.unwrap_or(1), *max);
             if zset.is_empty() {
                 source.remove(key, now);
+            } else {
+                source.touch(key);
             }
             out.array(if count.is_some() { 2 } else { 3 });
             out.bulk(key);
@@ -131,13 +133,20 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, ou
 pub fn pop_or_block(ctx: &mut Ctx, keys: Args, op: BlockOp, wait: Wait) -> Result<(), Error> {
     let db = ctx.client.db;
     for key in keys.iter() {
-        match probe(&mut ctx.keys, db, key, &op) {
-            Probe::Ready => return run(&mut ctx.keys, db, key, &op, ctx.server, &mut ctx.out),
+        match probe(ctx.keys, db, key, &op) {
+            Probe::Ready => return run(ctx.keys, db, key, &op, ctx.server, &mut ctx.out),
             Probe::OtherType => return Err(Error::WrongType),
             Probe::Missing => {}
         }
     }
+    // Inside a transaction a blocking command answers at once, as its
+    // timeout would (BLMOVE and BRPOPLPUSH as LMOVE does).
+    let wait = if ctx.client.in_exec { Wait::Never } else { wait };
     let deadline = match wait {
+        Wait::Never if ctx.client.in_exec && matches!(op, BlockOp::ListMove { .. }) => {
+            ctx.out.null();
+            return Ok(());
+        }
         Wait::Never => {
             ctx.out.null_array();
             return Ok(());

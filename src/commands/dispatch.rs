@@ -1,12 +1,12 @@
 //! The gauntlet every command passes, in Redis's order: lookup, arity,
-//! auth, (later: MULTI queueing, flag gates, cluster redirect), then the
+//! auth, MULTI queueing, (later: flag gates, cluster redirect), then the
 //! handler runs with the shard locks of its keys held, in ascending shard
 //! order. The handler writes its reply or returns an error, which is
 //! rendered here.
 
 use std::time::Instant;
 
-use super::{blocking, table, Ctx, Error, Keys};
+use super::{blocking, multi, table, CommandSpec, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
@@ -43,6 +43,40 @@ fn run(
     now_ms: u64,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
+    let (idx, spec) = match admit(args, client, stats) {
+        Ok(found) => found,
+        Err(e) => return Err(refuse_in_multi(client, args, e)),
+    };
+    client.meta.touch(idx, now_ms);
+    if let Some(multi) = client.multi.as_mut() {
+        if !multi::runs_inside_multi(spec) {
+            if spec.has(super::flags::NO_MULTI) {
+                multi.abort();
+                return Err(Error::NotInTransaction);
+            }
+            multi.queue(args);
+            Reply::new(out).simple("QUEUED");
+            return Ok(());
+        }
+    }
+    let store = &shared.store;
+    let locks = if spec.keys.movable { store.lock_all() } else { lock_keys(store, spec.keys.positions(&args), &args) };
+    let mut keys = Keys::new(store, locks, client.db, now_ms);
+    let mut ctx = Ctx { args, keys: &mut keys, out: Reply::new(out), client, server: shared, spec };
+    let result = invoke(&mut ctx, idx, stats);
+    // Whatever the command made ready goes to blocked clients before
+    // anyone else can see it.
+    let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
+    // The locks go before serving what needs a lock taken out of order.
+    drop(keys);
+    if !deferred.is_empty() {
+        blocking::serve_deferred(shared, deferred, now_ms);
+    }
+    result
+}
+
+/// Lookup, arity and authentication: the command's table index and spec.
+fn admit(args: Args, client: &Client, stats: &ThreadStats) -> Result<(usize, &'static CommandSpec), Error> {
     let argc = args.len();
     let name = args.get(0);
     let Some((mut idx, mut spec)) = table::lookup(name) else {
@@ -59,27 +93,39 @@ fn run(
             None => return Err(Error::UnknownSubcommand { sub: args.get(1).to_vec(), command: spec.name }),
         }
     }
-    let count_rejected = || bump(&stats.per_command[idx].rejected, 1);
     if !spec.arity_ok(argc) {
-        count_rejected();
+        bump(&stats.per_command[idx].rejected, 1);
         return Err(Error::WrongArity(table::full_name(idx).to_string()));
     }
     if !client.authenticated && !spec.has(super::flags::NO_AUTH) {
-        count_rejected();
+        bump(&stats.per_command[idx].rejected, 1);
         return Err(Error::NoAuth);
     }
+    Ok((idx, spec))
+}
 
-    client.meta.touch(idx, now_ms);
-    let store = &shared.store;
-    let locks = if spec.keys.movable { store.lock_all() } else { lock_keys(store, spec.keys.positions(&args), &args) };
+/// A command refused inside MULTI aborts the transaction. EXEC refused
+/// discards it at once and says why (in or out of MULTI, as Redis does).
+fn refuse_in_multi(client: &mut Client, args: Args, e: Error) -> Error {
+    if args.get(0).eq_ignore_ascii_case(b"exec") {
+        client.multi = None;
+        let text = e.to_bytes();
+        return Error::ExecAbortBecause(text.strip_prefix(b"ERR ").unwrap_or(&text).to_vec());
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        multi.abort();
+    }
+    e
+}
+
+/// Runs the handler, counting the call; a panic becomes an error reply
+/// and closes the client.
+fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     let started = Instant::now();
-    let db = client.db;
-    let mut ctx =
-        Ctx { args, keys: Keys::new(store, locks, db, now_ms), out: Reply::new(out), client, server: shared, spec };
     // A panic in a handler is a bug; it must not take the event loop and
     // every other client of this thread down with it. The shard locks are
     // released as the panic unwinds; the client gets an error and is closed.
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(&mut ctx))) {
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.spec.handler)(ctx))) {
         Ok(result) => result,
         Err(_) => {
             log::error!("command '{}' panicked; closing the client", table::full_name(idx));
@@ -87,14 +133,6 @@ fn run(
             Err(Error::Internal)
         }
     };
-    // Whatever the command made ready goes to blocked clients before
-    // anyone else can see it.
-    let deferred =
-        if spec.has(super::flags::WRITE) { blocking::serve_ready(&mut ctx.keys, shared) } else { Vec::new() };
-    drop(ctx);
-    if !deferred.is_empty() {
-        blocking::serve_deferred(shared, deferred, now_ms);
-    }
     let stat = &stats.per_command[idx];
     bump(&stat.calls, 1);
     bump(&stat.usec, started.elapsed().as_micros() as u64);
@@ -103,6 +141,33 @@ fn run(
         bump(&stat.failed, 1);
     }
     result
+}
+
+/// Runs one command of a transaction inside EXEC, with EXEC's locks (every
+/// shard) and EXEC's reply buffer; its error, if any, is its reply.
+pub fn run_queued(args: Args, ctx: &mut Ctx) {
+    let stats = &ctx.server.stats[ctx.client.meta.thread];
+    let out = ctx.out.buffer();
+    let start = out.len();
+    let result = match admit(args, ctx.client, stats) {
+        Ok((idx, spec)) => {
+            ctx.keys.select(ctx.client.db);
+            let mut inner = Ctx {
+                args,
+                keys: &mut *ctx.keys,
+                out: Reply::new(&mut *out),
+                client: &mut *ctx.client,
+                server: ctx.server,
+                spec,
+            };
+            invoke(&mut inner, idx, stats)
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        out.truncate(start);
+        Reply::new(out).error_bytes(&e.to_bytes());
+    }
 }
 
 /// Locks the shards of the keys at `positions`, in ascending order.

@@ -136,6 +136,15 @@ pub enum Error {
     InvalidArgumentCount,
     NoKeyArguments,
     ShutdownNotPossible,
+    MultiNested,
+    WatchInMulti,
+    ExecWithoutMulti,
+    DiscardWithoutMulti,
+    /// EXEC after a command was refused while queuing.
+    ExecAbort,
+    /// EXEC itself refused inside MULTI: the reason, without its "ERR ".
+    ExecAbortBecause(Vec<u8>),
+    NotInTransaction,
 }
 
 /// Redis shows at most this many bytes of a client-supplied name.
@@ -243,6 +252,16 @@ impl Error {
             IncrNanOrInfinity => write_str(f, "ERR increment would produce NaN or Infinity"),
             InvalidExpireTime(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
             NoSuchKey => write_str(f, "ERR no such key"),
+            MultiNested => write_str(f, "ERR MULTI calls can not be nested"),
+            WatchInMulti => write_str(f, "ERR WATCH inside MULTI is not allowed"),
+            ExecWithoutMulti => write_str(f, "ERR EXEC without MULTI"),
+            DiscardWithoutMulti => write_str(f, "ERR DISCARD without MULTI"),
+            ExecAbort => write_str(f, "EXECABORT Transaction discarded because of previous errors."),
+            ExecAbortBecause(why) => {
+                f.write_all(b"EXECABORT Transaction discarded because of: ")?;
+                f.write_all(why)
+            }
+            NotInTransaction => write_str(f, "ERR Command not allowed inside a transaction"),
             DbIndexOutOfRange => write_str(f, "ERR DB index is out of range"),
             SameObject => write_str(f, "ERR source and destination objects are the same"),
             StringTooLong => write_str(f, "ERR string exceeds maximum allowed size (proto-max-bulk-len)"),

@@ -43,6 +43,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
     for pair in 0..(args.len() - 2) / 2 {
         added += hash.set(args.get(2 + pair * 2), args.get(3 + pair * 2), limits) as i64;
     }
+    ctx.keys.db(key).touch(key);
     Ok(added)
 }
 
@@ -65,6 +66,9 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let (now, limits, key, field, value) = (ctx.now_ms(), limits(ctx), ctx.arg(1), ctx.arg(2), ctx.arg(3));
     let hash = lookup_or_create::<Hash>(ctx.keys.db(key), key, now)?;
     let added = hash.get(field).is_none() && hash.set(field, value, limits);
+    if added {
+        ctx.keys.db(key).touch(key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -99,6 +103,8 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
     let removed = args.tail(2).iter().filter(|f| hash.remove(f)).count();
     if hash.is_empty() {
         db.remove(key, now);
+    } else if removed > 0 {
+        db.touch(key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -181,6 +187,7 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let next = current.checked_add(by).ok_or(Error::Overflow)?;
     let mut buf = [0; 20];
     hash.set(field, crate::resp::reply::format_i64(next, &mut buf), limits);
+    ctx.keys.db(key).touch(key);
     ctx.out.int(next);
     Ok(())
 }
@@ -203,6 +210,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     }
     let text = next.format();
     hash.set(field, text.as_bytes(), limits);
+    ctx.keys.db(key).touch(key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

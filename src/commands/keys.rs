@@ -3,7 +3,7 @@
 
 use super::args::{self, is, Cursor};
 use super::flags::*;
-use super::{blocking, CmdResult, CommandSpec, Ctx, Error, Keys};
+use super::{blocking, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
 use crate::store::{Entry, Store, Value};
@@ -246,16 +246,17 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
     let pattern = ctx.arg(1);
     let all = pattern == b"*";
     let now = ctx.now_ms();
-    let store = &ctx.server.store;
     let mut found: Vec<Vec<u8>> = Vec::new();
-    for s in 0..store.shard_count() {
-        let shard = store.lock(s);
-        let db = &shard.dbs[ctx.client.db];
-        found.extend(
-            db.iter()
-                .filter(|(k, e)| !e.is_expired(now) && (all || glob::matches(pattern, k, false)))
-                .map(|(k, _)| k.to_vec()),
-        );
+    let db_index = ctx.client.db;
+    for s in 0..ctx.server.store.shard_count() {
+        ctx.keys.with_shard(s, |shard| {
+            found.extend(
+                shard.dbs[db_index]
+                    .iter()
+                    .filter(|(k, e)| !e.is_expired(now) && (all || glob::matches(pattern, k, false)))
+                    .map(|(k, _)| k.to_vec()),
+            )
+        });
     }
     ctx.out.array(found.len());
     for k in &found {
@@ -296,31 +297,32 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     // Like Redis, stop after visiting about ten buckets per key asked for.
     let mut visits = count.saturating_mul(10);
+    let db_index = ctx.client.db;
     while keys.len() < count && visits > 0 && shard < shards {
-        let mut guard = store.lock(shard as usize);
-        let db = &mut guard.dbs[ctx.client.db];
-        let mut expired: Vec<Vec<u8>> = Vec::new();
-        while keys.len() < count && visits > 0 {
-            table_cursor = db.scan(table_cursor, |k, e| {
-                if !pattern.is_none_or(|p| glob::matches(p, k, false)) {
-                    return;
+        ctx.keys.with_shard(shard as usize, |guard| {
+            let db = &mut guard.dbs[db_index];
+            let mut expired: Vec<Vec<u8>> = Vec::new();
+            while keys.len() < count && visits > 0 {
+                table_cursor = db.scan(table_cursor, |k, e| {
+                    if !pattern.is_none_or(|p| glob::matches(p, k, false)) {
+                        return;
+                    }
+                    if e.is_expired(now) {
+                        expired.push(k.to_vec());
+                    } else if type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
+                        keys.push(k.to_vec());
+                    }
+                });
+                visits -= 1;
+                if table_cursor == 0 {
+                    break;
                 }
-                if e.is_expired(now) {
-                    expired.push(k.to_vec());
-                } else if type_filter.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes())) {
-                    keys.push(k.to_vec());
-                }
-            });
-            visits -= 1;
-            if table_cursor == 0 {
-                break;
             }
-        }
-        // Like Redis, SCAN deletes the expired keys its pattern matches.
-        for k in &expired {
-            db.get(k, now);
-        }
-        drop(guard);
+            // Like Redis, SCAN deletes the expired keys its pattern matches.
+            for k in &expired {
+                db.get(k, now);
+            }
+        });
         if table_cursor == 0 {
             shard += 1;
         }
@@ -342,7 +344,8 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
     let db_index = ctx.client.db;
     // Try a bounded number of times: expired keys found are deleted.
     for _ in 0..100 {
-        let sizes: Vec<usize> = (0..store.shard_count()).map(|s| store.lock(s).dbs[db_index].len()).collect();
+        let sizes: Vec<usize> =
+            (0..store.shard_count()).map(|s| ctx.keys.with_shard(s, |shard| shard.dbs[db_index].len())).collect();
         let total: usize = sizes.iter().sum();
         if total == 0 {
             break;
@@ -359,17 +362,19 @@ fn randomkey(ctx: &mut Ctx) -> CmdResult {
                 }
             })
             .unwrap_or(0);
-        let mut guard = store.lock(shard);
-        let db = &mut guard.dbs[db_index];
-        let Some((key, entry)) = db.random_key(crate::server::random_u64) else {
-            continue;
-        };
-        if !entry.is_expired(now) {
-            ctx.out.bulk(key);
+        let found = ctx.keys.with_shard(shard, |guard| {
+            let db = &mut guard.dbs[db_index];
+            let (key, entry) = db.random_key(crate::server::random_u64)?;
+            let (key, live) = (key.to_vec(), !entry.is_expired(now));
+            if !live {
+                db.get(&key, now);
+            }
+            Some((key, live))
+        });
+        if let Some((key, true)) = found {
+            ctx.out.bulk(&key);
             return Ok(());
         }
-        let key = key.to_vec();
-        db.get(&key, now);
     }
     ctx.out.null();
     Ok(())
@@ -555,8 +560,9 @@ pub fn help(ctx: &mut Ctx, lines: &[&str]) {
 
 /// DBSIZE
 fn dbsize(ctx: &mut Ctx) -> CmdResult {
-    let store = &ctx.server.store;
-    let total: usize = (0..store.shard_count()).map(|s| store.lock(s).dbs[ctx.client.db].len()).sum();
+    let db_index = ctx.client.db;
+    let total: usize =
+        (0..ctx.server.store.shard_count()).map(|s| ctx.keys.with_shard(s, |shard| shard.dbs[db_index].len())).sum();
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -581,8 +587,10 @@ fn dispose(tables: Vec<crate::store::dict::Dict<Entry>>, lazy: bool) {
 /// FLUSHDB [ASYNC | SYNC]
 fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
-    let store = &ctx.server.store;
-    let old: Vec<_> = (0..store.shard_count()).map(|s| store.lock(s).dbs[ctx.client.db].clear()).collect();
+    let db_index = ctx.client.db;
+    let old: Vec<_> = (0..ctx.server.store.shard_count())
+        .map(|s| ctx.keys.with_shard(s, |shard| shard.dbs[db_index].clear()))
+        .collect();
     dispose(old, lazy);
     ctx.out.ok();
     Ok(())
@@ -591,9 +599,8 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
-    let mut locked = ctx.server.store.lock_all();
-    let old: Vec<_> = locked.all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
-    drop(locked);
+    let old: Vec<_> =
+        ctx.keys.lock_all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
     dispose(old, lazy);
     ctx.out.ok();
     Ok(())
@@ -617,12 +624,12 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     if !range.contains(&a) || !range.contains(&b) {
         return Err(Error::DbIndexOutOfRange);
     }
-    let mut keys = Keys::new(store, store.lock_all(), ctx.client.db, ctx.now_ms());
-    for shard in keys.locks.all() {
-        shard.swap_dbs(a as usize, b as usize);
+    let now = ctx.now_ms();
+    for shard in ctx.keys.lock_all() {
+        shard.swap_dbs(a as usize, b as usize, now);
     }
     // Clients blocked in either database may now find their keys.
-    let deferred = blocking::serve_ready(&mut keys, ctx.server);
+    let deferred = blocking::serve_ready(ctx.keys, ctx.server);
     debug_assert!(deferred.is_empty(), "every shard is locked");
     ctx.out.ok();
     Ok(())

@@ -67,6 +67,7 @@ fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
         }
     }
     ctx.out.int(list.len() as i64);
+    db.touch(key);
     Ok(())
 }
 
@@ -109,6 +110,8 @@ pub(super) fn pop_from(
         .collect();
     if list.is_empty() {
         db.remove(key, now);
+    } else {
+        db.touch(key);
     }
     Ok(Some(popped))
 }
@@ -215,10 +218,12 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
     let (now, key, index_arg, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(2), ctx.arg(3));
     // Redis looks the key up before it reads the index.
     let limits = ctx.server.hot.list_limits();
-    let list = lookup::<List>(ctx.keys.db(key), key, now, false)?.ok_or(Error::NoSuchKey)?;
+    let db = ctx.keys.db(key);
+    let list = lookup::<List>(db, key, now, false)?.ok_or(Error::NoSuchKey)?;
     let i = args::int(index_arg)?;
     let at = index(i, list.len()).ok_or(Error::IndexOutOfRange)?;
     list.set(at, element, limits);
+    db.touch(key);
     ctx.out.ok();
     Ok(())
 }
@@ -251,6 +256,8 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
     }
     if list.is_empty() {
         db.remove(key, now);
+    } else if removed > 0 {
+        db.touch(key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -268,6 +275,8 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
         }
         if list.is_empty() {
             db.remove(key, now);
+        } else {
+            db.touch(key);
         }
     }
     ctx.out.ok();
@@ -284,19 +293,19 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::Syntax);
     };
     let (now, key, pivot, element) = (ctx.now_ms(), ctx.arg(1), ctx.arg(3), ctx.arg(4));
-    let Some(list) = lookup::<List>(ctx.keys.db(key), key, now, false)? else {
+    let limits = ctx.server.hot.list_limits();
+    let db = ctx.keys.db(key);
+    let Some(list) = lookup::<List>(db, key, now, false)? else {
         ctx.out.int(0);
         return Ok(());
     };
-    let limits = ctx.server.hot.list_limits();
-    let found = list.iter().position(|e| e == pivot);
-    match found {
-        Some(at) => {
-            list.insert(at + after as usize, element, limits);
-            ctx.out.int(list.len() as i64);
-        }
-        None => ctx.out.int(-1),
-    }
+    let Some(at) = list.iter().position(|e| e == pivot) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    list.insert(at + after as usize, element, limits);
+    ctx.out.int(list.len() as i64);
+    db.touch(key);
     Ok(())
 }
 
@@ -396,17 +405,19 @@ pub(super) fn move_between(
     let element = pop_from(keys.db_at(src, db), src, from, 1, now)?.expect("present").remove(0);
     // Popping the last element of the source deleted it, even when it is
     // also the destination.
-    let list = lookup_or_create::<List>(keys.db_at(dst, db), dst, now)?;
+    let dst_db = keys.db_at(dst, db);
+    let list = lookup_or_create::<List>(dst_db, dst, now)?;
     match to {
         End::Left => list.push_front(&element, limits),
         End::Right => list.push_back(&element, limits),
     }
+    dst_db.touch(dst);
     Ok(Some(element))
 }
 
 fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (db, src, dst) = (ctx.client.db, ctx.arg(1), ctx.arg(2));
-    let element = move_between(&mut ctx.keys, db, src, dst, from, to, ctx.server.hot.list_limits())?;
+    let element = move_between(ctx.keys, db, src, dst, from, to, ctx.server.hot.list_limits())?;
     ctx.out.bulk_opt(element.as_deref());
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+pub mod multi;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -27,7 +28,7 @@ pub mod zsets;
 use crate::client::Client;
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
-use crate::store::{Db, Locked, Store};
+use crate::store::{Db, Locked, Shard, Store};
 
 pub use error::{CmdResult, Error};
 
@@ -252,20 +253,49 @@ impl<'a> Keys<'a> {
     pub fn selected(&self) -> usize {
         self.db
     }
+
+    /// Follows a SELECT run inside a transaction.
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+    }
+
+    /// Shard `s` for `f`: through the lock held (inside a transaction, every
+    /// shard's), or under a lock taken just for `f`. Commands that visit
+    /// the shards one by one go through here, so they never wait for a
+    /// lock their own transaction holds.
+    pub fn with_shard<R>(&mut self, s: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        if self.locks.contains(s) {
+            f(self.locks.shard(s))
+        } else {
+            f(&mut self.store.lock(s))
+        }
+    }
+
+    /// Every shard, locked (FLUSHALL, SWAPDB, transactions): the locks
+    /// already held when they are all of them, or all taken now in order
+    /// for a command that held none.
+    pub fn lock_all(&mut self) -> Vec<&mut Shard> {
+        if !(0..self.store.shard_count()).all(|s| self.locks.contains(s)) {
+            debug_assert!(matches!(self.locks, Locked::None), "a partial lock set is never widened");
+            self.locks = Locked::None;
+            self.locks = self.store.lock_all();
+        }
+        self.locks.all()
+    }
 }
 
 /// What a handler gets: its arguments, the locked keys, the client, the
 /// server, and the reply writer.
-pub struct Ctx<'a> {
+pub struct Ctx<'a, 'k> {
     pub args: Args<'a>,
-    pub keys: Keys<'a>,
+    pub keys: &'a mut Keys<'k>,
     pub out: Reply<'a>,
     pub client: &'a mut Client,
     pub server: &'a Shared,
     pub spec: &'static CommandSpec,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a> Ctx<'a, '_> {
     /// Argument `i` (0 is the command name).
     pub fn arg(&self, i: usize) -> &'a [u8] {
         self.args.get(i)

@@ -86,7 +86,7 @@ fn info(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn section(ctx: &Ctx, name: &str, s: &mut String) {
+fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
     let server = ctx.server;
     let _ = writeln_crlf(s, &format!("# {}", capitalize(name)));
     let mut field = |k: &str, v: String| {
@@ -186,11 +186,13 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             let st = &server.stats;
             let (mut expired, mut hits, mut misses) = (0, 0, 0);
             for s in 0..server.store.shard_count() {
-                for db in server.store.lock(s).dbs.iter() {
-                    expired += db.expired;
-                    hits += db.hits;
-                    misses += db.misses;
-                }
+                ctx.keys.with_shard(s, |shard| {
+                    for db in shard.dbs.iter() {
+                        expired += db.expired;
+                        hits += db.hits;
+                        misses += db.misses;
+                    }
+                });
             }
             field("total_connections_received", total(st, |s| &s.connections).to_string());
             field("total_commands_processed", server.total_commands().to_string());
@@ -258,9 +260,10 @@ fn section(ctx: &Ctx, name: &str, s: &mut String) {
             for db in 0..server.store.databases() {
                 let (mut keys, mut expires) = (0, 0);
                 for s in 0..server.store.shard_count() {
-                    let shard = server.store.lock(s);
-                    keys += shard.dbs[db].len();
-                    expires += shard.dbs[db].expires_len();
+                    ctx.keys.with_shard(s, |shard| {
+                        keys += shard.dbs[db].len();
+                        expires += shard.dbs[db].expires_len();
+                    });
                 }
                 if keys > 0 {
                     field(&format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl=0"));
@@ -393,13 +396,14 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     for s in &ctx.server.stats {
         s.reset();
     }
-    let store = &ctx.server.store;
-    for s in 0..store.shard_count() {
-        for db in store.lock(s).dbs.iter_mut() {
-            db.expired = 0;
-            db.hits = 0;
-            db.misses = 0;
-        }
+    for s in 0..ctx.server.store.shard_count() {
+        ctx.keys.with_shard(s, |shard| {
+            for db in shard.dbs.iter_mut() {
+                db.expired = 0;
+                db.hits = 0;
+                db.misses = 0;
+            }
+        });
     }
     ctx.out.ok();
     Ok(())
@@ -517,21 +521,21 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
     } else if is(sub, "object") && ctx.argc() == 3 {
         let now = ctx.now_ms();
         let key = ctx.arg(2);
-        let locked = ctx.server.store.lock(ctx.server.store.shard_of(key));
+        let db_index = ctx.client.db;
         // As in Redis, DEBUG OBJECT looks at the table directly: an expired
         // key not yet deleted is shown.
-        let Some(entry) = locked.dbs[ctx.client.db].peek(key) else {
-            return Err(Error::NoSuchKey);
-        };
-        let line = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-            entry.value.encoding(),
-            entry.value.heap_size().max(1),
-            entry.accessed_s & ((1 << 24) - 1),
-            entry.idle_secs(now)
-        );
-        drop(locked);
-        ctx.out.simple(&line);
+        let line = ctx.keys.with_shard(ctx.server.store.shard_of(key), |shard| {
+            shard.dbs[db_index].peek(key).map(|entry| {
+                format!(
+                    "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                    entry.value.encoding(),
+                    entry.value.heap_size().max(1),
+                    entry.accessed_s & ((1 << 24) - 1),
+                    entry.idle_secs(now)
+                )
+            })
+        });
+        ctx.out.simple(&line.ok_or(Error::NoSuchKey)?);
     } else if is(sub, "help") {
         const LINES: &[&str] = &[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

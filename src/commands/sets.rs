@@ -39,6 +39,9 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     let (now, max, key, args) = (ctx.now_ms(), max_ints(ctx), ctx.arg(1), ctx.args);
     let set = lookup_or_create::<Set>(ctx.keys.db(key), key, now)?;
     let added = args.tail(2).iter().filter(|m| set.insert(m, max)).count();
+    if added > 0 {
+        ctx.keys.db(key).touch(key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -54,6 +57,8 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
     let removed = args.tail(2).iter().filter(|m| set.remove(m)).count();
     if set.is_empty() {
         db.remove(key, now);
+    } else if removed > 0 {
+        db.touch(key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -138,6 +143,8 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     }
     if set.is_empty() {
         db.remove(key, now);
+    } else if !popped.is_empty() {
+        db.touch(key);
     }
     match count {
         None => ctx.out.bulk(&popped[0]),
@@ -360,8 +367,13 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     if set.is_empty() {
         db.remove(src, now);
+    } else {
+        db.touch(src);
     }
-    lookup_or_create::<Set>(ctx.keys.db(dst), dst, now)?.insert(member, max);
+    let dst_db = ctx.keys.db(dst);
+    if lookup_or_create::<Set>(dst_db, dst, now)?.insert(member, max) {
+        dst_db.touch(dst);
+    }
     ctx.out.int(1);
     Ok(())
 }

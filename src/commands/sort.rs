@@ -135,8 +135,8 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
             };
             let sort_key = match (o.alpha, o.by) {
                 (true, None) => SortKey::Element,
-                (true, Some(_)) => SortKey::Text(by_value(&mut ctx.keys)),
-                (false, _) => SortKey::Score(match by_value(&mut ctx.keys) {
+                (true, Some(_)) => SortKey::Text(by_value(ctx.keys)),
+                (false, _) => SortKey::Score(match by_value(ctx.keys) {
                     None => 0.0,
                     Some(v) => score(&v).ok_or(Error::SortNotDouble)?,
                 }),
@@ -167,7 +167,7 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
             output.push(Some(e.to_vec()));
         }
         for pattern in &o.gets {
-            output.push(lookup_pattern(&mut ctx.keys, pattern, e));
+            output.push(lookup_pattern(ctx.keys, pattern, e));
         }
     }
     match o.store {

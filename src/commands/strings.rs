@@ -136,7 +136,7 @@ struct SetOptions<'a> {
 }
 
 impl<'a> SetOptions<'a> {
-    fn parse(ctx: &Ctx<'a>) -> Result<Self, Error> {
+    fn parse(ctx: &Ctx<'a, '_>) -> Result<Self, Error> {
         let mut opts = SetOptions { condition: Condition::Always, get: false, expiry: None };
         let mut cur = Cursor::new(ctx.args, 3);
         while let Some(word) = cur.next_arg() {
@@ -278,9 +278,11 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.out.bulk(s.bytes(&mut [0; 20]));
     match expiry {
-        Some(ExpiryArg::Persist) => {
+        // Only a key with a TTL changes (and counts as written).
+        Some(ExpiryArg::Persist) if db.peek(key).is_some_and(|e| e.expires_at_ms().is_some()) => {
             db.set_expiry(key, None, now);
         }
+        Some(ExpiryArg::Persist) => {}
         Some(_) if at.is_some_and(|at| at <= now) => {
             db.remove(key, now);
         }
@@ -353,6 +355,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
             let current = s.as_int().ok_or(Error::NotInteger)?;
             let next = current.checked_add(by).ok_or(Error::Overflow)?;
             *s = Str::Int(next);
+            db.touch(key);
             next
         }
         None => {
@@ -422,7 +425,9 @@ fn append(ctx: &mut Ctx) -> CmdResult {
             }
             let raw = s.make_raw();
             raw.extend_from_slice(value);
-            raw.len()
+            let len = raw.len();
+            db.touch(key);
+            len
         }
         None => {
             // A new key takes the value as SET would (integer or embstr encoded).
@@ -509,6 +514,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     }
     raw[offset..offset + value.len()].copy_from_slice(value);
     ctx.out.int(raw.len() as i64);
+    db.touch(key);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -20,6 +20,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         super::zsets::COMMANDS,
         super::zset_algebra::COMMANDS,
         super::connection::COMMANDS,
+        super::multi::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,
     ]

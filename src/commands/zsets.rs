@@ -153,9 +153,10 @@ fn zadd(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
-    let empty = zset.is_empty();
-    if empty {
+    if zset.is_empty() {
         db.remove(key, now);
+    } else if added + updated > 0 {
+        db.touch(key);
     }
     if f.incr {
         if processed > 0 {
@@ -182,7 +183,11 @@ fn zincrby(ctx: &mut Ctx) -> CmdResult {
         }
         return Err(Error::ZsetNan);
     }
+    let changed = zset.score(member) != Some(new);
     zset.insert(member, new, limits);
+    if changed {
+        db.touch(key);
+    }
     ctx.out.bulk(format_score(new).as_bytes());
     Ok(())
 }
@@ -198,6 +203,8 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
     let removed = args.tail(2).iter().filter(|m| zset.remove(m).is_some()).count();
     if zset.is_empty() {
         db.remove(key, now);
+    } else if removed > 0 {
+        db.touch(key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -272,6 +279,8 @@ fn pop(ctx: &mut Ctx, max: bool) -> CmdResult {
             let popped = zset.pop(count, max);
             if zset.is_empty() {
                 db.remove(key, now);
+            } else if !popped.is_empty() {
+                db.touch(key);
             }
             popped
         }
@@ -460,7 +469,7 @@ struct RangeRequest<'a> {
 /// `reverse` are fixed by the older commands (ZRANGEBYSCORE, ...), which
 /// then refuse BYSCORE, BYLEX and REV as ZRANGE would refuse a repeat.
 fn range_request<'a>(
-    ctx: &Ctx<'a>,
+    ctx: &Ctx<'a, '_>,
     at: usize,
     by: Option<By>,
     reverse: Option<bool>,
@@ -650,6 +659,8 @@ fn remove_span(ctx: &mut Ctx, span: impl Fn(&ZSet) -> (usize, usize)) -> CmdResu
     let removed = zset.remove_ranks(start, end);
     if zset.is_empty() {
         db.remove(key, now);
+    } else if removed > 0 {
+        db.touch(key);
     }
     ctx.out.int(removed as i64);
     Ok(())

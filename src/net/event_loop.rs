@@ -295,6 +295,7 @@ impl EventLoop {
                 waiter.claim();
                 unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
             }
+            crate::commands::multi::forget(&self.shared, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.shared.clients.remove(conn.client.id);
             self.by_client.remove(&conn.client.id);

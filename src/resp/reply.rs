@@ -20,6 +20,11 @@ impl<'a> Reply<'a> {
         self.out.len()
     }
 
+    /// The buffer itself, for a writer of its own (the commands EXEC runs).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
     pub fn ok(&mut self) {
         self.out.extend_from_slice(b"+OK\r\n");
     }

@@ -357,6 +357,12 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Arguments held elsewhere: `spans` index into `data` (a queued
+    /// transaction's commands).
+    pub fn from_parts(data: &'a [u8], spans: &'a [Range<usize>]) -> Self {
+        Args { data, spans }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

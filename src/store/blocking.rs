@@ -154,13 +154,19 @@ impl Shard {
     /// SWAPDB: the data of databases `a` and `b` trade places while their
     /// waiters stay with the database index, as Redis's clients do; every
     /// waited-on key that now holds a value is made ready.
-    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+    pub fn swap_dbs(&mut self, a: usize, b: usize, now_ms: u64) {
         if a == b {
             return;
         }
         self.dbs.swap(a, b);
+        // Waiters and watchers stay with the database index; the watchers
+        // learn which of their keys the swap changed.
         let (lo, hi) = self.dbs.split_at_mut(a.max(b));
-        std::mem::swap(&mut lo[a.min(b)].waiters, &mut hi[0].waiters);
+        let (x, y) = (&mut lo[a.min(b)], &mut hi[0]);
+        std::mem::swap(&mut x.waiters, &mut y.waiters);
+        std::mem::swap(&mut x.watches, &mut y.watches);
+        swapped_watches(x, y, now_ms);
+        swapped_watches(y, x, now_ms);
         for i in [a, b] {
             let db = &mut self.dbs[i];
             let present: Vec<Box<[u8]>> = db.waiters.keys().filter(|k| db.peek(k).is_some()).map(Into::into).collect();
@@ -168,6 +174,16 @@ impl Shard {
                 db.waiters.signal(&k);
             }
         }
+    }
+}
+
+/// After SWAPDB: `db` holds what `old_data` held before, and `old_data`
+/// what `db` held.
+fn swapped_watches(db: &mut Db, old_data: &Db, now_ms: u64) {
+    for key in db.watches.keys() {
+        let before = old_data.peek(&key).is_some();
+        let after = db.peek(&key).map(|e| e.is_expired(now_ms));
+        db.watches.swapped(&key, before, after);
     }
 }
 
@@ -224,9 +240,9 @@ mod tests {
         shard.add_waiter(0, b"k", waiter(1));
         let list = super::super::List::from_items([b"v".as_slice()], Default::default());
         shard.dbs[1].insert_new(b"k", super::super::Value::List(list), 0);
-        shard.swap_dbs(1, 1);
+        shard.swap_dbs(1, 1, 0);
         assert_eq!(shard.take_ready(), None, "swapping a database with itself changes nothing");
-        shard.swap_dbs(0, 1);
+        shard.swap_dbs(0, 1, 0);
         assert!(shard.dbs[0].waiters().queue(b"k").is_some());
         assert!(shard.dbs[1].waiters().queue(b"k").is_none());
         assert_eq!(shard.take_ready(), Some((0, b"k".as_slice().into())));

@@ -5,6 +5,7 @@
 use super::blocking::Waiters;
 use super::dict::Dict;
 use super::value::{Entry, Value};
+use super::watch::{Change, Watches};
 
 #[derive(Default)]
 pub struct Db {
@@ -22,6 +23,8 @@ pub struct Db {
     pub misses: u64,
     /// Clients blocked on keys of this database.
     pub(super) waiters: Waiters,
+    /// Clients watching keys of this database (WATCH).
+    pub watches: Watches,
 }
 
 impl Db {
@@ -113,6 +116,17 @@ impl Db {
         self.keys.remove(key);
         self.expires.remove(key);
         self.expired += 1;
+        self.touch(key);
+    }
+
+    /// Tells the clients watching `key` that it changed. The methods that
+    /// replace, delete or re-time a key call it; a command that edits a
+    /// value in place calls it where Redis signals the key as modified.
+    pub fn touch(&mut self, key: &[u8]) {
+        if !self.watches.is_empty() {
+            let change = if self.keys.peek(key).is_some() { Change::Modified } else { Change::Deleted };
+            self.watches.touch(key, change);
+        }
     }
 
     /// Sets `key` to `value` with the given expiry, replacing any old value
@@ -128,12 +142,16 @@ impl Db {
             }
             _ => {}
         }
+        self.touch(key);
     }
 
     /// Sets `key` to `value` keeping its TTL if it has a live one.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
         match self.get(key, now_ms) {
-            Some(entry) => entry.value = value,
+            Some(entry) => {
+                entry.value = value;
+                self.touch(key);
+            }
             None => {
                 self.insert_new(key, value, now_ms);
             }
@@ -145,6 +163,7 @@ impl Db {
         self.waiters.signal(key);
         let entry = Entry::with(value, None, (now_ms / 1000) as u32);
         self.keys.insert_new(key, entry);
+        self.touch(key);
         self.keys.get_mut(key).expect("just inserted")
     }
 
@@ -155,6 +174,7 @@ impl Db {
         if entry.expires_at_ms().is_some() {
             self.expires.remove(key);
         }
+        self.touch(key);
         Some(entry)
     }
 
@@ -171,10 +191,18 @@ impl Db {
             }
             _ => {}
         }
+        self.touch(key);
         true
     }
 
     pub fn clear(&mut self) -> Dict<Entry> {
+        if !self.watches.is_empty() {
+            for key in self.watches.keys() {
+                if self.keys.peek(&key).is_some() {
+                    self.watches.touch(&key, Change::Deleted);
+                }
+            }
+        }
         self.expires.clear();
         self.expires_cursor = 0;
         self.keys.take()

@@ -14,6 +14,7 @@ pub mod ranked;
 pub mod routing;
 pub mod set;
 pub mod value;
+pub mod watch;
 pub mod zset;
 
 use parking_lot::{Mutex, MutexGuard};

@@ -43,6 +43,9 @@ pub struct Client {
     pub watch: Arc<WatchState>,
     /// EXEC is running this client's queue: blocking commands do not block.
     pub in_exec: bool,
+    /// Channels and patterns subscribed to, in subscription order.
+    pub channels: Vec<Box<[u8]>>,
+    pub patterns: Vec<Box<[u8]>>,
     pub meta: Arc<ClientMeta>,
 }
 
@@ -59,8 +62,22 @@ impl Client {
             watching: Vec::new(),
             watch: Arc::default(),
             in_exec: false,
+            channels: Vec::new(),
+            patterns: Vec::new(),
             meta,
         }
+    }
+
+    /// Ends the open transaction, if any, and returns it.
+    pub fn end_multi(&mut self) -> Option<Multi> {
+        self.meta.multi.store(-1, Relaxed);
+        self.multi.take()
+    }
+
+    /// Channels plus patterns: non-zero puts a RESP2 client in
+    /// subscribed mode.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 
     pub fn select(&mut self, db: usize) {
@@ -91,6 +108,11 @@ pub struct ClientMeta {
     pub query_buf_free: AtomicUsize,
     pub output_buf: AtomicUsize,
     pub no_evict: AtomicBool,
+    /// Channel and pattern subscriptions (CLIENT LIST sub= and psub=).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    /// Commands queued in an open MULTI, or -1 (CLIENT LIST multi=).
+    pub multi: std::sync::atomic::AtomicIsize,
     /// Set by CLIENT KILL; the owner thread closes the connection.
     pub killed: AtomicBool,
     /// The client's waiter while it is blocked (CLIENT UNBLOCK, the `b`
@@ -117,6 +139,9 @@ impl ClientMeta {
             query_buf_free: AtomicUsize::new(0),
             output_buf: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            multi: std::sync::atomic::AtomicIsize::new(-1),
             killed: AtomicBool::new(false),
             blocked: Mutex::new(None),
         }
@@ -148,13 +173,20 @@ impl ClientMeta {
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
+        let (sub, psub, multi) = (self.sub.load(Relaxed), self.psub.load(Relaxed), self.multi.load(Relaxed));
+        if sub + psub > 0 {
+            flags.push('P');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let mut s = String::with_capacity(300);
         let _ = write!(
             s,
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r \
              cmd={} user=default redir=-1 resp=2 lib-name={} lib-ver={}",
             self.id,
@@ -166,6 +198,9 @@ impl ClientMeta {
             self.idle_secs(),
             flags,
             self.db.load(Relaxed),
+            sub,
+            psub,
+            multi,
             qbuf,
             qfree,
             qbuf + qfree,

@@ -28,6 +28,7 @@ pub struct Hot {
     pub timeout_secs: AtomicU64,
     pub hz: AtomicU64,
     pub output_limit_normal: Mutex<(u64, u64, u64)>,
+    pub output_limit_pubsub: Mutex<(u64, u64, u64)>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: AtomicBool,
     pub hash_max_entries: AtomicUsize,
@@ -47,6 +48,7 @@ impl Hot {
             timeout_secs: AtomicU64::new(0),
             hz: AtomicU64::new(10),
             output_limit_normal: Mutex::new((0, 0, 0)),
+            output_limit_pubsub: Mutex::new((0, 0, 0)),
             active_expire: AtomicBool::new(true),
             hash_max_entries: AtomicUsize::new(0),
             hash_max_value: AtomicUsize::new(0),
@@ -66,6 +68,7 @@ impl Hot {
         self.timeout_secs.store(c.timeout_secs(), Relaxed);
         self.hz.store(c.hz(), Relaxed);
         *self.output_limit_normal.lock() = c.output_limit("normal");
+        *self.output_limit_pubsub.lock() = c.output_limit("pubsub");
         log::set_max_level(c.log_level());
         let int = |name: &str| c.get(name).parse::<usize>().unwrap_or(0);
         self.hash_max_entries.store(int("hash-max-listpack-entries"), Relaxed);
@@ -107,6 +110,7 @@ pub struct Shared {
     pub clients: ClientRegistry,
     pub stats: Vec<ThreadStats>,
     pub mailboxes: Vec<Mailbox>,
+    pub pubsub: crate::pubsub::PubSub,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -128,6 +132,11 @@ struct OpsSamples {
 impl Shared {
     pub fn normal_output_limit(&self) -> (u64, u64, u64) {
         *self.hot.output_limit_normal.lock()
+    }
+
+    /// client-output-buffer-limit for clients in subscribed mode.
+    pub fn pubsub_output_limit(&self) -> (u64, u64, u64) {
+        *self.hot.output_limit_pubsub.lock()
     }
 
     /// Asks every event loop to stop.
@@ -241,6 +250,7 @@ impl Server {
             clients: ClientRegistry::default(),
             stats: (0..threads).map(|_| ThreadStats::new(table::count())).collect(),
             mailboxes,
+            pubsub: crate::pubsub::PubSub::default(),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),

@@ -44,6 +44,10 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// PING [message]
 fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.subscriptions() > 0 && ctx.argc() <= 2 {
+        super::pubsub::subscribed_ping(ctx);
+        return Ok(());
+    }
     match ctx.argc() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(ctx.arg(1)),

@@ -48,6 +48,9 @@ fn run(
         Err(e) => return Err(refuse_in_multi(client, args, e)),
     };
     client.meta.touch(idx, now_ms);
+    if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
+        return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
+    }
     if let Some(multi) = client.multi.as_mut() {
         if !multi::runs_inside_multi(spec) {
             if spec.has(super::flags::NO_MULTI) {
@@ -55,6 +58,8 @@ fn run(
                 return Err(Error::NotInTransaction);
             }
             multi.queue(args);
+            let queued = multi.len() as isize;
+            client.meta.multi.store(queued, std::sync::atomic::Ordering::Relaxed);
             Reply::new(out).simple("QUEUED");
             return Ok(());
         }
@@ -108,7 +113,7 @@ fn admit(args: Args, client: &Client, stats: &ThreadStats) -> Result<(usize, &'s
 /// discards it at once and says why (in or out of MULTI, as Redis does).
 fn refuse_in_multi(client: &mut Client, args: Args, e: Error) -> Error {
     if args.get(0).eq_ignore_ascii_case(b"exec") {
-        client.multi = None;
+        client.end_multi();
         let text = e.to_bytes();
         return Error::ExecAbortBecause(text.strip_prefix(b"ERR ").unwrap_or(&text).to_vec());
     }

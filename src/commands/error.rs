@@ -145,6 +145,9 @@ pub enum Error {
     /// EXEC itself refused inside MULTI: the reason, without its "ERR ".
     ExecAbortBecause(Vec<u8>),
     NotInTransaction,
+    /// A command other than (P)(UN)SUBSCRIBE, PING, QUIT, RESET while
+    /// subscribed: the command's full name.
+    SubscribedContext(String),
 }
 
 /// Redis shows at most this many bytes of a client-supplied name.
@@ -262,6 +265,11 @@ impl Error {
                 f.write_all(why)
             }
             NotInTransaction => write_str(f, "ERR Command not allowed inside a transaction"),
+            SubscribedContext(name) => write!(
+                f,
+                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \
+                 are allowed in this context"
+            ),
             DbIndexOutOfRange => write_str(f, "ERR DB index is out of range"),
             SameObject => write_str(f, "ERR source and destination objects are the same"),
             StringTooLong => write_str(f, "ERR string exceeds maximum allowed size (proto-max-bulk-len)"),

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod long_double;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;

@@ -49,6 +49,14 @@ impl Multi {
         self.queued.push(Queued { data, spans });
     }
 
+    pub fn len(&self) -> usize {
+        self.queued.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
     pub fn abort(&mut self) {
         self.aborted = true;
     }
@@ -78,13 +86,14 @@ fn multi(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::MultiNested);
     }
     ctx.client.multi = Some(Multi::default());
+    ctx.client.meta.multi.store(0, std::sync::atomic::Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
 
 /// DISCARD
 fn discard(ctx: &mut Ctx) -> CmdResult {
-    if ctx.client.multi.take().is_none() {
+    if ctx.client.end_multi().is_none() {
         return Err(Error::DiscardWithoutMulti);
     }
     unwatch_all(ctx);
@@ -94,7 +103,7 @@ fn discard(ctx: &mut Ctx) -> CmdResult {
 
 /// EXEC
 fn exec(ctx: &mut Ctx) -> CmdResult {
-    let Some(multi) = ctx.client.multi.take() else {
+    let Some(multi) = ctx.client.end_multi() else {
         return Err(Error::ExecWithoutMulti);
     };
     if multi.aborted {
@@ -185,5 +194,5 @@ pub fn forget(shared: &Shared, client: &mut Client) {
     for (db, key) in client.watching.drain(..) {
         shared.store.lock(shared.store.shard_of(&key)).dbs[db].watches.remove(&key, &state);
     }
-    client.multi = None;
+    client.end_multi();
 }

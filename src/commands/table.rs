@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -21,6 +21,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         super::zset_algebra::COMMANDS,
         super::connection::COMMANDS,
         super::multi::COMMANDS,
+        super::pubsub::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,
     ]

@@ -268,8 +268,12 @@ impl EventLoop {
 
     /// Applies client-output-buffer-limit for normal clients.
     fn over_output_limit(&mut self, idx: usize) -> bool {
-        let (hard, soft, soft_secs) = self.shared.normal_output_limit();
         let conn = conn_mut(&mut self.conns, idx);
+        let (hard, soft, soft_secs) = if conn.client.subscriptions() > 0 {
+            self.shared.pubsub_output_limit()
+        } else {
+            self.shared.normal_output_limit()
+        };
         let pending = conn.pending_output() as u64;
         if hard > 0 && pending >= hard {
             log::warn!("closing client {}: output buffer over the hard limit", conn.client.id);
@@ -296,6 +300,7 @@ impl EventLoop {
                 unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
             }
             crate::commands::multi::forget(&self.shared, &mut conn.client);
+            crate::commands::pubsub::forget(&self.shared, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.shared.clients.remove(conn.client.id);
             self.by_client.remove(&conn.client.id);
@@ -318,6 +323,29 @@ impl EventLoop {
                         self.finish_block(idx, &reply);
                     }
                 }
+                Message::Publish(delivery) => self.deliver(&delivery),
+            }
+        }
+    }
+
+    /// Writes a published message to the subscribers it names that still
+    /// listen; their loop turn writes it out with their other replies.
+    fn deliver(&mut self, delivery: &crate::pubsub::Delivery) {
+        use crate::pubsub::Kind;
+        for id in &delivery.clients {
+            let Some(&idx) = self.by_client.get(id) else { continue };
+            let conn = conn_mut(&mut self.conns, idx);
+            let names = match delivery.kind {
+                Kind::Channel => &conn.client.channels,
+                Kind::Pattern => &conn.client.patterns,
+            };
+            if !names.iter().any(|n| **n == *delivery.to) {
+                continue;
+            }
+            conn.wbuf.extend_from_slice(&delivery.frame);
+            if !conn.flush_queued {
+                conn.flush_queued = true;
+                self.to_flush.push(idx);
             }
         }
     }

@@ -16,6 +16,8 @@ pub enum Message {
     /// End the block of this client with this reply (a push served it, or
     /// CLIENT UNBLOCK).
     Unblock { client_id: u64, reply: Vec<u8> },
+    /// A published message for some of this thread's subscribers.
+    Publish(crate::pubsub::Delivery),
 }
 
 pub struct Mailbox {

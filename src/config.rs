@@ -28,6 +28,8 @@ enum Kind {
     Addresses,
     /// `dir`: an existing directory, kept as an absolute path.
     Dir,
+    /// `notify-keyspace-events`: class letters, shown in Redis's order.
+    NotifyEvents,
 }
 
 /// What we do with a setting this build cannot honour yet.
@@ -121,10 +123,7 @@ static PARAMS: &[Param] = &[
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
     p("protected-mode", YES_NO, "yes", true),
-    Param {
-        support: Support::Only(&[""], "keyspace notifications"),
-        ..p("notify-keyspace-events", Kind::Str, "", true)
-    },
+    p("notify-keyspace-events", Kind::NotifyEvents, "", true),
     Param { support: Support::Only(&["no"], "cluster mode"), ..p("cluster-enabled", YES_NO, "no", false) },
     Param { support: Support::Only(&[""], "unix sockets"), ..p("unixsocket", Kind::Str, "", false) },
     p("lazyfree-lazy-eviction", YES_NO, "no", true),
@@ -461,6 +460,9 @@ fn normalise(kind: Kind, value: &str) -> Result<String, String> {
             }
         }
         Kind::Str => Ok(value.to_string()),
+        Kind::NotifyEvents => crate::notify::parse(value)
+            .map(crate::notify::format)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
         Kind::Save => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if words.is_empty() || (words.len() == 1 && words[0].is_empty()) {

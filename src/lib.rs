@@ -15,6 +15,7 @@ pub mod config;
 pub mod glob;
 pub mod memory;
 pub mod net;
+pub mod notify;
 pub mod pubsub;
 pub mod resp;
 pub mod server;

@@ -37,6 +37,8 @@ pub struct Hot {
     pub zset_max_entries: AtomicUsize,
     pub zset_max_value: AtomicUsize,
     pub list_fill: AtomicI64,
+    /// notify-keyspace-events, as `crate::notify` flags.
+    pub notify_flags: std::sync::atomic::AtomicU32,
 }
 
 impl Hot {
@@ -56,6 +58,7 @@ impl Hot {
             zset_max_entries: AtomicUsize::new(0),
             zset_max_value: AtomicUsize::new(0),
             list_fill: AtomicI64::new(-2),
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
         };
         hot.refresh(c);
         hot
@@ -77,6 +80,7 @@ impl Hot {
         self.zset_max_entries.store(int("zset-max-listpack-entries"), Relaxed);
         self.zset_max_value.store(int("zset-max-listpack-value"), Relaxed);
         self.list_fill.store(c.get("list-max-listpack-size").parse().unwrap_or(-2), Relaxed);
+        self.notify_flags.store(crate::notify::parse(c.get("notify-keyspace-events")).unwrap_or(0), Relaxed);
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {
@@ -259,6 +263,12 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             ops_samples: Mutex::new(OpsSamples::default()),
         });
+        let logged = crate::notify::logged_by_store(shared.hot.notify_flags.load(Relaxed));
+        for s in 0..shared.store.shard_count() {
+            for db in shared.store.lock(s).dbs.iter_mut() {
+                db.log_events = logged;
+            }
+        }
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;

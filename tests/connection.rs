@@ -42,6 +42,37 @@ fn half_closed_clients_are_answered_and_closed() {
     }
 }
 
+/// RESET puts the connection back as it was after connecting.
+#[test]
+fn reset_clears_connection_state() {
+    let s = common::start_with(&[("requirepass", "secret")]);
+    let mut c = s.connect();
+    assert_eq!(c.q("AUTH secret"), "+OK");
+    assert_eq!(c.q("CLIENT SETNAME worker"), "+OK");
+    assert_eq!(c.q("SELECT 3"), "+OK");
+    assert_eq!(c.q("SET k v"), "+OK");
+    assert_eq!(c.q("WATCH k"), "+OK");
+    assert_eq!(c.q("MULTI"), "+OK");
+    assert_eq!(c.q("SET k w"), "+QUEUED");
+    // RESET acts at once inside MULTI, and in subscribed mode.
+    assert_eq!(c.q("RESET"), "+RESET");
+    assert_eq!(c.q("GET k"), "-NOAUTH Authentication required.");
+    assert_eq!(c.q("AUTH secret"), "+OK");
+    assert_eq!(c.q("EXEC"), "-ERR EXEC without MULTI");
+    assert_eq!(c.q("CLIENT GETNAME"), "(nil)");
+    assert_eq!(c.q("EXISTS k"), ":0");
+    assert_eq!(c.q("SUBSCRIBE ch"), "[\"subscribe\", \"ch\", :1]");
+    assert_eq!(c.q("RESET"), "+RESET");
+    assert_eq!(c.q("AUTH secret"), "+OK");
+    assert_eq!(c.q("PUBSUB NUMSUB ch"), "[\"ch\", :0]");
+    assert_eq!(c.q("RESET x"), "-ERR wrong number of arguments for 'reset' command");
+    let mut other = s.connect();
+    assert_eq!(other.q("AUTH secret"), "+OK");
+    assert_eq!(other.q("SELECT 3"), "+OK");
+    // The watch went with the RESET: this write fails no one's EXEC.
+    assert_eq!(other.q("SET k x"), "+OK");
+}
+
 #[test]
 fn unknown_commands() {
     let s = common::start();

@@ -6,6 +6,7 @@ use super::flags::*;
 use super::strings::{lookup_str, read_str, STRING_MAX};
 use super::{CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
+use crate::notify;
 use crate::store::{Db, Str, Value};
 
 #[rustfmt::skip]
@@ -67,10 +68,14 @@ fn setbit(ctx: &mut Ctx) -> CmdResult {
         raw[byte] &= !mask;
     }
     // As Redis 7.0: a write that changes nothing is not a change.
-    if grew || old != on {
+    let changed = grew || old != on;
+    if changed {
         db.touch(key);
     }
     ctx.out.int(old as i64);
+    if changed {
+        ctx.notify(notify::STRING, "setbit", key);
+    }
     Ok(())
 }
 
@@ -245,12 +250,17 @@ fn bitop(ctx: &mut Ctx) -> CmdResult {
         .collect();
     let dest = ctx.arg(2);
     let db = ctx.keys.db(dest);
-    if result.is_empty() {
-        db.remove(dest, now);
+    let event = if result.is_empty() {
+        db.remove(dest, now).map(|_| "del")
     } else {
         db.set(dest, Value::Str(Str::Raw(result)), None, now);
-    }
+        Some("set")
+    };
     ctx.out.int(len as i64);
+    if let Some(event) = event {
+        let class = if event == "del" { notify::GENERIC } else { notify::STRING };
+        ctx.notify(class, event, dest);
+    }
     Ok(())
 }
 
@@ -456,6 +466,7 @@ fn run_fields(ctx: &mut Ctx, fields: &[Field]) -> CmdResult {
             let writes = fields.iter().zip(&replies).filter(|(f, r)| !matches!(f.op, FieldOp::Get) && r.is_some());
             if writes.count() > 0 {
                 db.touch(key);
+                ctx.notify(notify::STRING, "setbit", key);
             }
         }
     }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use super::long_double::LongDouble;
 use super::{lookup, Ctx, Error, Keys};
 use crate::net::mailbox::Message;
+use crate::notify;
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
 use crate::store::blocking::{BlockOp, Waiter};
@@ -80,6 +81,7 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, ou
         BlockOp::ListPop { end, count } => {
             let items = super::lists::pop_from(keys.db_at(key, db), key, *end, count.unwrap_or(1), now)?
                 .expect("checked present");
+            super::lists::notify_pop(server, keys, db, key, *end);
             out.array(2);
             out.bulk(key);
             match count {
@@ -93,18 +95,23 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, ou
             }
         }
         BlockOp::ListMove { from, to, dest } => {
-            let element = super::lists::move_between(keys, db, key, dest, *from, *to, server.hot.list_limits())?
-                .expect("checked present");
+            let element =
+                super::lists::move_between(keys, server, db, key, dest, *from, *to)?.expect("checked present");
             out.bulk(&element);
         }
         BlockOp::ZPop { max, count } => {
             let source = keys.db_at(key, db);
             let zset = lookup::<ZSet>(source, key, now, false)?.expect("checked present");
             let popped = zset.pop(count.unwrap_or(1), *max);
-            if zset.is_empty() {
+            let emptied = zset.is_empty();
+            if emptied {
                 source.remove(key, now);
             } else {
                 source.touch(key);
+            }
+            notify::emit(server, notify::ZSET, if *max { "zpopmax" } else { "zpopmin" }, key, db);
+            if emptied {
+                notify::emit(server, notify::GENERIC, "del", key, db);
             }
             out.array(if count.is_some() { 2 } else { 3 });
             out.bulk(key);

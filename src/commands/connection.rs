@@ -13,6 +13,7 @@ use crate::net::mailbox::Message;
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("ping", -1, FAST, NONE, ping, "connection", "1.0.0", "Ping the server", "[message]"),
     cmd!("echo", 2, FAST | LOADING | STALE, NONE, echo, "connection", "1.0.0", "Echo the given string", "message"),
+    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NONE, reset, "connection", "6.2.0", "Reset the connection", ""),
     cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, NONE, quit, "connection", "1.0.0", "Close the connection", ""),
     cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NONE, hello, "connection", "6.0.0", "Handshake with Redis", "[protover [AUTH username password] [SETNAME clientname]]"),
     cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NONE, auth, "connection", "1.0.0", "Authenticate to the server", "[username] password"),
@@ -66,6 +67,22 @@ fn echo(ctx: &mut Ctx) -> CmdResult {
 fn quit(ctx: &mut Ctx) -> CmdResult {
     ctx.client.close_after_reply = true;
     ctx.out.ok();
+    Ok(())
+}
+
+/// RESET: the connection as it was just after connecting, as Redis 7.0
+/// leaves it: no transaction, no watches, no subscriptions, database 0,
+/// replies on, no name, and logged out where a password is required.
+/// (CLIENT NO-EVICT stays as it was, as in 7.0.)
+fn reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.end_multi();
+    super::multi::unwatch_all(ctx);
+    super::pubsub::forget(ctx.server, ctx.client);
+    ctx.client.select(0);
+    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.meta.name.lock().clear();
+    ctx.client.authenticated = ctx.server.config.read().requirepass().is_empty();
+    ctx.out.simple("RESET");
     Ok(())
 }
 

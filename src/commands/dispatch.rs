@@ -69,6 +69,11 @@ fn run(
     let mut keys = Keys::new(store, locks, client.db, now_ms);
     let mut ctx = Ctx { args, keys: &mut keys, out: Reply::new(out), client, server: shared, spec };
     let result = invoke(&mut ctx, idx, stats);
+    if crate::notify::any_enabled(shared) {
+        for (db, events) in ctx.keys.take_events() {
+            crate::notify::emit_logged(shared, events, db);
+        }
+    }
     // Whatever the command made ready goes to blocked clients before
     // anyone else can see it.
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };

@@ -6,6 +6,7 @@ use super::long_double::LongDouble;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
+use crate::notify;
 use crate::store::{Hash, HashLimits};
 
 #[rustfmt::skip]
@@ -44,6 +45,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
         added += hash.set(args.get(2 + pair * 2), args.get(3 + pair * 2), limits) as i64;
     }
     ctx.keys.db(key).touch(key);
+    ctx.notify(notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -68,6 +70,7 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let added = hash.get(field).is_none() && hash.set(field, value, limits);
     if added {
         ctx.keys.db(key).touch(key);
+        ctx.notify(notify::HASH, "hset", key);
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -101,10 +104,17 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let removed = args.tail(2).iter().filter(|f| hash.remove(f)).count();
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if removed > 0 {
         db.touch(key);
+    }
+    if removed > 0 {
+        ctx.notify(notify::HASH, "hdel", key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -188,6 +198,7 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let mut buf = [0; 20];
     hash.set(field, crate::resp::reply::format_i64(next, &mut buf), limits);
     ctx.keys.db(key).touch(key);
+    ctx.notify(notify::HASH, "hincrby", key);
     ctx.out.int(next);
     Ok(())
 }
@@ -211,6 +222,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = next.format();
     hash.set(field, text.as_bytes(), limits);
     ctx.keys.db(key).touch(key);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -6,6 +6,7 @@ use super::flags::*;
 use super::{blocking, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
+use crate::notify;
 use crate::store::{Entry, Store, Value};
 
 #[rustfmt::skip]
@@ -58,6 +59,7 @@ fn del(ctx: &mut Ctx) -> CmdResult {
     for key in ctx.args.tail(1).iter() {
         if ctx.keys.db(key).remove(key, now).is_some() {
             removed += 1;
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.out.int(removed);
@@ -167,12 +169,15 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str
         ctx.out.int(0);
         return Ok(());
     }
-    if at <= now as i64 {
+    let event = if at <= now as i64 {
         db.remove(key, now);
+        "del"
     } else {
         db.set_expiry(key, Some(at as u64), now);
-    }
+        "expire"
+    };
     ctx.out.int(1);
+    ctx.notify(notify::GENERIC, event, key);
     Ok(())
 }
 
@@ -236,6 +241,7 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     let had_ttl = db.get(key, now).is_some_and(|e| e.expires_at_ms().is_some());
     if had_ttl {
         db.set_expiry(key, None, now);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     ctx.out.int(had_ttl as i64);
     Ok(())
@@ -396,6 +402,8 @@ fn rename_generic(ctx: &mut Ctx, only_if_new: bool) -> Result<bool, Error> {
     let entry = ctx.keys.db(src).remove(src, now).expect("exists");
     let expires = entry.expires_at_ms();
     ctx.keys.db(dst).set(dst, entry.value, expires, now);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -452,6 +460,7 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     let expires = entry.expires_at_ms();
     target.set(dst, entry.value, expires, now);
     ctx.out.int(1);
+    ctx.notify_in(target_db, notify::GENERIC, "copy_to", dst);
     Ok(())
 }
 
@@ -471,6 +480,8 @@ fn move_(ctx: &mut Ctx) -> CmdResult {
     let expires = entry.expires_at_ms();
     ctx.keys.db_at(key, target_db).set(key, entry.value, expires, now);
     ctx.out.int(1);
+    ctx.notify(notify::GENERIC, "move_from", key);
+    ctx.notify_in(target_db, notify::GENERIC, "move_to", key);
     Ok(())
 }
 

@@ -6,8 +6,10 @@ use super::blocking::{self, Wait};
 use super::flags::*;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec, Keys};
 use crate::cmd;
+use crate::notify;
+use crate::server::Shared;
 use crate::store::blocking::BlockOp;
-use crate::store::{Db, End, List, ListLimits};
+use crate::store::{Db, End, List};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -68,6 +70,7 @@ fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
     }
     ctx.out.int(list.len() as i64);
     db.touch(key);
+    ctx.notify(notify::LIST, if at == End::Left { "lpush" } else { "rpush" }, key);
     Ok(())
 }
 
@@ -89,6 +92,17 @@ fn lpushx(ctx: &mut Ctx) -> CmdResult {
 /// RPUSHX key element [element ...]
 fn rpushx(ctx: &mut Ctx) -> CmdResult {
     push(ctx, End::Right, Create::IfExists)
+}
+
+/// The events of a pop from `key` in database `db`: `lpop` or `rpop`, then
+/// `del` when it emptied the list.
+pub(super) fn notify_pop(server: &Shared, keys: &mut Keys, db: usize, key: &[u8], at: End) {
+    if notify::enabled(server, notify::LIST | notify::GENERIC) {
+        notify::emit(server, notify::LIST, if at == End::Left { "lpop" } else { "rpop" }, key, db);
+        if keys.db_at(key, db).peek(key).is_none() {
+            notify::emit(server, notify::GENERIC, "del", key, db);
+        }
+    }
 }
 
 /// Pops up to `count` elements from `key`, deleting the list when emptied.
@@ -130,6 +144,9 @@ fn pop(ctx: &mut Ctx, at: End) -> CmdResult {
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let popped = pop_from(ctx.keys.db(key), key, at, count.unwrap_or(1), now)?;
+    if popped.is_some() {
+        notify_pop(ctx.server, ctx.keys, ctx.client.db, key, at);
+    }
     match (popped, count) {
         (None, None) => ctx.out.null(),
         (None, Some(_)) => ctx.out.null_array(),
@@ -225,6 +242,7 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
     list.set(at, element, limits);
     db.touch(key);
     ctx.out.ok();
+    ctx.notify(notify::LIST, "lset", key);
     Ok(())
 }
 
@@ -254,12 +272,19 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
         let kept = list.iter().enumerate().filter(|(i, _)| next.next_if_eq(&i).is_none()).map(|(_, e)| e);
         *list = List::from_items(kept, limits);
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if removed > 0 {
         db.touch(key);
     }
     ctx.out.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -273,10 +298,15 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
             Some((a, b)) => list.retain_range(a, b + 1),
             None => list.clear(),
         }
-        if list.is_empty() {
+        let emptied = list.is_empty();
+        if emptied {
             db.remove(key, now);
         } else {
             db.touch(key);
+        }
+        ctx.notify(notify::LIST, "ltrim", key);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.out.ok();
@@ -306,6 +336,7 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
     list.insert(at + after as usize, element, limits);
     ctx.out.int(list.len() as i64);
     db.touch(key);
+    ctx.notify(notify::LIST, "linsert", key);
     Ok(())
 }
 
@@ -389,14 +420,14 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
 /// database `db`; returns the element, or None when `src` is missing.
 pub(super) fn move_between(
     keys: &mut Keys,
+    server: &Shared,
     db: usize,
     src: &[u8],
     dst: &[u8],
     from: End,
     to: End,
-    limits: ListLimits,
 ) -> Result<Option<Box<[u8]>>, Error> {
-    let now = keys.now_ms;
+    let (now, limits) = (keys.now_ms, server.hot.list_limits());
     if lookup::<List>(keys.db_at(src, db), src, now, false)?.is_none() {
         return Ok(None);
     }
@@ -412,12 +443,15 @@ pub(super) fn move_between(
         End::Right => list.push_back(&element, limits),
     }
     dst_db.touch(dst);
+    // As Redis reports it: the push, then the pop (and its `del`).
+    notify::emit(server, notify::LIST, if to == End::Left { "lpush" } else { "rpush" }, dst, db);
+    notify_pop(server, keys, db, src, from);
     Ok(Some(element))
 }
 
 fn move_element(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (db, src, dst) = (ctx.client.db, ctx.arg(1), ctx.arg(2));
-    let element = move_between(ctx.keys, db, src, dst, from, to, ctx.server.hot.list_limits())?;
+    let element = move_between(ctx.keys, ctx.server, db, src, dst, from, to)?;
     ctx.out.bulk_opt(element.as_deref());
     Ok(())
 }

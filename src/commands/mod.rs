@@ -27,6 +27,7 @@ pub mod zset_algebra;
 pub mod zsets;
 
 use crate::client::Client;
+use crate::notify;
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
 use crate::store::{Db, Locked, Shard, Store};
@@ -255,6 +256,20 @@ impl<'a> Keys<'a> {
         self.db
     }
 
+    /// The events the locked shards' databases logged since last asked
+    /// (expirations, new keys, misses), by database.
+    pub fn take_events(&mut self) -> Vec<(usize, notify::Logged)> {
+        let mut all = Vec::new();
+        for shard in self.locks.all() {
+            for (i, db) in shard.dbs.iter_mut().enumerate() {
+                if db.log_events != 0 {
+                    all.push((i, db.take_events()));
+                }
+            }
+        }
+        all
+    }
+
     /// Follows a SELECT run inside a transaction.
     pub fn select(&mut self, db: usize) {
         self.db = db;
@@ -308,6 +323,26 @@ impl<'a> Ctx<'a, '_> {
 
     pub fn now_ms(&self) -> u64 {
         self.keys.now_ms
+    }
+
+    /// Publishes a keyspace event on `key` in the selected database.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// Publishes a keyspace event on `key` in database `db`, after the
+    /// events its lookups logged there (which happened first).
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        if !notify::any_enabled(self.server) {
+            return;
+        }
+        let logged = self.keys.db_at(key, db);
+        if logged.log_events != 0 {
+            let events = logged.take_events();
+            notify::emit_logged(self.server, events, db);
+        }
+        notify::emit(self.server, class, event, key, db);
     }
 }
 

@@ -77,7 +77,7 @@ impl Queued {
 
 /// The commands that act at once inside MULTI instead of being queued.
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit")
+    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
 }
 
 /// MULTI
@@ -180,7 +180,7 @@ fn unwatch(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Drops every watch of the client and starts a clean state.
-fn unwatch_all(ctx: &mut Ctx) {
+pub(super) fn unwatch_all(ctx: &mut Ctx) {
     let store = &ctx.server.store;
     let state = std::mem::take(&mut ctx.client.watch);
     for (db, key) in ctx.client.watching.drain(..) {

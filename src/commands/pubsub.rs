@@ -113,13 +113,14 @@ fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
     unsubscribe_from(ctx, Kind::Pattern, "punsubscribe")
 }
 
-/// A closing connection's subscriptions, dropped.
+/// Drops every subscription of a client (closing, or RESET).
 pub fn forget(shared: &Shared, client: &mut Client) {
     for (kind, names) in [(Kind::Channel, &mut client.channels), (Kind::Pattern, &mut client.patterns)] {
         for name in names.drain(..) {
             shared.pubsub.unsubscribe(kind, &name, client.id);
         }
     }
+    update_counts(client);
 }
 
 /// PUBLISH channel message

@@ -364,6 +364,15 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.server.hot.refresh(&updated);
     *ctx.server.config.write() = updated;
+    // The databases log the events of their lookups only while enabled.
+    let logged = crate::notify::logged_by_store(ctx.server.hot.notify_flags.load(Relaxed));
+    for s in 0..ctx.server.store.shard_count() {
+        ctx.keys.with_shard(s, |shard| {
+            for db in shard.dbs.iter_mut() {
+                db.log_events = logged;
+            }
+        });
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::hashes::distinct_picks;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;
+use crate::notify;
 use crate::store::{Set, Value};
 
 #[rustfmt::skip]
@@ -41,6 +42,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     let added = args.tail(2).iter().filter(|m| set.insert(m, max)).count();
     if added > 0 {
         ctx.keys.db(key).touch(key);
+        ctx.notify(notify::SET, "sadd", key);
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -55,12 +57,19 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let removed = args.tail(2).iter().filter(|m| set.remove(m)).count();
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if removed > 0 {
         db.touch(key);
     }
     ctx.out.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(notify::SET, "srem", key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -141,10 +150,17 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         set.remove(&member);
         popped.push(member);
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if !popped.is_empty() {
         db.touch(key);
+    }
+    if !popped.is_empty() {
+        ctx.notify(notify::SET, "spop", key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     match count {
         None => ctx.out.bulk(&popped[0]),
@@ -274,13 +290,23 @@ fn store_combined(ctx: &mut Ctx, op: SetOp) -> CmdResult {
     let members = combine(ctx, ctx.args.tail(2), op, usize::MAX)?;
     let (now, max, dest) = (ctx.now_ms(), max_ints(ctx), ctx.arg(1));
     let db = ctx.keys.db(dest);
-    if members.is_empty() {
-        db.remove(dest, now);
+    let event = if members.is_empty() {
+        db.remove(dest, now).map(|_| "del")
     } else {
         let set = Set::from_members(members.iter().map(Vec::as_slice), max);
         db.set(dest, Value::Set(set), None, now);
-    }
+        Some(match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        })
+    };
     ctx.out.int(members.len() as i64);
+    match event {
+        Some("del") => ctx.notify(notify::GENERIC, "del", dest),
+        Some(event) => ctx.notify(notify::SET, event, dest),
+        None => {}
+    }
     Ok(())
 }
 
@@ -365,14 +391,20 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(src, now);
     } else {
         db.touch(src);
     }
+    ctx.notify(notify::SET, "srem", src);
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", src);
+    }
     let dst_db = ctx.keys.db(dst);
     if lookup_or_create::<Set>(dst_db, dst, now)?.insert(member, max) {
         dst_db.touch(dst);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())

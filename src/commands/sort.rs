@@ -17,6 +17,7 @@ use super::args::{self, is};
 use super::flags::*;
 use super::{CmdResult, CommandSpec, Ctx, Error, Keys};
 use crate::cmd;
+use crate::notify;
 use crate::resp::Args;
 use crate::store::{List, Value};
 
@@ -178,18 +179,22 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
             }
         }
         Some(dest) => {
+            let limits = ctx.server.hot.list_limits();
             let db = ctx.keys.db(dest);
             if output.is_empty() {
-                db.remove(dest, now);
+                let existed = db.remove(dest, now).is_some();
+                ctx.out.int(0);
+                if existed {
+                    ctx.notify(notify::GENERIC, "del", dest);
+                }
             } else {
                 let items: Vec<Vec<u8>> = output.into_iter().map(Option::unwrap_or_default).collect();
-                let list = List::from_items(items.iter().map(Vec::as_slice), ctx.server.hot.list_limits());
+                let list = List::from_items(items.iter().map(Vec::as_slice), limits);
                 let len = list.len();
                 db.set(dest, Value::List(list), None, now);
                 ctx.out.int(len as i64);
-                return Ok(());
+                ctx.notify(notify::LIST, "sortstore", dest);
             }
-            ctx.out.int(0);
         }
     }
     Ok(())

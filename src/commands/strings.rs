@@ -5,6 +5,7 @@ use super::flags::*;
 use super::long_double::LongDouble;
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
+use crate::notify;
 use crate::store::{Db, Entry, Str, Value};
 
 #[rustfmt::skip]
@@ -191,6 +192,12 @@ fn set(ctx: &mut Ctx) -> CmdResult {
         (false, true) => ctx.out.ok(),
         (false, false) => ctx.out.null(),
     }
+    if allowed {
+        ctx.notify(notify::STRING, "set", key);
+        if expires_at.is_some() {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
+    }
     Ok(())
 }
 
@@ -204,6 +211,7 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
     } else {
         db.set(key, Value::Str(Str::new(value)), None, now);
         ctx.out.int(1);
+        ctx.notify(notify::STRING, "set", key);
     }
     Ok(())
 }
@@ -214,6 +222,8 @@ fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
     let (key, value) = (ctx.arg(1), ctx.arg(3));
     ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at, now);
     ctx.out.ok();
+    ctx.notify(notify::STRING, "set", key);
+    ctx.notify(notify::GENERIC, "expire", key);
     Ok(())
 }
 
@@ -235,6 +245,7 @@ fn getset(ctx: &mut Ctx) -> CmdResult {
     let old = read_str(db, key, now)?.map(|s| s.bytes(&mut [0; 20]).to_vec());
     db.set(key, Value::Str(Str::new(value)), None, now);
     ctx.out.bulk_opt(old.as_deref());
+    ctx.notify(notify::STRING, "set", key);
     Ok(())
 }
 
@@ -251,6 +262,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
         unreachable!("a string, looked up above")
     };
     ctx.out.bulk(s.bytes(&mut [0; 20]));
+    ctx.notify(notify::GENERIC, "del", key);
     Ok(())
 }
 
@@ -281,13 +293,16 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
         // Only a key with a TTL changes (and counts as written).
         Some(ExpiryArg::Persist) if db.peek(key).is_some_and(|e| e.expires_at_ms().is_some()) => {
             db.set_expiry(key, None, now);
+            ctx.notify(notify::GENERIC, "persist", key);
         }
         Some(ExpiryArg::Persist) => {}
         Some(_) if at.is_some_and(|at| at <= now) => {
             db.remove(key, now);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         Some(_) => {
             db.set_expiry(key, at, now);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
         None => {}
     }
@@ -317,6 +332,7 @@ fn mset(ctx: &mut Ctx) -> CmdResult {
     for pair in 0..(ctx.argc() - 1) / 2 {
         let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
         ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None, now);
+        ctx.notify(notify::STRING, "set", key);
     }
     ctx.out.ok();
     Ok(())
@@ -339,6 +355,7 @@ fn msetnx(ctx: &mut Ctx) -> CmdResult {
     for pair in 0..pairs {
         let (key, value) = (ctx.arg(1 + pair * 2), ctx.arg(2 + pair * 2));
         ctx.keys.db(key).set(key, Value::Str(Str::new(value)), None, now);
+        ctx.notify(notify::STRING, "set", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -364,6 +381,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
         }
     };
     ctx.out.int(result);
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(())
 }
 
@@ -410,6 +428,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = next.format();
     db.set_keep_ttl(key, Value::Str(Str::text(text.as_bytes())), now);
     ctx.out.bulk(text.as_bytes());
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     Ok(())
 }
 
@@ -436,6 +455,7 @@ fn append(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.out.int(len as i64);
+    ctx.notify(notify::STRING, "append", key);
     Ok(())
 }
 
@@ -515,6 +535,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     raw[offset..offset + value.len()].copy_from_slice(value);
     ctx.out.int(raw.len() as i64);
     db.touch(key);
+    ctx.notify(notify::STRING, "setrange", key);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use super::hashes::distinct_picks;
 use super::{lookup, lookup_or_create, CmdResult, CommandSpec, Ctx, Error, KeySpec};
 use crate::cmd;
 use crate::glob;
+use crate::notify;
 use crate::store::blocking::BlockOp;
 use crate::store::zset::{format_score, ZSet, ZSetLimits};
 use crate::store::Value;
@@ -153,10 +154,17 @@ fn zadd(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
-    if zset.is_empty() {
+    let emptied = zset.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if added + updated > 0 {
         db.touch(key);
+    }
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     if f.incr {
         if processed > 0 {
@@ -189,6 +197,9 @@ fn zincrby(ctx: &mut Ctx) -> CmdResult {
         db.touch(key);
     }
     ctx.out.bulk(format_score(new).as_bytes());
+    if changed {
+        ctx.notify(notify::ZSET, "zincr", key);
+    }
     Ok(())
 }
 
@@ -201,10 +212,17 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let removed = args.tail(2).iter().filter(|m| zset.remove(m).is_some()).count();
-    if zset.is_empty() {
+    let emptied = zset.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if removed > 0 {
         db.touch(key);
+    }
+    if removed > 0 {
+        ctx.notify(notify::ZSET, "zrem", key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -274,18 +292,25 @@ fn pop(ctx: &mut Ctx, max: bool) -> CmdResult {
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let db = ctx.keys.db(key);
-    let popped = match lookup::<ZSet>(db, key, now, false)? {
+    let (popped, emptied) = match lookup::<ZSet>(db, key, now, false)? {
         Some(zset) => {
             let popped = zset.pop(count, max);
-            if zset.is_empty() {
+            let emptied = zset.is_empty();
+            if emptied {
                 db.remove(key, now);
             } else if !popped.is_empty() {
                 db.touch(key);
             }
-            popped
+            (popped, emptied)
         }
-        None => Vec::new(),
+        None => (Vec::new(), false),
     };
+    if !popped.is_empty() {
+        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     ctx.out.array(popped.len() * 2);
     for (m, s) in &popped {
         ctx.out.bulk(m);
@@ -616,8 +641,8 @@ pub(super) fn store_result(ctx: &mut Ctx, dest: &[u8], members: Vec<(Vec<u8>, f6
     let (now, limits) = (ctx.now_ms(), limits(ctx));
     let db = ctx.keys.db(dest);
     let count = members.len();
-    if members.is_empty() {
-        db.remove(dest, now);
+    let event = if members.is_empty() {
+        db.remove(dest, now).map(|_| "del")
     } else {
         // Built under the limits, the result gets the encoding its size
         // calls for, as Redis converts a stored result.
@@ -626,8 +651,14 @@ pub(super) fn store_result(ctx: &mut Ctx, dest: &[u8], members: Vec<(Vec<u8>, f6
             zset.insert(m, *s, limits);
         }
         db.set(dest, Value::ZSet(zset), None, now);
-    }
+        Some(ctx.spec.name)
+    };
     ctx.out.int(count as i64);
+    match event {
+        Some("del") => ctx.notify(notify::GENERIC, "del", dest),
+        Some(event) => ctx.notify(notify::ZSET, event, dest),
+        None => {}
+    }
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]
@@ -657,12 +688,19 @@ fn remove_span(ctx: &mut Ctx, span: impl Fn(&ZSet) -> (usize, usize)) -> CmdResu
     };
     let (start, end) = span(zset);
     let removed = zset.remove_ranks(start, end);
-    if zset.is_empty() {
+    let emptied = zset.is_empty();
+    if emptied {
         db.remove(key, now);
     } else if removed > 0 {
         db.touch(key);
     }
     ctx.out.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(notify::ZSET, ctx.spec.name, key);
+    }
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(())
 }
 

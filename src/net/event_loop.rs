@@ -413,6 +413,7 @@ impl EventLoop {
                 &mut self.expiry_cursor,
                 budget,
                 crate::server::unix_ms,
+                |db, events| crate::notify::emit_logged(&self.shared, events, db),
             );
         }
         for &s in &self.owned_shards {

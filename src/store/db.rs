@@ -6,6 +6,7 @@ use super::blocking::Waiters;
 use super::dict::Dict;
 use super::value::{Entry, Value};
 use super::watch::{Change, Watches};
+use crate::notify;
 
 #[derive(Default)]
 pub struct Db {
@@ -25,6 +26,11 @@ pub struct Db {
     pub(super) waiters: Waiters,
     /// Clients watching keys of this database (WATCH).
     pub watches: Watches,
+    /// The keyspace-notification classes this database logs itself
+    /// (`notify::EXPIRED`, `NEW`, `KEY_MISS`: the events that happen inside
+    /// lookups and inserts); the caller takes them with `take_events`.
+    pub log_events: u32,
+    event_log: notify::Logged,
 }
 
 impl Db {
@@ -66,6 +72,7 @@ impl Db {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             self.delete_expired(key);
             self.misses += 1;
+            self.log(notify::KEY_MISS, key);
             return None;
         }
         match self.keys.get_mut(key) {
@@ -78,6 +85,11 @@ impl Db {
             }
             None => {
                 self.misses += 1;
+                if self.log_events & notify::KEY_MISS != 0 {
+                    // Fields, not `self.log`: `entry`'s borrow of the
+                    // table is live in the other arm.
+                    self.event_log.push((notify::KEY_MISS, key.into()));
+                }
                 None
             }
         }
@@ -117,6 +129,18 @@ impl Db {
         self.expires.remove(key);
         self.expired += 1;
         self.touch(key);
+        self.log(notify::EXPIRED, key);
+    }
+
+    fn log(&mut self, class: u32, key: &[u8]) {
+        if self.log_events & class != 0 {
+            self.event_log.push((class, key.into()));
+        }
+    }
+
+    /// The logged events since the last call, oldest first.
+    pub fn take_events(&mut self) -> notify::Logged {
+        std::mem::take(&mut self.event_log)
     }
 
     /// Tells the clients watching `key` that it changed. The methods that
@@ -132,8 +156,16 @@ impl Db {
     /// Sets `key` to `value` with the given expiry, replacing any old value
     /// and expiry.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
+        // An expired key is deleted first, as a lookup would (and is
+        // counted and announced as expired).
+        if !self.expires.is_empty() && self.keys.peek(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.delete_expired(key);
+        }
         self.waiters.signal(key);
         let old = self.keys.insert(key, Entry::with(value, expires_at_ms, (now_ms / 1000) as u32));
+        if old.is_none() {
+            self.log(notify::NEW, key);
+        }
         let had_ttl = old.is_some_and(|e| e.expires_at_ms().is_some());
         match (had_ttl, expires_at_ms.is_some()) {
             (false, true) => self.expires.insert_new(key, ()),
@@ -163,6 +195,7 @@ impl Db {
         self.waiters.signal(key);
         let entry = Entry::with(value, None, (now_ms / 1000) as u32);
         self.keys.insert_new(key, entry);
+        self.log(notify::NEW, key);
         self.touch(key);
         self.keys.get_mut(key).expect("just inserted")
     }

@@ -38,6 +38,7 @@ pub fn active_expire_cycle(
     cursor: &mut ExpiryCursor,
     budget: Duration,
     now_ms: impl Fn() -> u64,
+    mut on_events: impl FnMut(usize, crate::notify::Logged),
 ) -> usize {
     if shards.is_empty() {
         return 0;
@@ -57,6 +58,9 @@ pub fn active_expire_cycle(
             }
             let (sampled, expired, wrapped) = db.expire_sample(KEYS_PER_SAMPLE, now_ms());
             deleted += expired;
+            if db.log_events != 0 {
+                on_events(cursor.db, db.take_events());
+            }
             if sampled == 0 || expired * 100 <= sampled * STALE_PERCENT || wrapped {
                 break;
             }
@@ -98,7 +102,7 @@ mod tests {
         let mut cursor = ExpiryCursor::default();
         let mut deleted = 0;
         for _ in 0..1000 {
-            deleted += active_expire_cycle(&store, &[0, 1], &mut cursor, Duration::from_secs(1), || 2_000);
+            deleted += active_expire_cycle(&store, &[0, 1], &mut cursor, Duration::from_secs(1), || 2_000, |_, _| {});
             if deleted == 5_000 {
                 break;
             }

@@ -105,17 +105,7 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
     };
     let removed = args.tail(2).iter().filter(|f| hash.remove(f)).count();
     let emptied = hash.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if removed > 0 {
-        db.touch(key);
-    }
-    if removed > 0 {
-        ctx.notify(notify::HASH, "hdel", key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.removed_from(key, notify::HASH, "hdel", removed, emptied);
     ctx.out.int(removed as i64);
     Ok(())
 }

@@ -273,18 +273,8 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
         *list = List::from_items(kept, limits);
     }
     let emptied = list.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if removed > 0 {
-        db.touch(key);
-    }
+    ctx.removed_from(key, notify::LIST, "lrem", removed, emptied);
     ctx.out.int(removed as i64);
-    if removed > 0 {
-        ctx.notify(notify::LIST, "lrem", key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
     Ok(())
 }
 

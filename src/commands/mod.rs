@@ -325,6 +325,26 @@ impl<'a> Ctx<'a, '_> {
         self.keys.now_ms
     }
 
+    /// After a command took `removed` elements out of the collection at
+    /// `key` (leaving it `emptied` or not): deletes an emptied key, tells
+    /// watchers of a change, and publishes `event` (then `del`), as Redis
+    /// does when something was removed.
+    pub fn removed_from(&mut self, key: &[u8], class: u32, event: &str, removed: usize, emptied: bool) {
+        let now = self.now_ms();
+        let db = self.keys.db(key);
+        if emptied {
+            db.remove(key, now);
+        } else if removed > 0 {
+            db.touch(key);
+        }
+        if removed > 0 {
+            self.notify(class, event, key);
+        }
+        if emptied {
+            self.notify(notify::GENERIC, "del", key);
+        }
+    }
+
     /// Publishes a keyspace event on `key` in the selected database.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
         let db = self.client.db;

@@ -58,18 +58,8 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
     };
     let removed = args.tail(2).iter().filter(|m| set.remove(m)).count();
     let emptied = set.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if removed > 0 {
-        db.touch(key);
-    }
+    ctx.removed_from(key, notify::SET, "srem", removed, emptied);
     ctx.out.int(removed as i64);
-    if removed > 0 {
-        ctx.notify(notify::SET, "srem", key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
     Ok(())
 }
 
@@ -151,17 +141,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         popped.push(member);
     }
     let emptied = set.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if !popped.is_empty() {
-        db.touch(key);
-    }
-    if !popped.is_empty() {
-        ctx.notify(notify::SET, "spop", key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.removed_from(key, notify::SET, "spop", popped.len(), emptied);
     match count {
         None => ctx.out.bulk(&popped[0]),
         Some(_) => {

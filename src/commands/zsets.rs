@@ -213,17 +213,7 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
     };
     let removed = args.tail(2).iter().filter(|m| zset.remove(m).is_some()).count();
     let emptied = zset.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if removed > 0 {
-        db.touch(key);
-    }
-    if removed > 0 {
-        ctx.notify(notify::ZSET, "zrem", key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.removed_from(key, notify::ZSET, "zrem", removed, emptied);
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -295,22 +285,11 @@ fn pop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let (popped, emptied) = match lookup::<ZSet>(db, key, now, false)? {
         Some(zset) => {
             let popped = zset.pop(count, max);
-            let emptied = zset.is_empty();
-            if emptied {
-                db.remove(key, now);
-            } else if !popped.is_empty() {
-                db.touch(key);
-            }
-            (popped, emptied)
+            (popped, zset.is_empty())
         }
         None => (Vec::new(), false),
     };
-    if !popped.is_empty() {
-        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.removed_from(key, notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, popped.len(), emptied);
     ctx.out.array(popped.len() * 2);
     for (m, s) in &popped {
         ctx.out.bulk(m);
@@ -689,18 +668,8 @@ fn remove_span(ctx: &mut Ctx, span: impl Fn(&ZSet) -> (usize, usize)) -> CmdResu
     let (start, end) = span(zset);
     let removed = zset.remove_ranks(start, end);
     let emptied = zset.is_empty();
-    if emptied {
-        db.remove(key, now);
-    } else if removed > 0 {
-        db.touch(key);
-    }
+    ctx.removed_from(key, notify::ZSET, ctx.spec.name, removed, emptied);
     ctx.out.int(removed as i64);
-    if removed > 0 {
-        ctx.notify(notify::ZSET, ctx.spec.name, key);
-    }
-    if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
     Ok(())
 }
 

@@ -99,6 +99,7 @@ const RULES: &[(&str, Rule, &str)] = &[
     ("config get", Rule::Unordered, "parameters come in table order; glob patterns also match parameters we lack"),
     ("debug", Rule::Skip, "process internals"),
     ("memory usage", Rule::Shape, "sizes depend on the allocator and the encodings"),
+    ("script help", Rule::Skip, "Redis 7.0's text also lists SCRIPT DEBUG, which we do not have"),
     ("pubsub channels", Rule::Unordered, "channels come in hash-table order"),
     ("pubsub help", Rule::Skip, "Redis 7.0's text also lists the sharded channel subcommands, which we do not have"),
     ("memory help", Rule::Skip, "Redis 7.0's text also lists DOCTOR, STATS and MALLOC-STATS, which we do not have"),

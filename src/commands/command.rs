@@ -78,6 +78,7 @@ fn categories(spec: &CommandSpec) -> Vec<&'static str> {
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
         "transactions" => cats.push("@transaction"),
+        "scripting" => cats.push("@scripting"),
         _ => {}
     }
     cats.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c));

@@ -153,6 +153,19 @@ fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     result
 }
 
+/// Runs a command a script called (already looked up and checked), with
+/// the script's locks (every shard); its reply, or error, goes to `out`.
+pub fn run_in_script(args: Args, idx: usize, spec: &'static CommandSpec, ctx: &mut Ctx, out: &mut Vec<u8>) {
+    let stats = &ctx.server.stats[ctx.client.meta.thread];
+    ctx.keys.select(ctx.client.db);
+    let mut inner =
+        Ctx { args, keys: &mut *ctx.keys, out: Reply::new(out), client: &mut *ctx.client, server: ctx.server, spec };
+    if let Err(e) = invoke(&mut inner, idx, stats) {
+        out.clear();
+        Reply::new(out).error_bytes(&e.to_bytes());
+    }
+}
+
 /// Runs one command of a transaction inside EXEC, with EXEC's locks (every
 /// shard) and EXEC's reply buffer; its error, if any, is its reply.
 pub fn run_queued(args: Args, ctx: &mut Ctx) {

@@ -148,6 +148,13 @@ pub enum Error {
     /// A command other than (P)(UN)SUBSCRIBE, PING, QUIT, RESET while
     /// subscribed: the command's full name.
     SubscribedContext(String),
+    NegativeNumKeys,
+    TooManyNumKeys,
+    NoScript,
+    /// A script's error reply, complete (code and text).
+    Script(Vec<u8>),
+    ScriptFlushOption,
+    NotBusy,
 }
 
 /// Redis shows at most this many bytes of a client-supplied name.
@@ -265,6 +272,12 @@ impl Error {
                 f.write_all(why)
             }
             NotInTransaction => write_str(f, "ERR Command not allowed inside a transaction"),
+            NegativeNumKeys => write_str(f, "ERR Number of keys can't be negative"),
+            TooManyNumKeys => write_str(f, "ERR Number of keys can't be greater than number of args"),
+            NoScript => write_str(f, "NOSCRIPT No matching script. Please use EVAL."),
+            Script(text) => f.write_all(text),
+            ScriptFlushOption => write_str(f, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+            NotBusy => write_str(f, "NOTBUSY No scripts in execution right now."),
             SubscribedContext(name) => write!(
                 f,
                 "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod long_double;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;

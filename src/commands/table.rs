@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -22,6 +22,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         super::connection::COMMANDS,
         super::multi::COMMANDS,
         super::pubsub::COMMANDS,
+        super::scripting::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,
     ]

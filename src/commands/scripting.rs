@@ -1,0 +1,530 @@
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! Each event-loop thread has its own Lua 5.1 VM (mlua), made on first
+//! use; script bodies live in one server-wide cache keyed by their SHA-1,
+//! and each VM compiles a body the first time it runs it. A script runs
+//! holding every shard's lock, as a transaction does, so it is atomic and
+//! may touch keys it did not declare; `redis.call` runs commands through
+//! the same handlers with those locks, and the reply bytes come back as
+//! Lua values by Redis's conversion rules.
+//!
+//! The sandbox is Redis 7.0's: globals are read-only (creating one is an
+//! error), reading a missing global is an error, and `os`, `io`,
+//! `loadfile` and `dofile` are gone.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use parking_lot::RwLock;
+
+use super::args::{self, is};
+use super::flags::*;
+use super::{blocking, dispatch, keys::help, table, CmdResult, CommandSpec, Ctx, Error, KeySpec};
+use crate::cmd;
+use crate::resp::{Args, Reply};
+
+const EVAL_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 2, movable: true };
+
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec { keys: EVAL_KEYS, ..cmd!("eval", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, NONE, eval, "scripting", "2.6.0", "Execute a Lua script server side", "script numkeys [key...] [arg...]") },
+    CommandSpec { keys: EVAL_KEYS, ..cmd!("evalsha", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, NONE, evalsha, "scripting", "2.6.0", "Execute a Lua script server side", "sha1 numkeys [key...] [arg...]") },
+    CommandSpec { keys: EVAL_KEYS, ..cmd!("eval_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, NONE, eval_ro, "scripting", "7.0.0", "Execute a read-only Lua script server side", "script numkeys [key...] [arg...]") },
+    CommandSpec { keys: EVAL_KEYS, ..cmd!("evalsha_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, NONE, evalsha_ro, "scripting", "7.0.0", "Execute a read-only Lua script server side", "sha1 numkeys [key...] [arg...]") },
+    CommandSpec {
+        subcommands: SCRIPT_SUBCOMMANDS,
+        ..cmd!("script", -2, 0, NONE, script_help, "scripting", "2.6.0", "A container for Lua scripts management commands", "")
+    },
+];
+
+#[rustfmt::skip]
+static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
+    cmd!("load", 3, NOSCRIPT | STALE, NONE, script_load, "scripting", "2.6.0", "Load a Lua script into the scripts cache, without executing it", "script"),
+    cmd!("exists", -3, NOSCRIPT, NONE, script_exists, "scripting", "2.6.0", "Check existence of scripts in the script cache", "sha1..."),
+    cmd!("flush", -2, NOSCRIPT, NONE, script_flush, "scripting", "2.6.0", "Remove all the scripts from the script cache", "[ASYNC|SYNC]"),
+    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, NONE, script_kill, "scripting", "2.6.0", "Kill the script currently in execution", ""),
+    cmd!("help", 2, LOADING | STALE, NONE, script_help, "scripting", "5.0.0", "Show helpful text about the different subcommands", ""),
+];
+
+/// The server-wide script cache: SHA-1 (lowercase hex) to body. FLUSH
+/// bumps the generation, which tells every VM to drop what it compiled.
+#[derive(Default)]
+pub struct ScriptCache {
+    bodies: RwLock<HashMap<String, Arc<[u8]>>>,
+    generation: AtomicU64,
+}
+
+impl ScriptCache {
+    fn get(&self, sha: &str) -> Option<Arc<[u8]>> {
+        self.bodies.read().get(sha).cloned()
+    }
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    sha1_smol::Sha1::from(bytes).digest().to_string()
+}
+
+/// Defines `redis.*` (`call` and `pcall` are the Rust functions set for
+/// each run, so a script's frame stays on the stack for error locations)
+/// and the runner that turns any error into a `{err, source, line}`
+/// table; then makes the globals read-only.
+const PRELUDE: &str = r#"
+local getinfo = debug.getinfo
+local function frame(e)
+  for level = 3, 12 do
+    local i = getinfo(level, 'Sl')
+    if i == nil then break end
+    if i.source == '@user_script' then e.source, e.line = i.source, i.currentline return e end
+  end
+  return e
+end
+redis = {call = __kv_call, pcall = __kv_pcall}
+function redis.error_reply(e) return {err = e} end
+function redis.status_reply(s) return {ok = s} end
+function redis.sha1hex(s) return __kv_sha1(s) end
+function redis.log(level, msg) __kv_log(level, msg) end
+function redis.setresp(v) if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.', 2) end end
+function redis.set_repl(v) end
+function redis.replicate_commands() return true end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+function __kv_run(f)
+  return xpcall(f, function(e)
+    if type(e) == 'table' then
+      if e.source == nil then frame(e) end
+      return e
+    end
+    -- A failed redis.call: its error waits on the Rust side.
+    if type(e) == 'userdata' then return {kv_call = true} end
+    return frame({err = 'ERR ' .. tostring(e)})
+  end)
+end
+local allowed = {loadstring = true}
+setmetatable(_G, {
+  __index = function(_, name)
+    if allowed[name] then return nil end
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+})
+"#;
+
+struct Vm {
+    lua: Lua,
+    /// Lua's `loadstring`, kept from before the sandbox removed it: its
+    /// compile errors come back as the raw bytes Redis shows.
+    loader: Function,
+    compiled: HashMap<String, Function>,
+    generation: u64,
+}
+
+thread_local! {
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+impl Vm {
+    fn new() -> mlua::Result<Vm> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: mlua calls the debug library unsafe because a script can
+        // break the VM's invariants with it; Redis loads it for scripts,
+        // and the prelude needs `debug.getinfo` for error locations. Each
+        // VM belongs to one thread and never outlives it.
+        let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
+        let globals = lua.globals();
+        let loader: Function = globals.raw_get("loadstring")?;
+        for name in ["dofile", "loadfile", "loadstring", "print"] {
+            globals.raw_set(name, Value::Nil)?;
+        }
+        globals.raw_set("__kv_sha1", lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?)?;
+        globals.raw_set(
+            "__kv_log",
+            lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+                let text = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+                match level {
+                    0 => log::debug!("{text}"),
+                    1 | 2 => log::info!("{text}"),
+                    _ => log::warn!("{text}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        lua.load(PRELUDE).set_name("=prelude").exec()?;
+        Ok(Vm { lua, loader, compiled: HashMap::new(), generation: 0 })
+    }
+}
+
+/// How a script was named: by its body or by its SHA-1.
+enum Source<'a> {
+    Body(&'a [u8]),
+    Sha(&'a [u8]),
+}
+
+/// EVAL script numkeys [key ...] [arg ...]
+fn eval(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, Source::Body(ctx.arg(1)), false)
+}
+
+/// EVALSHA sha1 numkeys [key ...] [arg ...]
+fn evalsha(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, Source::Sha(ctx.arg(1)), false)
+}
+
+/// EVAL_RO script numkeys [key ...] [arg ...]
+fn eval_ro(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, Source::Body(ctx.arg(1)), true)
+}
+
+/// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
+fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, Source::Sha(ctx.arg(1)), true)
+}
+
+fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
+    // As Redis: a SHA-1 of the wrong length is unknown before anything
+    // else is checked.
+    if matches!(source, Source::Sha(sha) if sha.len() != 40) {
+        return Err(Error::NoScript);
+    }
+    let numkeys = args::int(ctx.arg(2))?;
+    if numkeys < 0 {
+        return Err(Error::NegativeNumKeys);
+    }
+    if numkeys as usize > ctx.argc() - 3 {
+        return Err(Error::TooManyNumKeys);
+    }
+    let cache = &ctx.server.scripts;
+    let (sha, body) = match source {
+        Source::Body(body) => (sha1_hex(body), Arc::<[u8]>::from(body)),
+        Source::Sha(sha) => {
+            let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+            let body = cache.get(&sha).ok_or(Error::NoScript)?;
+            (sha, body)
+        }
+    };
+    let keys = ctx.args.tail(3).head(numkeys as usize);
+    let argv = ctx.args.tail(3 + numkeys as usize);
+    let reply = with_function(ctx.server, &sha, &body, |lua, function| {
+        execute(ctx, lua, function, keys, argv, &sha, read_only)
+    })?;
+    ctx.out.buffer().extend_from_slice(&reply);
+    Ok(())
+}
+
+/// Calls `f` with this thread's VM and the compiled script `sha` (compiled
+/// now if this VM has not yet; cached server-wide once it compiles).
+fn with_function<R>(
+    server: &crate::server::Shared,
+    sha: &str,
+    body: &[u8],
+    f: impl FnOnce(&Lua, Function) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let cache = &server.scripts;
+    let generation = cache.generation.load(Relaxed);
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
+            let mut vm = Vm::new().map_err(|e| Error::Script(format!("ERR Lua: {e}").into_bytes()))?;
+            vm.generation = generation;
+            *slot = Some(vm);
+        }
+        let vm = slot.as_mut().expect("made above");
+        let function = match vm.compiled.get(sha) {
+            Some(f) => f.clone(),
+            None => {
+                let lua_err = |e: mlua::Error| Error::Script(format!("ERR Lua: {e}").into_bytes());
+                let code = vm.lua.create_string(body).map_err(lua_err)?;
+                let (f, message): (Value, Value) = vm.loader.call((code, "@user_script")).map_err(lua_err)?;
+                let Value::Function(f) = f else {
+                    let mut text = b"ERR Error compiling script (new function): ".to_vec();
+                    if let Value::String(m) = message {
+                        text.extend_from_slice(&m.as_bytes());
+                    }
+                    return Err(Error::Script(text));
+                };
+                cache.bodies.write().entry(sha.to_string()).or_insert_with(|| body.into());
+                vm.compiled.insert(sha.to_string(), f.clone());
+                f
+            }
+        };
+        f(&vm.lua, function)
+    })
+}
+
+/// Runs a compiled script with every shard locked; the reply as bytes.
+fn execute(
+    ctx: &mut Ctx,
+    lua: &Lua,
+    function: Function,
+    keys: Args,
+    argv: Args,
+    sha: &str,
+    read_only: bool,
+) -> Result<Vec<u8>, Error> {
+    let lua_err = |e: mlua::Error| Error::Script(format!("ERR {e}").into_bytes());
+    let globals = lua.globals();
+    let list = |args: Args| -> mlua::Result<Table> {
+        let t = lua.create_table_with_capacity(args.len(), 0)?;
+        for (i, a) in args.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(a)?)?;
+        }
+        Ok(t)
+    };
+    globals.raw_set("KEYS", list(keys).map_err(lua_err)?).map_err(lua_err)?;
+    globals.raw_set("ARGV", list(argv).map_err(lua_err)?).map_err(lua_err)?;
+    ctx.keys.lock_all();
+    let db = ctx.client.db;
+    ctx.client.in_exec = true;
+    let runner: Function = globals.raw_get("__kv_run").map_err(lua_err)?;
+    let ctx = RefCell::new(ctx);
+    // The error of a failed redis.call, with where the script called it.
+    let failed_call: RefCell<Option<(Vec<u8>, String, i64)>> = RefCell::new(None);
+    let outcome = lua.scope(|scope| {
+        let redis: Table = globals.raw_get("redis")?;
+        let call = scope.create_function(|lua, args: MultiValue| {
+            let reply = call_from_script(&mut ctx.borrow_mut(), lua, args, read_only)?;
+            let Value::Table(t) = &reply else { return Ok(reply) };
+            let Ok(Value::String(e)) = t.raw_get::<Value>("err") else { return Ok(reply) };
+            let (source, line) = lua.inspect_stack(1).map_or((String::new(), 0), |d| {
+                (d.source().source.map(|s| s.into_owned()).unwrap_or_default(), d.curr_line() as i64)
+            });
+            *failed_call.borrow_mut() = Some((e.as_bytes().to_vec(), source, line));
+            Err(mlua::Error::runtime("redis.call failed"))
+        })?;
+        let pcall = scope
+            .create_function(|lua, args: MultiValue| call_from_script(&mut ctx.borrow_mut(), lua, args, read_only))?;
+        redis.raw_set("call", call)?;
+        redis.raw_set("pcall", pcall)?;
+        let result: MultiValue = runner.call(function)?;
+        redis.raw_set("call", Value::Nil)?;
+        redis.raw_set("pcall", Value::Nil)?;
+        let mut values = result.into_iter();
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let mut out = Vec::new();
+        let value = values.next().unwrap_or(Value::Nil);
+        if ok {
+            to_resp(&value, &mut Reply::new(&mut out), 0);
+        } else if let (Value::Table(t), Some((e, source, line))) = (&value, failed_call.borrow_mut().take()) {
+            if t.raw_get::<Option<bool>>("kv_call").ok().flatten() == Some(true) {
+                let mut text = e;
+                text.extend_from_slice(format!(" script: {sha}, on {source}:{line}.").as_bytes());
+                Reply::new(&mut out).error_bytes(&text);
+            } else {
+                script_error(&value, sha, &mut out);
+            }
+        } else {
+            script_error(&value, sha, &mut out);
+        }
+        Ok(out)
+    });
+    let ctx = ctx.into_inner();
+    ctx.client.in_exec = false;
+    ctx.client.select(db);
+    ctx.keys.select(db);
+    // Pushes inside the script wake blocked clients once it is done.
+    let deferred = blocking::serve_ready(ctx.keys, ctx.server);
+    debug_assert!(deferred.is_empty(), "every shard is locked");
+    outcome.map_err(lua_err)
+}
+
+/// The reply of a script that failed: its error, where it happened.
+fn script_error(value: &Value, sha: &str, out: &mut Vec<u8>) {
+    let mut text = Vec::new();
+    let (mut source, mut line) = (None, None);
+    if let Value::Table(t) = value {
+        if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+            text.extend_from_slice(&e.as_bytes());
+        }
+        if let Ok(Value::String(s)) = t.raw_get::<Value>("source") {
+            source = Some(s.to_string_lossy());
+        }
+        line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    }
+    if text.is_empty() {
+        text.extend_from_slice(b"ERR unknown error");
+    }
+    text.extend_from_slice(format!(" script: {sha}").as_bytes());
+    if let (Some(source), Some(line)) = (source, line) {
+        text.extend_from_slice(format!(", on {source}:{line}.").as_bytes());
+    }
+    Reply::new(out).error_bytes(&text);
+}
+
+/// `redis.call` / `redis.pcall`: runs one command; errors come back as
+/// `{err = ...}` tables (redis.call raises them).
+fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool) -> mlua::Result<Value> {
+    let err = |text: &str| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set("err", text)?;
+        Ok(Value::Table(t))
+    };
+    let mut data = Vec::new();
+    let mut spans = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        let bytes = match a {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(a.clone())? {
+                Some(s) => s.as_bytes().to_vec(),
+                None => return err("ERR Lua redis lib command arguments must be strings or integers"),
+            },
+            _ => return err("ERR Lua redis lib command arguments must be strings or integers"),
+        };
+        spans.push(data.len()..data.len() + bytes.len());
+        data.extend_from_slice(&bytes);
+    }
+    if spans.is_empty() {
+        return err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let args = Args::from_parts(&data, &spans);
+    let Some((mut idx, mut spec)) = table::lookup(args.get(0)) else {
+        return err("ERR Unknown Redis command called from script");
+    };
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        match table::lookup_sub(idx, args.get(1)) {
+            Some(found) => (idx, spec) = found,
+            None => return err("ERR Unknown Redis command called from script"),
+        }
+    }
+    if !spec.arity_ok(args.len()) {
+        return err("ERR Wrong number of args calling Redis command from script");
+    }
+    if spec.has(NOSCRIPT) {
+        return err("ERR This Redis command is not allowed from script");
+    }
+    if read_only && spec.has(WRITE) {
+        return err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let mut out = Vec::new();
+    dispatch::run_in_script(args, idx, spec, ctx, &mut out);
+    let (value, _) = from_resp(lua, &out)?;
+    Ok(value)
+}
+
+/// A reply (one RESP2 value our handlers wrote) as a Lua value, by
+/// Redis's rules: integers to numbers, bulk strings to strings, nulls to
+/// false, status and error replies to `{ok=...}` and `{err=...}` tables,
+/// arrays to tables. Returns the value and the bytes it took.
+fn from_resp(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, usize)> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n").ok_or_else(|| mlua::Error::runtime("bad reply"))?;
+    let head = &buf[1..line_end];
+    let next = line_end + 2;
+    let number = || String::from_utf8_lossy(head).parse::<i64>().map_err(|_| mlua::Error::runtime("bad reply"));
+    Ok(match buf[0] {
+        b':' => (Value::Integer(number()?), next),
+        b'+' | b'-' => {
+            let t = lua.create_table()?;
+            t.raw_set(if buf[0] == b'+' { "ok" } else { "err" }, lua.create_string(head)?)?;
+            (Value::Table(t), next)
+        }
+        b'$' => match number()? {
+            n if n < 0 => (Value::Boolean(false), next),
+            n => (Value::String(lua.create_string(&buf[next..next + n as usize])?), next + n as usize + 2),
+        },
+        b'*' => match number()? {
+            n if n < 0 => (Value::Boolean(false), next),
+            n => {
+                let t = lua.create_table_with_capacity(n as usize, 0)?;
+                let mut at = next;
+                for i in 1..=n {
+                    let (v, used) = from_resp(lua, &buf[at..])?;
+                    t.raw_set(i, v)?;
+                    at += used;
+                }
+                (Value::Table(t), at)
+            }
+        },
+        _ => return Err(mlua::Error::runtime("bad reply")),
+    })
+}
+
+/// A script's result as a reply, by Redis's rules: numbers truncated to
+/// integers, true as 1, false and nil as a null, `{ok=}` and `{err=}` as
+/// status and error replies, other tables as arrays up to the first nil.
+fn to_resp(value: &Value, out: &mut Reply, depth: usize) {
+    match value {
+        Value::Integer(i) => out.int(*i),
+        Value::Number(f) => out.int(f.trunc() as i64),
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Boolean(true) => out.int(1),
+        Value::Table(t) if depth < 1000 => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                out.error_bytes(&e.as_bytes());
+            } else if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                out.simple(&s.to_string_lossy());
+            } else {
+                let items: Vec<Value> =
+                    (1..).map_while(|i| t.raw_get::<Value>(i).ok().filter(|v| !v.is_nil())).collect();
+                out.array(items.len());
+                for v in &items {
+                    to_resp(v, out, depth + 1);
+                }
+            }
+        }
+        _ => out.null(),
+    }
+}
+
+/// SCRIPT LOAD script
+fn script_load(ctx: &mut Ctx) -> CmdResult {
+    let body = ctx.arg(2);
+    let sha = sha1_hex(body);
+    with_function(ctx.server, &sha, body, |_, _| Ok(()))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+fn script_exists(ctx: &mut Ctx) -> CmdResult {
+    let shas = ctx.args.tail(2);
+    ctx.out.array(shas.len());
+    for sha in shas.iter() {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        ctx.out.int(ctx.server.scripts.get(&sha).is_some() as i64);
+    }
+    Ok(())
+}
+
+/// SCRIPT FLUSH [ASYNC | SYNC]
+fn script_flush(ctx: &mut Ctx) -> CmdResult {
+    match ctx.argc() {
+        2 => {}
+        3 if is(ctx.arg(2), "async") || is(ctx.arg(2), "sync") => {}
+        _ => return Err(Error::ScriptFlushOption),
+    }
+    let cache = &ctx.server.scripts;
+    cache.bodies.write().clear();
+    cache.generation.fetch_add(1, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL: scripts cannot be stopped yet, and none is ever running
+/// when this command gets to run.
+fn script_kill(_ctx: &mut Ctx) -> CmdResult {
+    Err(Error::NotBusy)
+}
+
+/// SCRIPT HELP
+fn script_help(ctx: &mut Ctx) -> CmdResult {
+    const LINES: &[&str] = &[
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    help(ctx, LINES);
+    Ok(())
+}

@@ -158,6 +158,10 @@ static PARAMS: &[Param] = &[
     p("always-show-logo", YES_NO, "no", false),
     p("set-proc-title", YES_NO, "yes", false),
     p("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
+    Param {
+        alias: Some("lua-time-limit"),
+        ..p("busy-reply-threshold", Kind::Int { min: 0, max: i64::MAX }, "5000", true)
+    },
     Param { alias: Some("slave-read-only"), ..p("replica-read-only", YES_NO, "yes", true) },
 ];
 

@@ -167,3 +167,52 @@ fn scripts_are_atomic_and_wake_waiters_after() {
     assert_eq!(c.q("SELECT 1"), "+OK");
     assert_eq!(c.q("EXISTS in1"), ":1");
 }
+
+/// A script past busy-reply-threshold makes the clients of other threads
+/// get BUSY; SCRIPT KILL stops it when it has not written, and refuses
+/// (UNKILLABLE) when it has.
+#[test]
+fn busy_scripts_and_script_kill() {
+    let s = common::start_with(&[("busy-reply-threshold", "100")]);
+    let mut admin = s.connect();
+    assert_eq!(admin.q("CONFIG GET lua-time-limit"), "[\"lua-time-limit\", \"100\"]");
+    // Several connections: whichever the kernel put on another thread than
+    // the script's answers while the script runs.
+    let find_free = |conns: &mut Vec<common::Conn>| -> usize {
+        for _ in 0..100 {
+            for (i, c) in conns.iter_mut().enumerate() {
+                c.send("PING");
+                if !c.silent_for(50) {
+                    let reply = c.read_reply();
+                    assert!(reply.starts_with("-BUSY") || reply == "+PONG", "{reply}");
+                    if reply.starts_with("-BUSY") {
+                        return i;
+                    }
+                }
+            }
+        }
+        panic!("no connection saw BUSY");
+    };
+    let mut looping = s.connect();
+    looping.cmd(&["SCRIPT", "FLUSH"]);
+    looping.send_raw(&common::encode(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]));
+    let mut conns: Vec<common::Conn> = (0..6).map(|_| s.connect()).collect();
+    let free = find_free(&mut conns);
+    assert_eq!(
+        conns[free].q("GET x"),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    assert_eq!(conns[free].q("SCRIPT KILL"), "+OK");
+    let killed = looping.read_reply();
+    assert!(killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "), "{killed}");
+    assert!(killed.ends_with(", on @user_script:1."), "{killed}");
+    assert_eq!(conns[free].q("SCRIPT KILL"), "-NOTBUSY No scripts in execution right now.");
+    // A script that wrote cannot be killed; it runs to its end.
+    let writer = "redis.call('set', 'w', '1') for i = 1, 100000000 do end return 'done'";
+    looping.send_raw(&common::encode(&[b"EVAL", writer.as_bytes(), b"0"]));
+    let mut conns: Vec<common::Conn> = (0..6).map(|_| s.connect()).collect();
+    let free = find_free(&mut conns);
+    assert!(conns[free].q("SCRIPT KILL").starts_with("-UNKILLABLE Sorry the script already executed write commands"));
+    assert_eq!(looping.read_reply(), "\"done\"");
+    assert_eq!(admin.q("GET w"), "\"1\"");
+}

@@ -48,6 +48,9 @@ fn run(
         Err(e) => return Err(refuse_in_multi(client, args, e)),
     };
     client.meta.touch(idx, now_ms);
+    if !spec.has(super::flags::ALLOW_BUSY) && shared.scripts.running.busy.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(refuse_in_multi(client, args, Error::Busy));
+    }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
     }

@@ -155,6 +155,8 @@ pub enum Error {
     Script(Vec<u8>),
     ScriptFlushOption,
     NotBusy,
+    Busy,
+    Unkillable,
 }
 
 /// Redis shows at most this many bytes of a client-supplied name.
@@ -278,6 +280,15 @@ impl Error {
             Script(text) => f.write_all(text),
             ScriptFlushOption => write_str(f, "ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
             NotBusy => write_str(f, "NOTBUSY No scripts in execution right now."),
+            Busy => {
+                write_str(f, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            }
+            Unkillable => write_str(
+                f,
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+                 You can either wait the script termination or kill the server in a hard way using \
+                 the SHUTDOWN NOSAVE command.",
+            ),
             SubscribedContext(name) => write!(
                 f,
                 "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \

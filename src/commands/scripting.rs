@@ -14,10 +14,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use parking_lot::RwLock;
 
 use super::args::{self, is};
@@ -55,7 +55,28 @@ static SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
 pub struct ScriptCache {
     bodies: RwLock<HashMap<String, Arc<[u8]>>>,
     generation: AtomicU64,
+    pub running: Arc<Running>,
 }
+
+/// The script that holds the shard locks, if any (only one can). Its VM's
+/// instruction hook marks it busy once it has run past
+/// busy-reply-threshold; from then on other threads answer BUSY instead of
+/// waiting for the locks, and SCRIPT KILL may stop it if it wrote nothing.
+#[derive(Default)]
+pub struct Running {
+    active: AtomicBool,
+    pub busy: AtomicBool,
+    kill: AtomicBool,
+    wrote: AtomicBool,
+    started_ms: AtomicU64,
+    threshold_ms: AtomicU64,
+    /// The script line the hook saw when it stopped a killed script.
+    killed_at: AtomicU64,
+}
+
+/// Instructions between two looks at the clock and the kill flag.
+const HOOK_EVERY: u32 = 100_000;
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 impl ScriptCache {
     fn get(&self, sha: &str) -> Option<Arc<[u8]>> {
@@ -126,7 +147,7 @@ thread_local! {
 }
 
 impl Vm {
-    fn new() -> mlua::Result<Vm> {
+    fn new(running: Arc<Running>) -> mlua::Result<Vm> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: mlua calls the debug library unsafe because a script can
         // break the VM's invariants with it; Redis loads it for scripts,
@@ -152,6 +173,20 @@ impl Vm {
             })?,
         )?;
         lua.load(PRELUDE).set_name("=prelude").exec()?;
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
+            if !running.active.load(Relaxed) {
+                return Ok(VmState::Continue);
+            }
+            if running.kill.load(Relaxed) {
+                running.killed_at.store(debug.curr_line().max(0) as u64, Relaxed);
+                return Err(mlua::Error::runtime(KILLED));
+            }
+            let elapsed = crate::server::unix_ms().saturating_sub(running.started_ms.load(Relaxed));
+            if elapsed >= running.threshold_ms.load(Relaxed) && !running.busy.swap(true, Relaxed) {
+                log::warn!("a script has run for {elapsed} ms; other clients get BUSY until it ends or is killed");
+            }
+            Ok(VmState::Continue)
+        });
         Ok(Vm { lua, loader, compiled: HashMap::new(), generation: 0 })
     }
 }
@@ -226,7 +261,8 @@ fn with_function<R>(
     VM.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
-            let mut vm = Vm::new().map_err(|e| Error::Script(format!("ERR Lua: {e}").into_bytes()))?;
+            let mut vm =
+                Vm::new(cache.running.clone()).map_err(|e| Error::Script(format!("ERR Lua: {e}").into_bytes()))?;
             vm.generation = generation;
             *slot = Some(vm);
         }
@@ -278,6 +314,13 @@ fn execute(
     let db = ctx.client.db;
     ctx.client.in_exec = true;
     let runner: Function = globals.raw_get("__kv_run").map_err(lua_err)?;
+    let running = ctx.server.scripts.running.clone();
+    let threshold = ctx.server.config.read().get("busy-reply-threshold").parse().unwrap_or(5000);
+    running.threshold_ms.store(threshold, Relaxed);
+    running.started_ms.store(crate::server::unix_ms(), Relaxed);
+    running.wrote.store(false, Relaxed);
+    running.kill.store(false, Relaxed);
+    running.active.store(true, Relaxed);
     let ctx = RefCell::new(ctx);
     // The error of a failed redis.call, with where the script called it.
     let failed_call: RefCell<Option<(Vec<u8>, String, i64)>> = RefCell::new(None);
@@ -306,6 +349,10 @@ fn execute(
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
             to_resp(&value, &mut Reply::new(&mut out), 0);
+        } else if running.kill.load(Relaxed) {
+            let line = running.killed_at.load(Relaxed);
+            let text = format!("{KILLED} script: {sha}, on @user_script:{line}.");
+            Reply::new(&mut out).error(&text);
         } else if let (Value::Table(t), Some((e, source, line))) = (&value, failed_call.borrow_mut().take()) {
             if t.raw_get::<Option<bool>>("kv_call").ok().flatten() == Some(true) {
                 let mut text = e;
@@ -320,6 +367,9 @@ fn execute(
         Ok(out)
     });
     let ctx = ctx.into_inner();
+    running.active.store(false, Relaxed);
+    running.busy.store(false, Relaxed);
+    running.kill.store(false, Relaxed);
     ctx.client.in_exec = false;
     ctx.client.select(db);
     ctx.keys.select(db);
@@ -395,6 +445,9 @@ fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool)
     }
     if read_only && spec.has(WRITE) {
         return err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.has(WRITE) {
+        ctx.server.scripts.running.wrote.store(true, Relaxed);
     }
     let mut out = Vec::new();
     dispatch::run_in_script(args, idx, spec, ctx, &mut out);
@@ -500,10 +553,20 @@ fn script_flush(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT KILL: scripts cannot be stopped yet, and none is ever running
-/// when this command gets to run.
-fn script_kill(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::NotBusy)
+/// SCRIPT KILL: stops a busy script that has not written, at its next
+/// hook. (It reaches the script from the other threads' clients: the
+/// script's own thread is running it.)
+fn script_kill(ctx: &mut Ctx) -> CmdResult {
+    let running = &ctx.server.scripts.running;
+    if !running.busy.load(Relaxed) {
+        return Err(Error::NotBusy);
+    }
+    if running.wrote.load(Relaxed) {
+        return Err(Error::Unkillable);
+    }
+    running.kill.store(true, Relaxed);
+    ctx.out.ok();
+    Ok(())
 }
 
 /// SCRIPT HELP

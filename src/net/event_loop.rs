@@ -417,7 +417,8 @@ impl EventLoop {
             );
         }
         for &s in &self.owned_shards {
-            let mut shard = self.shared.store.lock(s);
+            // Skipped while someone holds it (a long script): never wait.
+            let Some(mut shard) = self.shared.store.try_lock(s) else { continue };
             for db in shard.dbs.iter_mut() {
                 db.rehash(REHASH_STEPS_PER_CRON);
             }

@@ -49,7 +49,12 @@ pub fn active_expire_cycle(
     // Visit each (shard, db) at most once per cycle.
     for _ in 0..shards.len() * databases {
         cursor.shard %= shards.len();
-        let mut shard = store.lock(shards[cursor.shard]);
+        // A shard held for long (a running script or transaction has every
+        // shard) is skipped this cycle: the loop must not wait for it.
+        let Some(mut shard) = store.try_lock(shards[cursor.shard]) else {
+            cursor.shard += 1;
+            continue;
+        };
         let slice_start = Instant::now();
         loop {
             let db = &mut shard.dbs[cursor.db];
@@ -69,7 +74,10 @@ pub fn active_expire_cycle(
                 if start.elapsed() >= budget {
                     return deleted;
                 }
-                shard = store.lock(shards[cursor.shard]);
+                shard = match store.try_lock(shards[cursor.shard]) {
+                    Some(guard) => guard,
+                    None => return deleted,
+                };
             }
         }
         drop(shard);

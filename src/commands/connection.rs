@@ -382,13 +382,14 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 4 {
         return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "client" });
     }
-    let id = args::int(ctx.arg(2))?;
+    // As Redis: the reason is checked before the id.
     let as_error = match ctx.args.iter().nth(3) {
         None => false,
         Some(reason) if is(reason, "timeout") => false,
         Some(reason) if is(reason, "error") => true,
         Some(_) => return Err(Error::UnblockReason),
     };
+    let id = args::int(ctx.arg(2))?;
     let waiter =
         u64::try_from(id).ok().and_then(|id| ctx.server.clients.get(id)).and_then(|c| c.blocked.lock().clone());
     let freed = match waiter {

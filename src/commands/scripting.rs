@@ -102,7 +102,10 @@ local function frame(e)
   end
   return e
 end
-redis = {call = __kv_call, pcall = __kv_pcall}
+-- redis.call and redis.pcall are set from Rust for each run: C
+-- functions, so a script's `return redis.call(...)` keeps its frame on the
+-- stack for error lines (a tail call to a Lua function would drop it).
+redis = {}
 function redis.error_reply(e) return {err = e} end
 function redis.status_reply(s) return {ok = s} end
 function redis.sha1hex(s) return __kv_sha1(s) end
@@ -112,17 +115,16 @@ function redis.set_repl(v) end
 function redis.replicate_commands() return true end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
-function __kv_run(f)
-  return xpcall(f, function(e)
-    if type(e) == 'table' then
-      if e.source == nil then frame(e) end
-      return e
-    end
-    -- A failed redis.call: its error waits on the Rust side.
-    if type(e) == 'userdata' then return {kv_call = true} end
-    return frame({err = 'ERR ' .. tostring(e)})
-  end)
+local function on_error(e)
+  if type(e) == 'table' then
+    if e.source == nil then frame(e) end
+    return e
+  end
+  -- A failed redis.call: its error waits on the Rust side.
+  if type(e) == 'userdata' then return {kv_call = true} end
+  return frame({err = 'ERR ' .. tostring(e)})
 end
+function __kv_run(f) return xpcall(f, on_error) end
 local allowed = {loadstring = true}
 setmetatable(_G, {
   __index = function(_, name)
@@ -135,6 +137,10 @@ setmetatable(_G, {
 
 struct Vm {
     lua: Lua,
+    /// `__kv_run`, `redis` and the globals, looked up once.
+    runner: Function,
+    redis: Table,
+    globals: Table,
     /// Lua's `loadstring`, kept from before the sandbox removed it: its
     /// compile errors come back as the raw bytes Redis shows.
     loader: Function,
@@ -187,7 +193,8 @@ impl Vm {
             }
             Ok(VmState::Continue)
         });
-        Ok(Vm { lua, loader, compiled: HashMap::new(), generation: 0 })
+        let (runner, redis) = (globals.raw_get("__kv_run")?, globals.raw_get("redis")?);
+        Ok(Vm { runner, redis, globals, lua, loader, compiled: HashMap::new(), generation: 0 })
     }
 }
 
@@ -241,9 +248,8 @@ fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
     };
     let keys = ctx.args.tail(3).head(numkeys as usize);
     let argv = ctx.args.tail(3 + numkeys as usize);
-    let reply = with_function(ctx.server, &sha, &body, |lua, function| {
-        execute(ctx, lua, function, keys, argv, &sha, read_only)
-    })?;
+    let reply =
+        with_function(ctx.server, &sha, &body, |vm, function| execute(ctx, vm, function, keys, argv, &sha, read_only))?;
     ctx.out.buffer().extend_from_slice(&reply);
     Ok(())
 }
@@ -254,7 +260,7 @@ fn with_function<R>(
     server: &crate::server::Shared,
     sha: &str,
     body: &[u8],
-    f: impl FnOnce(&Lua, Function) -> Result<R, Error>,
+    f: impl FnOnce(&Vm, Function) -> Result<R, Error>,
 ) -> Result<R, Error> {
     let cache = &server.scripts;
     let generation = cache.generation.load(Relaxed);
@@ -285,14 +291,14 @@ fn with_function<R>(
                 f
             }
         };
-        f(&vm.lua, function)
+        f(vm, function)
     })
 }
 
 /// Runs a compiled script with every shard locked; the reply as bytes.
 fn execute(
     ctx: &mut Ctx,
-    lua: &Lua,
+    vm: &Vm,
     function: Function,
     keys: Args,
     argv: Args,
@@ -300,7 +306,7 @@ fn execute(
     read_only: bool,
 ) -> Result<Vec<u8>, Error> {
     let lua_err = |e: mlua::Error| Error::Script(format!("ERR {e}").into_bytes());
-    let globals = lua.globals();
+    let (lua, globals) = (&vm.lua, &vm.globals);
     let list = |args: Args| -> mlua::Result<Table> {
         let t = lua.create_table_with_capacity(args.len(), 0)?;
         for (i, a) in args.iter().enumerate() {
@@ -313,7 +319,6 @@ fn execute(
     ctx.keys.lock_all();
     let db = ctx.client.db;
     ctx.client.in_exec = true;
-    let runner: Function = globals.raw_get("__kv_run").map_err(lua_err)?;
     let running = ctx.server.scripts.running.clone();
     let threshold = ctx.server.config.read().get("busy-reply-threshold").parse().unwrap_or(5000);
     running.threshold_ms.store(threshold, Relaxed);
@@ -325,7 +330,6 @@ fn execute(
     // The error of a failed redis.call, with where the script called it.
     let failed_call: RefCell<Option<(Vec<u8>, String, i64)>> = RefCell::new(None);
     let outcome = lua.scope(|scope| {
-        let redis: Table = globals.raw_get("redis")?;
         let call = scope.create_function(|lua, args: MultiValue| {
             let reply = call_from_script(&mut ctx.borrow_mut(), lua, args, read_only)?;
             let Value::Table(t) = &reply else { return Ok(reply) };
@@ -338,11 +342,9 @@ fn execute(
         })?;
         let pcall = scope
             .create_function(|lua, args: MultiValue| call_from_script(&mut ctx.borrow_mut(), lua, args, read_only))?;
-        redis.raw_set("call", call)?;
-        redis.raw_set("pcall", pcall)?;
-        let result: MultiValue = runner.call(function)?;
-        redis.raw_set("call", Value::Nil)?;
-        redis.raw_set("pcall", Value::Nil)?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        let result: MultiValue = vm.runner.call(function)?;
         let mut values = result.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let mut out = Vec::new();

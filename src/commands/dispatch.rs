@@ -48,7 +48,7 @@ fn run(
         Err(e) => return Err(refuse_in_multi(client, args, e)),
     };
     client.meta.touch(idx, now_ms);
-    if !spec.has(super::flags::ALLOW_BUSY) && shared.scripts.running.busy.load(std::sync::atomic::Ordering::Relaxed) {
+    if !spec.has(super::flags::ALLOW_BUSY) && shared.scripts.running.is_busy() {
         return Err(refuse_in_multi(client, args, Error::Busy));
     }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
@@ -156,44 +156,41 @@ fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     result
 }
 
-/// Runs a command a script called (already looked up and checked), with
-/// the script's locks (every shard); its reply, or error, goes to `out`.
-pub fn run_in_script(args: Args, idx: usize, spec: &'static CommandSpec, ctx: &mut Ctx, out: &mut Vec<u8>) {
-    let stats = &ctx.server.stats[ctx.client.meta.thread];
-    ctx.keys.select(ctx.client.db);
-    let mut inner =
-        Ctx { args, keys: &mut *ctx.keys, out: Reply::new(out), client: &mut *ctx.client, server: ctx.server, spec };
+/// Runs a command inside another (EXEC's queue, a script's redis.call)
+/// with the outer command's locks (every shard), appending its reply, or
+/// its error, to `out`.
+fn run_nested(args: Args, idx: usize, spec: &'static CommandSpec, outer: &mut Ctx, out: &mut Vec<u8>) {
+    let stats = &outer.server.stats[outer.client.meta.thread];
+    let start = out.len();
+    outer.keys.select(outer.client.db);
+    let mut inner = Ctx {
+        args,
+        keys: &mut *outer.keys,
+        out: Reply::new(out),
+        client: &mut *outer.client,
+        server: outer.server,
+        spec,
+    };
     if let Err(e) = invoke(&mut inner, idx, stats) {
-        out.clear();
+        out.truncate(start);
         Reply::new(out).error_bytes(&e.to_bytes());
     }
 }
 
-/// Runs one command of a transaction inside EXEC, with EXEC's locks (every
-/// shard) and EXEC's reply buffer; its error, if any, is its reply.
+/// Runs a command a script called (already looked up and checked); its
+/// reply goes to `out`.
+pub fn run_in_script(args: Args, idx: usize, spec: &'static CommandSpec, ctx: &mut Ctx, out: &mut Vec<u8>) {
+    run_nested(args, idx, spec, ctx, out);
+}
+
+/// Runs one command of a transaction inside EXEC, writing to EXEC's reply.
 pub fn run_queued(args: Args, ctx: &mut Ctx) {
-    let stats = &ctx.server.stats[ctx.client.meta.thread];
-    let out = ctx.out.buffer();
-    let start = out.len();
-    let result = match admit(args, ctx.client, stats) {
-        Ok((idx, spec)) => {
-            ctx.keys.select(ctx.client.db);
-            let mut inner = Ctx {
-                args,
-                keys: &mut *ctx.keys,
-                out: Reply::new(&mut *out),
-                client: &mut *ctx.client,
-                server: ctx.server,
-                spec,
-            };
-            invoke(&mut inner, idx, stats)
-        }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        out.truncate(start);
-        Reply::new(out).error_bytes(&e.to_bytes());
+    let mut out = std::mem::take(ctx.out.buffer());
+    match admit(args, ctx.client, &ctx.server.stats[ctx.client.meta.thread]) {
+        Ok((idx, spec)) => run_nested(args, idx, spec, ctx, &mut out),
+        Err(e) => Reply::new(&mut out).error_bytes(&e.to_bytes()),
     }
+    *ctx.out.buffer() = out;
 }
 
 /// Locks the shards of the keys at `positions`, in ascending order.

@@ -25,6 +25,7 @@ pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zset_algebra;
+pub mod zset_ranges;
 pub mod zsets;
 
 use crate::client::Client;

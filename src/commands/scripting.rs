@@ -65,13 +65,19 @@ pub struct ScriptCache {
 #[derive(Default)]
 pub struct Running {
     active: AtomicBool,
-    pub busy: AtomicBool,
+    busy: AtomicBool,
     kill: AtomicBool,
     wrote: AtomicBool,
     started_ms: AtomicU64,
     threshold_ms: AtomicU64,
     /// The script line the hook saw when it stopped a killed script.
     killed_at: AtomicU64,
+}
+
+impl Running {
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Relaxed)
+    }
 }
 
 /// Instructions between two looks at the clock and the kill flag.
@@ -237,19 +243,19 @@ fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
     if numkeys as usize > ctx.argc() - 3 {
         return Err(Error::TooManyNumKeys);
     }
-    let cache = &ctx.server.scripts;
-    let (sha, body) = match source {
-        Source::Body(body) => (sha1_hex(body), Arc::<[u8]>::from(body)),
+    let cached;
+    let (sha, body): (String, &[u8]) = match source {
+        Source::Body(body) => (sha1_hex(body), body),
         Source::Sha(sha) => {
             let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-            let body = cache.get(&sha).ok_or(Error::NoScript)?;
-            (sha, body)
+            cached = ctx.server.scripts.get(&sha).ok_or(Error::NoScript)?;
+            (sha, &cached)
         }
     };
     let keys = ctx.args.tail(3).head(numkeys as usize);
     let argv = ctx.args.tail(3 + numkeys as usize);
     let reply =
-        with_function(ctx.server, &sha, &body, |vm, function| execute(ctx, vm, function, keys, argv, &sha, read_only))?;
+        with_function(ctx.server, &sha, body, |vm, function| execute(ctx, vm, function, keys, argv, &sha, read_only))?;
     ctx.out.buffer().extend_from_slice(&reply);
     Ok(())
 }

@@ -156,14 +156,20 @@ impl Db {
     /// Sets `key` to `value` with the given expiry, replacing any old value
     /// and expiry.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
-        // An expired key is deleted first, as a lookup would (and is
-        // counted and announced as expired).
-        if !self.expires.is_empty() && self.keys.peek(key).is_some_and(|e| e.is_expired(now_ms)) {
-            self.delete_expired(key);
-        }
         self.waiters.signal(key);
         let old = self.keys.insert(key, Entry::with(value, expires_at_ms, (now_ms / 1000) as u32));
-        if old.is_none() {
+        // An expired value replaced counts, and is announced, as expired
+        // first, as the lookup Redis does before a write would have it.
+        let replaced_live = match &old {
+            Some(e) if e.is_expired(now_ms) => {
+                self.expired += 1;
+                self.log(notify::EXPIRED, key);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if !replaced_live {
             self.log(notify::NEW, key);
         }
         let had_ttl = old.is_some_and(|e| e.expires_at_ms().is_some());

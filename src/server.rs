@@ -39,6 +39,8 @@ pub struct Hot {
     pub list_fill: AtomicI64,
     /// notify-keyspace-events, as `crate::notify` flags.
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// busy-reply-threshold (alias lua-time-limit), in milliseconds.
+    pub busy_reply_ms: AtomicU64,
 }
 
 impl Hot {
@@ -59,6 +61,7 @@ impl Hot {
             zset_max_value: AtomicUsize::new(0),
             list_fill: AtomicI64::new(-2),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
+            busy_reply_ms: AtomicU64::new(5000),
         };
         hot.refresh(c);
         hot
@@ -81,6 +84,7 @@ impl Hot {
         self.zset_max_value.store(int("zset-max-listpack-value"), Relaxed);
         self.list_fill.store(c.get("list-max-listpack-size").parse().unwrap_or(-2), Relaxed);
         self.notify_flags.store(crate::notify::parse(c.get("notify-keyspace-events")).unwrap_or(0), Relaxed);
+        self.busy_reply_ms.store(c.get("busy-reply-threshold").parse().unwrap_or(5000), Relaxed);
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {

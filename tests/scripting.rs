@@ -178,8 +178,11 @@ fn busy_scripts_and_script_kill() {
     assert_eq!(admin.q("CONFIG GET lua-time-limit"), "[\"lua-time-limit\", \"100\"]");
     // Several connections: whichever the kernel put on another thread than
     // the script's answers while the script runs.
+    // BUSY starts once the script has run 100 ms; all six may share a
+    // thread that answers PONG until then, so this waits by the clock.
     let find_free = |conns: &mut Vec<common::Conn>| -> usize {
-        for _ in 0..100 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
             for (i, c) in conns.iter_mut().enumerate() {
                 c.send("PING");
                 if !c.silent_for(50) {

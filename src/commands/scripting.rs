@@ -12,7 +12,7 @@
 //! error), reading a missing global is an error, and `os`, `io`,
 //! `loadfile` and `dofile` are gone.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -94,9 +94,9 @@ fn sha1_hex(bytes: &[u8]) -> String {
     sha1_smol::Sha1::from(bytes).digest().to_string()
 }
 
-/// Defines `redis.*` (`call` and `pcall` are the Rust functions set for
-/// each run, so a script's frame stays on the stack for error locations)
-/// and the runner that turns any error into a `{err, source, line}`
+/// Defines `redis.*` (`call` and `pcall` are Rust functions, set after,
+/// so a script's frame stays on the stack for error locations) and the
+/// runner that turns any error into a `{err, source, line}`
 /// table; then makes the globals read-only.
 const PRELUDE: &str = r#"
 local getinfo = debug.getinfo
@@ -108,8 +108,7 @@ local function frame(e)
   end
   return e
 end
--- redis.call and redis.pcall are set from Rust for each run: C
--- functions, so a script's `return redis.call(...)` keeps its frame on the
+-- redis.call and redis.pcall are set from Rust: C functions, so a script's `return redis.call(...)` keeps its frame on the
 -- stack for error lines (a tail call to a Lua function would drop it).
 redis = {}
 function redis.error_reply(e) return {err = e} end
@@ -143,9 +142,8 @@ setmetatable(_G, {
 
 struct Vm {
     lua: Lua,
-    /// `__kv_run`, `redis` and the globals, looked up once.
+    /// `__kv_run` and the globals, looked up once.
     runner: Function,
-    redis: Table,
     globals: Table,
     /// Lua's `loadstring`, kept from before the sandbox removed it: its
     /// compile errors come back as the raw bytes Redis shows.
@@ -199,9 +197,81 @@ impl Vm {
             }
             Ok(VmState::Continue)
         });
-        let (runner, redis) = (globals.raw_get("__kv_run")?, globals.raw_get("redis")?);
-        Ok(Vm { runner, redis, globals, lua, loader, compiled: HashMap::new(), generation: 0 })
+        let (runner, redis): (Function, Table) = (globals.raw_get("__kv_run")?, globals.raw_get("redis")?);
+        redis.raw_set("call", lua.create_function(redis_call)?)?;
+        redis.raw_set("pcall", lua.create_function(redis_pcall)?)?;
+        Ok(Vm { runner, globals, lua, loader, compiled: HashMap::new(), generation: 0 })
     }
+}
+
+/// What `redis.call` needs while a script runs: the caller's context and
+/// whether the script is read-only. A failed `redis.call` leaves its error
+/// here, with where the script made the call.
+struct CallState<'c, 'a, 'k> {
+    ctx: &'c mut Ctx<'a, 'k>,
+    read_only: bool,
+    failed: Option<(Vec<u8>, String, i64)>,
+}
+
+thread_local! {
+    /// The running script's `CallState` (type-erased); null between runs.
+    static CURRENT: Cell<*mut ()> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Publishes a `CallState` to `redis.call` for as long as it lives.
+struct CurrentCall;
+
+impl CurrentCall {
+    fn set(state: &mut CallState) -> CurrentCall {
+        CURRENT.with(|c| c.set(state as *mut CallState as *mut ()));
+        CurrentCall
+    }
+}
+
+impl Drop for CurrentCall {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(std::ptr::null_mut()));
+    }
+}
+
+/// Runs `f` on the running script's `CallState`; outside a run (a library
+/// being loaded, say) there is none and Redis's commands are out of reach.
+fn with_current<R>(f: impl FnOnce(&mut CallState) -> mlua::Result<R>) -> mlua::Result<R> {
+    // Taken, not borrowed: a nested call (which no command makes) would
+    // find nothing rather than a second `&mut`.
+    let ptr = CURRENT.with(|c| c.replace(std::ptr::null_mut()));
+    if ptr.is_null() {
+        return Err(mlua::Error::runtime("redis.call is only available while a script runs"));
+    }
+    // SAFETY: `ptr` was set by `CurrentCall::set` from a `&mut CallState`
+    // that outlives the `CurrentCall` guard, and the guard is dropped
+    // before the state is used again; Lua calls this on the same thread,
+    // inside that window, and the pointer is taken out above so no second
+    // reference to the state exists while `f` runs.
+    let state = unsafe { &mut *(ptr as *mut CallState) };
+    let result = f(state);
+    CURRENT.with(|c| c.set(ptr));
+    result
+}
+
+/// `redis.call`: a command's error is raised, and kept (with the script
+/// line that called) for the reply.
+fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    with_current(|state| {
+        let reply = call_from_script(state.ctx, lua, args, state.read_only)?;
+        let Value::Table(t) = &reply else { return Ok(reply) };
+        let Ok(Value::String(e)) = t.raw_get::<Value>("err") else { return Ok(reply) };
+        let (source, line) = lua.inspect_stack(1).map_or((String::new(), 0), |d| {
+            (d.source().source.map(|s| s.into_owned()).unwrap_or_default(), d.curr_line() as i64)
+        });
+        state.failed = Some((e.as_bytes().to_vec(), source, line));
+        Err(mlua::Error::runtime("redis.call failed"))
+    })
+}
+
+/// `redis.pcall`: a command's error comes back as an `{err = ...}` table.
+fn redis_pcall(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    with_current(|state| call_from_script(state.ctx, lua, args, state.read_only))
 }
 
 /// How a script was named: by its body or by its SHA-1.
@@ -243,29 +313,35 @@ fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
     if numkeys as usize > ctx.argc() - 3 {
         return Err(Error::TooManyNumKeys);
     }
-    let cached;
-    let (sha, body): (String, &[u8]) = match source {
-        Source::Body(body) => (sha1_hex(body), body),
-        Source::Sha(sha) => {
-            let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-            cached = ctx.server.scripts.get(&sha).ok_or(Error::NoScript)?;
-            (sha, &cached)
-        }
-    };
     let keys = ctx.args.tail(3).head(numkeys as usize);
     let argv = ctx.args.tail(3 + numkeys as usize);
-    let reply =
-        with_function(ctx.server, &sha, body, |vm, function| execute(ctx, vm, function, keys, argv, &sha, read_only))?;
+    let mut hex = [0u8; 40];
+    let (sha, body) = match source {
+        Source::Body(body) => {
+            hex.copy_from_slice(sha1_hex(body).as_bytes());
+            (std::str::from_utf8(&hex).expect("hex digits"), Some(body))
+        }
+        Source::Sha(given) => {
+            hex.copy_from_slice(given);
+            hex.make_ascii_lowercase();
+            // Not hex, so no script of ours has that name.
+            (std::str::from_utf8(&hex).map_err(|_| Error::NoScript)?, None)
+        }
+    };
+    let server = ctx.server;
+    let run = |vm: &Vm, function| execute(ctx, vm, function, keys, argv, sha, read_only);
+    let reply = with_function(server, sha, body, run)?;
     ctx.out.buffer().extend_from_slice(&reply);
     Ok(())
 }
 
-/// Calls `f` with this thread's VM and the compiled script `sha` (compiled
-/// now if this VM has not yet; cached server-wide once it compiles).
+/// Calls `f` with this thread's VM and the compiled script `sha`: compiled
+/// now if this VM has not yet (from `body`, or else from the server-wide
+/// cache), and cached server-wide once it compiles.
 fn with_function<R>(
     server: &crate::server::Shared,
     sha: &str,
-    body: &[u8],
+    body: Option<&[u8]>,
     f: impl FnOnce(&Vm, Function) -> Result<R, Error>,
 ) -> Result<R, Error> {
     let cache = &server.scripts;
@@ -282,16 +358,15 @@ fn with_function<R>(
         let function = match vm.compiled.get(sha) {
             Some(f) => f.clone(),
             None => {
-                let lua_err = |e: mlua::Error| Error::Script(format!("ERR Lua: {e}").into_bytes());
-                let code = vm.lua.create_string(body).map_err(lua_err)?;
-                let (f, message): (Value, Value) = vm.loader.call((code, "@user_script")).map_err(lua_err)?;
-                let Value::Function(f) = f else {
-                    let mut text = b"ERR Error compiling script (new function): ".to_vec();
-                    if let Value::String(m) = message {
-                        text.extend_from_slice(&m.as_bytes());
+                let cached;
+                let body = match body {
+                    Some(body) => body,
+                    None => {
+                        cached = cache.get(sha).ok_or(Error::NoScript)?;
+                        &cached[..]
                     }
-                    return Err(Error::Script(text));
                 };
+                let f = compile(vm, body)?;
                 cache.bodies.write().entry(sha.to_string()).or_insert_with(|| body.into());
                 vm.compiled.insert(sha.to_string(), f.clone());
                 f
@@ -299,6 +374,23 @@ fn with_function<R>(
         };
         f(vm, function)
     })
+}
+
+/// Compiles a script body as `user_script`, with Redis's error text.
+fn compile(vm: &Vm, body: &[u8]) -> Result<Function, Error> {
+    let lua_err = |e: mlua::Error| Error::Script(format!("ERR Lua: {e}").into_bytes());
+    let code = vm.lua.create_string(body).map_err(lua_err)?;
+    let (f, message): (Value, Value) = vm.loader.call((code, "@user_script")).map_err(lua_err)?;
+    match f {
+        Value::Function(f) => Ok(f),
+        _ => {
+            let mut text = b"ERR Error compiling script (new function): ".to_vec();
+            if let Value::String(m) = message {
+                text.extend_from_slice(&m.as_bytes());
+            }
+            Err(Error::Script(text))
+        }
+    }
 }
 
 /// Runs a compiled script with every shard locked; the reply as bytes.
@@ -326,34 +418,20 @@ fn execute(
     let db = ctx.client.db;
     ctx.client.in_exec = true;
     let running = ctx.server.scripts.running.clone();
-    let threshold = ctx.server.config.read().get("busy-reply-threshold").parse().unwrap_or(5000);
-    running.threshold_ms.store(threshold, Relaxed);
-    running.started_ms.store(crate::server::unix_ms(), Relaxed);
+    running.threshold_ms.store(ctx.server.hot.busy_reply_ms.load(Relaxed), Relaxed);
+    running.started_ms.store(ctx.now_ms(), Relaxed);
     running.wrote.store(false, Relaxed);
     running.kill.store(false, Relaxed);
     running.active.store(true, Relaxed);
-    let ctx = RefCell::new(ctx);
-    // The error of a failed redis.call, with where the script called it.
-    let failed_call: RefCell<Option<(Vec<u8>, String, i64)>> = RefCell::new(None);
-    let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            let reply = call_from_script(&mut ctx.borrow_mut(), lua, args, read_only)?;
-            let Value::Table(t) = &reply else { return Ok(reply) };
-            let Ok(Value::String(e)) = t.raw_get::<Value>("err") else { return Ok(reply) };
-            let (source, line) = lua.inspect_stack(1).map_or((String::new(), 0), |d| {
-                (d.source().source.map(|s| s.into_owned()).unwrap_or_default(), d.curr_line() as i64)
-            });
-            *failed_call.borrow_mut() = Some((e.as_bytes().to_vec(), source, line));
-            Err(mlua::Error::runtime("redis.call failed"))
-        })?;
-        let pcall = scope
-            .create_function(|lua, args: MultiValue| call_from_script(&mut ctx.borrow_mut(), lua, args, read_only))?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        let result: MultiValue = vm.runner.call(function)?;
+    let mut state = CallState { ctx, read_only, failed: None };
+    let outcome = (|| -> mlua::Result<Vec<u8>> {
+        let result: MultiValue = {
+            let _current = CurrentCall::set(&mut state);
+            vm.runner.call(function)?
+        };
         let mut values = result.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
             to_resp(&value, &mut Reply::new(&mut out), 0);
@@ -361,7 +439,7 @@ fn execute(
             let line = running.killed_at.load(Relaxed);
             let text = format!("{KILLED} script: {sha}, on @user_script:{line}.");
             Reply::new(&mut out).error(&text);
-        } else if let (Value::Table(t), Some((e, source, line))) = (&value, failed_call.borrow_mut().take()) {
+        } else if let (Value::Table(t), Some((e, source, line))) = (&value, state.failed.take()) {
             if t.raw_get::<Option<bool>>("kv_call").ok().flatten() == Some(true) {
                 let mut text = e;
                 text.extend_from_slice(format!(" script: {sha}, on {source}:{line}.").as_bytes());
@@ -373,8 +451,8 @@ fn execute(
             script_error(&value, sha, &mut out);
         }
         Ok(out)
-    });
-    let ctx = ctx.into_inner();
+    })();
+    let ctx = state.ctx;
     running.active.store(false, Relaxed);
     running.busy.store(false, Relaxed);
     running.kill.store(false, Relaxed);
@@ -410,6 +488,8 @@ fn script_error(value: &Value, sha: &str, out: &mut Vec<u8>) {
     Reply::new(out).error_bytes(&text);
 }
 
+const ARGS_MUST_BE_STRINGS: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
 /// `redis.call` / `redis.pcall`: runs one command; errors come back as
 /// `{err = ...}` tables (redis.call raises them).
 fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool) -> mlua::Result<Value> {
@@ -418,22 +498,20 @@ fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool)
         t.raw_set("err", text)?;
         Ok(Value::Table(t))
     };
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(128);
     let mut spans = Vec::with_capacity(args.len());
     for a in args.iter() {
-        let bytes = match a {
-            Value::String(s) => s.as_bytes().to_vec(),
+        let start = data.len();
+        match a {
+            Value::String(s) => data.extend_from_slice(&s.as_bytes()),
+            // Lua's own number formatting (%.14g), as Redis converts.
             Value::Integer(_) | Value::Number(_) => match lua.coerce_string(a.clone())? {
-                Some(s) => s.as_bytes().to_vec(),
-                None => return err("ERR Lua redis lib command arguments must be strings or integers"),
+                Some(s) => data.extend_from_slice(&s.as_bytes()),
+                None => return err(ARGS_MUST_BE_STRINGS),
             },
-            _ => return err("ERR Lua redis lib command arguments must be strings or integers"),
-        };
-        spans.push(data.len()..data.len() + bytes.len());
-        data.extend_from_slice(&bytes);
-    }
-    if spans.is_empty() {
-        return err("ERR Please specify at least one argument for this redis lib call");
+            _ => return err(ARGS_MUST_BE_STRINGS),
+        }
+        spans.push(start..data.len());
     }
     let args = Args::from_parts(&data, &spans);
     let Some((mut idx, mut spec)) = table::lookup(args.get(0)) else {
@@ -457,7 +535,7 @@ fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool)
     if spec.has(WRITE) {
         ctx.server.scripts.running.wrote.store(true, Relaxed);
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(128);
     dispatch::run_in_script(args, idx, spec, ctx, &mut out);
     let (value, _) = from_resp(lua, &out)?;
     Ok(value)
@@ -531,7 +609,7 @@ fn to_resp(value: &Value, out: &mut Reply, depth: usize) {
 fn script_load(ctx: &mut Ctx) -> CmdResult {
     let body = ctx.arg(2);
     let sha = sha1_hex(body);
-    with_function(ctx.server, &sha, body, |_, _| Ok(()))?;
+    with_function(ctx.server, &sha, Some(body), |_, _| Ok(()))?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }

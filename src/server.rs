@@ -150,6 +150,10 @@ impl Shared {
 
     /// Asks every event loop to stop.
     pub fn request_shutdown(&self) {
+        // A running script ends at its next hook, written or not: nothing
+        // is saved when a script is busy (only SHUTDOWN NOSAVE gets here
+        // then), and a signal must not wait for a script that never ends.
+        self.scripts.running.stop_for_shutdown();
         if !self.shutdown_requested.swap(true, Relaxed) {
             for m in &self.mailboxes {
                 m.send(Message::Shutdown);

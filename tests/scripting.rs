@@ -176,51 +176,74 @@ fn busy_scripts_and_script_kill() {
     let s = common::start_with(&[("busy-reply-threshold", "100")]);
     let mut admin = s.connect();
     assert_eq!(admin.q("CONFIG GET lua-time-limit"), "[\"lua-time-limit\", \"100\"]");
-    // Several connections: whichever the kernel put on another thread than
-    // the script's answers while the script runs (a round where none
-    // answers adds one). BUSY starts once the script has run 100 ms, and
-    // until then the answer is PONG, so this waits by the clock.
-    let find_free = |conns: &mut Vec<common::Conn>| -> usize {
+    // Until the script has run 100 ms the answer is PONG; from then on
+    // every client gets BUSY, on the script's own thread too (its hook
+    // serves them), so a connection that answers PING is waited for.
+    let busy_conn = || -> common::Conn {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            let mut answered = false;
-            for (i, c) in conns.iter_mut().enumerate() {
-                c.send("PING");
-                if !c.silent_for(50) {
-                    answered = true;
-                    let reply = c.read_reply();
-                    assert!(reply.starts_with("-BUSY") || reply == "+PONG", "{reply}");
-                    if reply.starts_with("-BUSY") {
-                        return i;
-                    }
-                }
+            let mut c = s.connect();
+            let reply = c.q("PING");
+            if reply.starts_with("-BUSY") {
+                return c;
             }
-            if !answered {
-                conns.push(s.connect());
-            }
+            assert_eq!(reply, "+PONG");
         }
         panic!("no connection saw BUSY");
     };
     let mut looping = s.connect();
     looping.cmd(&["SCRIPT", "FLUSH"]);
     looping.send_raw(&common::encode(&[b"EVAL", b"local i = 0 while true do i = i + 1 end", b"0"]));
-    let mut conns: Vec<common::Conn> = (0..6).map(|_| s.connect()).collect();
-    let free = find_free(&mut conns);
-    assert_eq!(
-        conns[free].q("GET x"),
-        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-    );
-    assert_eq!(conns[free].q("SCRIPT KILL"), "+OK");
+    let mut free = busy_conn();
+    const BUSY: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    assert_eq!(free.q("GET x"), BUSY);
+    // Eight more connections: with two threads, all but surely some share
+    // the script's.
+    for _ in 0..8 {
+        assert_eq!(s.connect().q("PING"), BUSY);
+    }
+    assert_eq!(free.q("SHUTDOWN"), BUSY, "only SHUTDOWN NOSAVE runs while busy");
+    assert_eq!(free.q("SHUTDOWN ABORT"), "-ERR No shutdown in progress.");
+    // WATCH is allowed while busy (Redis answers at once; here the script
+    // holds the key's shard, so it answers once the script has ended).
+    let mut watcher = busy_conn();
+    watcher.send("WATCH x");
+    assert_eq!(free.q("SCRIPT KILL"), "+OK");
+    assert_eq!(watcher.read_reply(), "+OK");
     let killed = looping.read_reply();
     assert!(killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "), "{killed}");
     assert!(killed.ends_with(", on @user_script:1."), "{killed}");
-    assert_eq!(conns[free].q("SCRIPT KILL"), "-NOTBUSY No scripts in execution right now.");
+    assert_eq!(free.q("SCRIPT KILL"), "-NOTBUSY No scripts in execution right now.");
     // A script that wrote cannot be killed; it runs to its end.
     let writer = "redis.call('set', 'w', '1') for i = 1, 100000000 do end return 'done'";
     looping.send_raw(&common::encode(&[b"EVAL", writer.as_bytes(), b"0"]));
-    let mut conns: Vec<common::Conn> = (0..6).map(|_| s.connect()).collect();
-    let free = find_free(&mut conns);
-    assert!(conns[free].q("SCRIPT KILL").starts_with("-UNKILLABLE Sorry the script already executed write commands"));
+    let mut free = busy_conn();
+    assert!(free.q("SCRIPT KILL").starts_with("-UNKILLABLE Sorry the script already executed write commands"));
     assert_eq!(looping.read_reply(), "\"done\"");
     assert_eq!(admin.q("GET w"), "\"1\"");
+}
+
+/// SHUTDOWN NOSAVE ends a busy script that wrote, and the server with it.
+#[test]
+fn shutdown_nosave_stops_a_busy_script() {
+    if common::external() {
+        return; // it would stop the reference server
+    }
+    let s = common::start_with(&[("busy-reply-threshold", "50")]);
+    let mut looping = s.connect();
+    let writer = "redis.call('set', 'w', '1') while true do end";
+    looping.send_raw(&common::encode(&[b"EVAL", writer.as_bytes(), b"0"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut admin = loop {
+        let mut c = s.connect();
+        if c.q("PING").starts_with("-BUSY") {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "the script never got busy");
+    };
+    admin.send("SHUTDOWN NOSAVE");
+    assert!(looping.read_reply().starts_with("-ERR Script killed by user with SCRIPT KILL..."));
+    assert!(admin.is_closed());
+    // Returns once every thread has ended, the script's too.
+    s.stop();
 }

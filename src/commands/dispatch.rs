@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use super::args::is;
 use super::{blocking, multi, table, CommandSpec, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
@@ -35,6 +36,25 @@ pub fn execute(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadS
     }
 }
 
+/// Whether a command runs while a script is busy: those flagged so, but
+/// SHUTDOWN only with NOSAVE (or ABORT), as Redis's BUSY error says.
+fn allowed_while_busy(spec: &CommandSpec, args: Args) -> bool {
+    if !spec.has(super::flags::ALLOW_BUSY) {
+        return false;
+    }
+    spec.name != "shutdown" || args.iter().any(|a| is(a, "nosave") || is(a, "abort"))
+}
+
+/// Whether a command must wait for a busy script's end on the script's
+/// own thread: it is one of the few allowed while a script is busy, but
+/// it locks shards (WATCH does), and the script holds them all.
+pub fn waits_for_busy_script(args: Args) -> bool {
+    match table::lookup(args.get(0)) {
+        Some((_, spec)) => spec.has(super::flags::ALLOW_BUSY) && (spec.keys.first > 0 || spec.keys.movable),
+        None => false,
+    }
+}
+
 fn run(
     args: Args,
     client: &mut Client,
@@ -48,7 +68,7 @@ fn run(
         Err(e) => return Err(refuse_in_multi(client, args, e)),
     };
     client.meta.touch(idx, now_ms);
-    if !spec.has(super::flags::ALLOW_BUSY) && shared.scripts.running.is_busy() {
+    if shared.scripts.running.is_busy() && !allowed_while_busy(spec, args) {
         return Err(refuse_in_multi(client, args, Error::Busy));
     }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {

@@ -78,6 +78,14 @@ impl Running {
     pub fn is_busy(&self) -> bool {
         self.busy.load(Relaxed)
     }
+
+    /// Shutting down: a running script ends at its next hook even if it
+    /// wrote.
+    pub fn stop_for_shutdown(&self) {
+        if self.active.load(Relaxed) {
+            self.kill.store(true, Relaxed);
+        }
+    }
 }
 
 /// Instructions between two looks at the clock and the kill flag.
@@ -192,8 +200,11 @@ impl Vm {
                 return Err(mlua::Error::runtime(KILLED));
             }
             let elapsed = crate::server::unix_ms().saturating_sub(running.started_ms.load(Relaxed));
-            if elapsed >= running.threshold_ms.load(Relaxed) && !running.busy.swap(true, Relaxed) {
-                log::warn!("a script has run for {elapsed} ms; other clients get BUSY until it ends or is killed");
+            if elapsed >= running.threshold_ms.load(Relaxed) {
+                if !running.busy.swap(true, Relaxed) {
+                    log::warn!("a script has run for {elapsed} ms; other clients get BUSY until it ends or is killed");
+                }
+                crate::net::event_loop::serve_while_busy();
             }
             Ok(VmState::Continue)
         });

@@ -161,7 +161,9 @@ impl Connection {
 
     /// Runs the complete commands in the read buffer, writing replies to
     /// the output buffer, until the input, the turn's budget or the output
-    /// room runs out.
+    /// room runs out. While a script is busy, a command allowed meanwhile
+    /// that would lock shards (WATCH) stops the turn and waits for the
+    /// script's end: the script holds every shard.
     pub fn run_commands(&mut self, shared: &Shared, stats: &ThreadStats) {
         let limits = ParseLimits {
             max_bulk_len: shared.hot.max_bulk_len.load(Relaxed),
@@ -184,6 +186,11 @@ impl Connection {
             match self.parser.parse(buf, limits) {
                 Ok(Some(consumed)) => {
                     let args = self.parser.args(buf);
+                    let busy = shared.scripts.running.is_busy();
+                    if busy && !args.is_empty() && dispatch::waits_for_busy_script(args) {
+                        self.more_to_run = true;
+                        break;
+                    }
                     if !args.is_empty() {
                         if ran > 0 && ran % COMMANDS_PER_CLOCK == 0 {
                             now_ms = unix_ms();

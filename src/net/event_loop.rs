@@ -4,6 +4,7 @@
 //! turn's budget, after which the connection waits in `ready` for its next
 //! turn. The loop never blocks on anything but `poll`.
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -50,6 +51,43 @@ pub struct EventLoop {
     expiry_cursor: ExpiryCursor,
     shutting_down: Option<Instant>,
     last_client_check: Instant,
+    /// The connection whose commands are running, taken out of `conns`
+    /// meanwhile, so a busy script's hook can serve the others.
+    running: Option<usize>,
+    /// What `serve_while_busy` saw and left for after the script: an
+    /// event on the running connection (and whether its peer closed), and
+    /// mail.
+    running_event: Option<bool>,
+    mail_waiting: bool,
+    /// This turn's events not yet handled: (token, peer closed or error).
+    events: VecDeque<(Token, bool)>,
+}
+
+thread_local! {
+    /// This thread's event loop while a connection's commands run; null
+    /// otherwise, and while `serve_while_busy` uses it.
+    static SERVING: Cell<*mut EventLoop> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Serves this thread's connections from inside a long script (its
+/// instruction hook calls this once the script is past
+/// busy-reply-threshold): their commands get BUSY, or run if they are
+/// among the few allowed meanwhile (SCRIPT KILL, SHUTDOWN NOSAVE, ...).
+/// Redis does the same from its script hook; without it, clients that
+/// share the script's thread would hear nothing until it ended.
+pub fn serve_while_busy() {
+    let ptr = SERVING.with(|s| s.replace(std::ptr::null_mut()));
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: `serve` set `ptr` from its `&mut self` just before running a
+    // connection's commands and clears it right after, without touching
+    // `self` in between, so this is the only live reference to the loop
+    // until it is put back below. The running connection is out of
+    // `conns`, and the script's state lives outside the loop.
+    let this = unsafe { &mut *ptr };
+    this.serve_events_while_busy();
+    SERVING.with(|s| s.set(ptr));
 }
 
 impl EventLoop {
@@ -75,6 +113,10 @@ impl EventLoop {
             expiry_cursor: ExpiryCursor::default(),
             shutting_down: None,
             last_client_check: Instant::now(),
+            running: None,
+            running_event: None,
+            mail_waiting: false,
+            events: VecDeque::with_capacity(1024),
         })
     }
 
@@ -94,13 +136,16 @@ impl EventLoop {
                     return;
                 }
             }
-            for event in events.iter() {
-                match event.token() {
+            // Queued, not iterated: a busy script's hook takes up the
+            // events this turn has not reached yet.
+            self.events.extend(events.iter().map(|e| (e.token(), e.is_read_closed() || e.is_error())));
+            while let Some((token, closed)) = self.events.pop_front() {
+                match token {
                     WAKER => self.read_mailbox(),
                     Token(t) if t < FIRST_CONN => self.accept(t - 1),
                     Token(t) => {
                         let idx = t - FIRST_CONN;
-                        if event.is_read_closed() || event.is_error() {
+                        if closed {
                             if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
                                 conn.peer_closed = true;
                             }
@@ -109,15 +154,7 @@ impl EventLoop {
                     }
                 }
             }
-            for _ in 0..self.ready.len() {
-                let Some(idx) = self.ready.pop_front() else {
-                    break;
-                };
-                if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
-                    conn.scheduled = false;
-                    self.serve(idx);
-                }
-            }
+            self.serve_ready();
             self.flush_served();
             self.expire_blocked();
             if Instant::now() >= next_cron {
@@ -128,6 +165,19 @@ impl EventLoop {
                 if self.by_client.is_empty() || since.elapsed() > SHUTDOWN_GRACE {
                     return;
                 }
+            }
+        }
+    }
+
+    /// A turn for each connection that wanted another.
+    fn serve_ready(&mut self) {
+        for _ in 0..self.ready.len() {
+            let Some(idx) = self.ready.pop_front() else {
+                break;
+            };
+            if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                conn.scheduled = false;
+                self.serve(idx);
             }
         }
     }
@@ -213,17 +263,86 @@ impl EventLoop {
                 return;
             }
             let was_blocked = conn.client.blocked.is_some();
-            conn.run_commands(&shared, stats);
+            if self.running.is_some() {
+                // Called from a busy script's hook.
+                conn.run_commands(&shared, stats);
+            } else {
+                self.run_commands(idx, &shared, stats);
+            }
+            let conn = conn_mut(&mut self.conns, idx);
             if let (false, Some(waiter)) = (was_blocked, &conn.client.blocked) {
                 if let Some(deadline) = waiter.deadline_ms {
                     self.timers.insert((deadline, waiter.client_id));
                 }
             }
         }
+        let conn = conn_mut(&mut self.conns, idx);
         if !conn.flush_queued {
             conn.flush_queued = true;
             self.to_flush.push(idx);
         }
+    }
+
+    /// Runs a connection's commands with the connection out of `conns` and
+    /// the loop published for `serve_while_busy`; then takes in what that
+    /// saw meanwhile.
+    fn run_commands(&mut self, idx: usize, shared: &Shared, stats: &crate::stats::ThreadStats) {
+        let mut conn = self.conns[idx].take().expect("live connection");
+        self.running = Some(idx);
+        SERVING.with(|s| s.set(self as *mut EventLoop));
+        conn.run_commands(shared, stats);
+        SERVING.with(|s| s.set(std::ptr::null_mut()));
+        self.running = None;
+        if let Some(closed) = self.running_event.take() {
+            conn.more_to_read = true;
+            conn.peer_closed |= closed;
+        }
+        self.conns[idx] = Some(conn);
+        if std::mem::take(&mut self.mail_waiting) {
+            self.read_mailbox();
+        }
+    }
+
+    /// `serve_while_busy`'s work: polls without waiting, then accepts, and
+    /// serves and flushes every connection with an event or a turn due,
+    /// but the running one, whose events (and the mailbox's) wait for the
+    /// script's end.
+    fn serve_events_while_busy(&mut self) {
+        let mut events = Events::with_capacity(256);
+        if self.poll.poll(&mut events, Some(Duration::ZERO)).is_ok() {
+            self.events.extend(events.iter().map(|e| (e.token(), e.is_read_closed() || e.is_error())));
+        }
+        while let Some((token, closed)) = self.events.pop_front() {
+            match token {
+                WAKER => self.mail_waiting = true,
+                Token(t) if t < FIRST_CONN => self.accept(t - 1),
+                Token(t) => {
+                    let idx = t - FIRST_CONN;
+                    if Some(idx) == self.running {
+                        self.running_event = Some(self.running_event.unwrap_or(false) | closed);
+                    } else if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                        conn.peer_closed |= closed;
+                        self.serve(idx);
+                    }
+                }
+            }
+        }
+        self.serve_ready();
+        // Written now, not at the end of the loop turn the script is in.
+        let running = self.running;
+        let mut to_flush = std::mem::take(&mut self.to_flush);
+        to_flush.retain(|&idx| {
+            if Some(idx) == running {
+                return true;
+            }
+            if let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) {
+                conn.flush_queued = false;
+                self.finish_turn(idx);
+            }
+            false
+        });
+        to_flush.append(&mut self.to_flush);
+        self.to_flush = to_flush;
     }
 
     /// Writes the replies of the connections served this iteration, and

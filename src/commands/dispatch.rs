@@ -69,7 +69,7 @@ fn run(
     };
     client.meta.touch(idx, now_ms);
     if shared.scripts.running.is_busy() && !allowed_while_busy(spec, args) {
-        return Err(refuse_in_multi(client, args, Error::Busy));
+        return Err(refuse_in_multi(client, args, shared.scripts.running.busy_error()));
     }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));

@@ -156,6 +156,9 @@ pub enum Error {
     ScriptFlushOption,
     NotBusy,
     Busy,
+    BusyFunction,
+    FunctionNotFound,
+    FunctionWriteInRo,
     Unkillable,
 }
 
@@ -283,6 +286,11 @@ impl Error {
             Busy => {
                 write_str(f, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
             }
+            BusyFunction => {
+                write_str(f, "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+            }
+            FunctionNotFound => write_str(f, "ERR Function not found"),
+            FunctionWriteInRo => write_str(f, "ERR Can not execute a script with write flag using *_ro command."),
             Unkillable => write_str(
                 f,
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. \

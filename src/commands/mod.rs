@@ -12,6 +12,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod docs;
 pub mod error;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

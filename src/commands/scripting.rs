@@ -26,7 +26,7 @@ use super::{blocking, dispatch, keys::help, table, CmdResult, CommandSpec, Ctx, 
 use crate::cmd;
 use crate::resp::{Args, Reply};
 
-const EVAL_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 2, movable: true };
+pub(super) const EVAL_KEYS: KeySpec = KeySpec { first: 0, last: 0, step: 0, keynum: 2, movable: true };
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -65,6 +65,8 @@ pub struct ScriptCache {
 #[derive(Default)]
 pub struct Running {
     active: AtomicBool,
+    /// The running code is a library function (FCALL), not a script.
+    function: AtomicBool,
     busy: AtomicBool,
     kill: AtomicBool,
     wrote: AtomicBool,
@@ -72,11 +74,34 @@ pub struct Running {
     threshold_ms: AtomicU64,
     /// The script line the hook saw when it stopped a killed script.
     killed_at: AtomicU64,
+    /// The running function's name and command, for FUNCTION STATS.
+    pub(super) function_call: parking_lot::Mutex<Option<(String, Vec<Vec<u8>>)>>,
 }
 
 impl Running {
     pub fn is_busy(&self) -> bool {
         self.busy.load(Relaxed)
+    }
+
+    /// The running function's name, command and milliseconds so far, when
+    /// it is busy.
+    pub(super) fn busy_function(&self) -> Option<(String, Vec<Vec<u8>>, u64)> {
+        if !self.is_busy() || !self.function.load(Relaxed) {
+            return None;
+        }
+        let (name, command) = self.function_call.lock().clone()?;
+        let elapsed = crate::server::unix_ms().saturating_sub(self.started_ms.load(Relaxed));
+        Some((name, command, elapsed))
+    }
+
+    /// The error for other clients while busy: it names the KILL that
+    /// applies.
+    pub fn busy_error(&self) -> Error {
+        if self.function.load(Relaxed) {
+            Error::BusyFunction
+        } else {
+            Error::Busy
+        }
     }
 
     /// Shutting down: a running script ends at its next hook even if it
@@ -112,7 +137,10 @@ local function frame(e)
   for level = 3, 12 do
     local i = getinfo(level, 'Sl')
     if i == nil then break end
-    if i.source == '@user_script' then e.source, e.line = i.source, i.currentline return e end
+    if i.source == '@user_script' or i.source == '@user_function' then
+      e.source, e.line = i.source, i.currentline
+      return e
+    end
   end
   return e
 end
@@ -138,6 +166,91 @@ local function on_error(e)
   return frame({err = 'ERR ' .. tostring(e)})
 end
 function __kv_run(f) return xpcall(f, on_error) end
+function __kv_call(f, keys, args) return xpcall(function() return f(keys, args) end, on_error) end
+-- FUNCTION LOAD: runs a library's chunk where `redis` is all it sees, and
+-- `redis` has only register_function, log and the LOG_ levels. Returns
+-- the registrations as {name, callback, flags, description} lists, or
+-- nil and the error. Afterwards the chunk's environment reads the
+-- ordinary globals, so the callbacks see the whole `redis` API.
+local FLAGS = {['no-writes'] = 1, ['allow-oom'] = 2, ['allow-stale'] = 4, ['no-cluster'] = 8,
+               ['allow-cross-slot-keys'] = 16}
+local select, pairs, ipairs, type, tostring, pcall, setfenv, setmetatable, error =
+  select, pairs, ipairs, type, tostring, pcall, setfenv, setmetatable, error
+local log = __kv_log
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local function readonly() error('Attempt to modify a readonly table', 2) end
+function __kv_load_library(chunk)
+  local order, seen = {}, {}
+  local api = {LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}
+  function api.log(level, msg) log(level, msg) end
+  function api.register_function(...)
+    local name, callback, flags, description
+    local n = select('#', ...)
+    if n == 1 then
+      local t = ...
+      if type(t) ~= 'table' then
+        error('ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).', 0)
+      end
+      for k, v in pairs(t) do
+        if k == 'function_name' then name = v
+        elseif k == 'callback' then callback = v
+        elseif k == 'flags' then flags = v
+        elseif k == 'description' then description = v
+        else error('ERR unknown argument given to redis.register_function', 0) end
+      end
+      if name == nil then error('ERR redis.register_function must get a function name argument', 0) end
+      if callback == nil then error('ERR redis.register_function must get a callback argument', 0) end
+    elseif n == 2 then
+      name, callback = ...
+      if type(callback) ~= 'function' then
+        error('ERR second argument to redis.register_function must be a function', 0)
+      end
+    else
+      error('ERR wrong number of arguments to redis.register_function', 0)
+    end
+    if type(name) == 'number' then name = tostring(name) end
+    if type(name) ~= 'string' then error('ERR function_name argument given to redis.register_function must be a string', 0) end
+    if type(callback) ~= 'function' then
+      error('ERR callback argument given to redis.register_function must be a function', 0)
+    end
+    if not name:match('^[%w_]+$') then
+      error('ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0)
+    end
+    local mask = 0
+    if flags ~= nil then
+      if type(flags) ~= 'table' then
+        error('ERR flags argument to redis.register_function must be a table representing function flags', 0)
+      end
+      for _, f in ipairs(flags) do
+        local bit = FLAGS[f]
+        if bit == nil then error('ERR unknown flag given', 0) end
+        if mask % (bit * 2) < bit then mask = mask + bit end
+      end
+    end
+    if type(description) == 'number' then description = tostring(description) end
+    if description ~= nil and type(description) ~= 'string' then
+      error('ERR description argument given to redis.register_function must be a string', 0)
+    end
+    if seen[name] then error('ERR Function already exists in the library', 0) end
+    seen[name] = true
+    order[#order + 1] = {name, callback, mask, description}
+  end
+  setmetatable(api, {__index = missing, __newindex = readonly})
+  local env = setmetatable({}, {
+    __index = function(_, name)
+      if name == 'redis' then return api end
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end,
+    __newindex = readonly,
+  })
+  setfenv(chunk, env)
+  local ok, err = pcall(chunk)
+  setmetatable(env, {__index = _G, __newindex = readonly})
+  if not ok then return nil, err end
+  return order
+end
 local allowed = {loadstring = true}
 setmetatable(_G, {
   __index = function(_, name)
@@ -148,16 +261,22 @@ setmetatable(_G, {
 })
 "#;
 
-struct Vm {
-    lua: Lua,
-    /// `__kv_run` and the globals, looked up once.
+pub(super) struct Vm {
+    pub(super) lua: Lua,
+    /// `__kv_run`, `__kv_call`, `__kv_load_library` and the globals,
+    /// looked up once.
     runner: Function,
+    caller: Function,
+    pub(super) library_loader: Function,
     globals: Table,
     /// Lua's `loadstring`, kept from before the sandbox removed it: its
     /// compile errors come back as the raw bytes Redis shows.
-    loader: Function,
+    pub(super) loader: Function,
     compiled: HashMap<String, Function>,
     generation: u64,
+    /// Library functions by name, loaded at `functions_generation`.
+    pub(super) functions: HashMap<String, Function>,
+    pub(super) functions_generation: Option<u64>,
 }
 
 thread_local! {
@@ -211,7 +330,19 @@ impl Vm {
         let (runner, redis): (Function, Table) = (globals.raw_get("__kv_run")?, globals.raw_get("redis")?);
         redis.raw_set("call", lua.create_function(redis_call)?)?;
         redis.raw_set("pcall", lua.create_function(redis_pcall)?)?;
-        Ok(Vm { runner, globals, lua, loader, compiled: HashMap::new(), generation: 0 })
+        let (caller, library_loader) = (globals.raw_get("__kv_call")?, globals.raw_get("__kv_load_library")?);
+        Ok(Vm {
+            runner,
+            caller,
+            library_loader,
+            globals,
+            lua,
+            loader,
+            compiled: HashMap::new(),
+            generation: 0,
+            functions: HashMap::new(),
+            functions_generation: None,
+        })
     }
 }
 
@@ -317,15 +448,7 @@ fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
     if matches!(source, Source::Sha(sha) if sha.len() != 40) {
         return Err(Error::NoScript);
     }
-    let numkeys = args::int(ctx.arg(2))?;
-    if numkeys < 0 {
-        return Err(Error::NegativeNumKeys);
-    }
-    if numkeys as usize > ctx.argc() - 3 {
-        return Err(Error::TooManyNumKeys);
-    }
-    let keys = ctx.args.tail(3).head(numkeys as usize);
-    let argv = ctx.args.tail(3 + numkeys as usize);
+    let (keys, argv) = keys_and_args(ctx)?;
     let mut hex = [0u8; 40];
     let (sha, body) = match source {
         Source::Body(body) => {
@@ -340,10 +463,43 @@ fn run(ctx: &mut Ctx, source: Source, read_only: bool) -> CmdResult {
         }
     };
     let server = ctx.server;
-    let run = |vm: &Vm, function| execute(ctx, vm, function, keys, argv, sha, read_only);
+    let run = |vm: &Vm, function| execute(ctx, vm, Entry::Script(function), keys, argv, sha, read_only);
     let reply = with_function(server, sha, body, run)?;
     ctx.out.buffer().extend_from_slice(&reply);
     Ok(())
+}
+
+/// The keys and the arguments of EVAL and FCALL: `numkeys` (argument 2)
+/// keys from argument 3, then the rest.
+pub(super) fn keys_and_args<'a>(ctx: &Ctx<'a, '_>) -> Result<(Args<'a>, Args<'a>), Error> {
+    let numkeys = args::int(ctx.arg(2))?;
+    if numkeys < 0 {
+        return Err(Error::NegativeNumKeys);
+    }
+    if numkeys as usize > ctx.argc() - 3 {
+        return Err(Error::TooManyNumKeys);
+    }
+    Ok((ctx.args.tail(3).head(numkeys as usize), ctx.args.tail(3 + numkeys as usize)))
+}
+
+/// Calls `f` with this thread's VM, made now if it has none or its
+/// scripts were flushed.
+pub(super) fn with_vm<R>(
+    server: &crate::server::Shared,
+    f: impl FnOnce(&mut Vm) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let cache = &server.scripts;
+    let generation = cache.generation.load(Relaxed);
+    VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
+            let mut vm =
+                Vm::new(cache.running.clone()).map_err(|e| Error::Script(format!("ERR Lua: {e}").into_bytes()))?;
+            vm.generation = generation;
+            *slot = Some(vm);
+        }
+        f(slot.as_mut().expect("made above"))
+    })
 }
 
 /// Calls `f` with this thread's VM and the compiled script `sha`: compiled
@@ -356,16 +512,7 @@ fn with_function<R>(
     f: impl FnOnce(&Vm, Function) -> Result<R, Error>,
 ) -> Result<R, Error> {
     let cache = &server.scripts;
-    let generation = cache.generation.load(Relaxed);
-    VM.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
-            let mut vm =
-                Vm::new(cache.running.clone()).map_err(|e| Error::Script(format!("ERR Lua: {e}").into_bytes()))?;
-            vm.generation = generation;
-            *slot = Some(vm);
-        }
-        let vm = slot.as_mut().expect("made above");
+    with_vm(server, |vm| {
         let function = match vm.compiled.get(sha) {
             Some(f) => f.clone(),
             None => {
@@ -377,7 +524,11 @@ fn with_function<R>(
                         &cached[..]
                     }
                 };
-                let f = compile(vm, body)?;
+                let f = compile(vm, body, "@user_script").map_err(|message| {
+                    let mut text = b"ERR Error compiling script (new function): ".to_vec();
+                    text.extend_from_slice(&message);
+                    Error::Script(text)
+                })?;
                 cache.bodies.write().entry(sha.to_string()).or_insert_with(|| body.into());
                 vm.compiled.insert(sha.to_string(), f.clone());
                 f
@@ -387,31 +538,35 @@ fn with_function<R>(
     })
 }
 
-/// Compiles a script body as `user_script`, with Redis's error text.
-fn compile(vm: &Vm, body: &[u8]) -> Result<Function, Error> {
-    let lua_err = |e: mlua::Error| Error::Script(format!("ERR Lua: {e}").into_bytes());
-    let code = vm.lua.create_string(body).map_err(lua_err)?;
-    let (f, message): (Value, Value) = vm.loader.call((code, "@user_script")).map_err(lua_err)?;
-    match f {
-        Value::Function(f) => Ok(f),
-        _ => {
-            let mut text = b"ERR Error compiling script (new function): ".to_vec();
-            if let Value::String(m) = message {
-                text.extend_from_slice(&m.as_bytes());
-            }
-            Err(Error::Script(text))
-        }
+/// Compiles code as the chunk `name`; a compile error's message bytes
+/// as Lua gives them.
+pub(super) fn compile(vm: &Vm, code: &[u8], name: &str) -> Result<Function, Vec<u8>> {
+    let lua_err = |e: mlua::Error| format!("Lua: {e}").into_bytes();
+    let code = vm.lua.create_string(code).map_err(lua_err)?;
+    let (f, message): (Value, Value) = vm.loader.call((code, name)).map_err(lua_err)?;
+    match (f, message) {
+        (Value::Function(f), _) => Ok(f),
+        (_, Value::String(m)) => Err(m.as_bytes().to_vec()),
+        _ => Err(Vec::new()),
     }
 }
 
-/// Runs a compiled script with every shard locked; the reply as bytes.
-fn execute(
+/// What runs: a script body (KEYS and ARGV are globals) or a library's
+/// function (called with the keys and arguments).
+pub(super) enum Entry {
+    Script(Function),
+    Callback(Function),
+}
+
+/// Runs a script or function with every shard locked; the reply as bytes.
+/// `name` (the SHA-1 or the function's name) goes in error replies.
+pub(super) fn execute(
     ctx: &mut Ctx,
     vm: &Vm,
-    function: Function,
+    entry: Entry,
     keys: Args,
     argv: Args,
-    sha: &str,
+    name: &str,
     read_only: bool,
 ) -> Result<Vec<u8>, Error> {
     let lua_err = |e: mlua::Error| Error::Script(format!("ERR {e}").into_bytes());
@@ -423,8 +578,12 @@ fn execute(
         }
         Ok(t)
     };
-    globals.raw_set("KEYS", list(keys).map_err(lua_err)?).map_err(lua_err)?;
-    globals.raw_set("ARGV", list(argv).map_err(lua_err)?).map_err(lua_err)?;
+    let (keys, argv) = (list(keys).map_err(lua_err)?, list(argv).map_err(lua_err)?);
+    let is_function = matches!(entry, Entry::Callback(_));
+    if !is_function {
+        globals.raw_set("KEYS", keys.clone()).map_err(lua_err)?;
+        globals.raw_set("ARGV", argv.clone()).map_err(lua_err)?;
+    }
     ctx.keys.lock_all();
     let db = ctx.client.db;
     ctx.client.in_exec = true;
@@ -433,12 +592,16 @@ fn execute(
     running.started_ms.store(ctx.now_ms(), Relaxed);
     running.wrote.store(false, Relaxed);
     running.kill.store(false, Relaxed);
+    running.function.store(is_function, Relaxed);
     running.active.store(true, Relaxed);
     let mut state = CallState { ctx, read_only, failed: None };
     let outcome = (|| -> mlua::Result<Vec<u8>> {
         let result: MultiValue = {
             let _current = CurrentCall::set(&mut state);
-            vm.runner.call(function)?
+            match entry {
+                Entry::Script(f) => vm.runner.call(f)?,
+                Entry::Callback(f) => vm.caller.call((f, keys, argv))?,
+            }
         };
         let mut values = result.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
@@ -448,18 +611,19 @@ fn execute(
             to_resp(&value, &mut Reply::new(&mut out), 0);
         } else if running.kill.load(Relaxed) {
             let line = running.killed_at.load(Relaxed);
-            let text = format!("{KILLED} script: {sha}, on @user_script:{line}.");
+            let source = if is_function { "@user_function" } else { "@user_script" };
+            let text = format!("{KILLED} script: {name}, on {source}:{line}.");
             Reply::new(&mut out).error(&text);
         } else if let (Value::Table(t), Some((e, source, line))) = (&value, state.failed.take()) {
             if t.raw_get::<Option<bool>>("kv_call").ok().flatten() == Some(true) {
                 let mut text = e;
-                text.extend_from_slice(format!(" script: {sha}, on {source}:{line}.").as_bytes());
+                text.extend_from_slice(format!(" script: {name}, on {source}:{line}.").as_bytes());
                 Reply::new(&mut out).error_bytes(&text);
             } else {
-                script_error(&value, sha, &mut out);
+                script_error(&value, name, &mut out);
             }
         } else {
-            script_error(&value, sha, &mut out);
+            script_error(&value, name, &mut out);
         }
         Ok(out)
     })();
@@ -651,12 +815,20 @@ fn script_flush(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// SCRIPT KILL: stops a busy script that has not written, at its next
-/// hook. (It reaches the script from the other threads' clients: the
-/// script's own thread is running it.)
+/// hook.
 fn script_kill(ctx: &mut Ctx) -> CmdResult {
+    kill(ctx, false)
+}
+
+/// SCRIPT KILL and FUNCTION KILL: each stops only its own kind; the other
+/// kind's KILL gets the BUSY error that names the right one.
+pub(super) fn kill(ctx: &mut Ctx, function: bool) -> CmdResult {
     let running = &ctx.server.scripts.running;
     if !running.busy.load(Relaxed) {
         return Err(Error::NotBusy);
+    }
+    if running.function.load(Relaxed) != function {
+        return Err(running.busy_error());
     }
     if running.wrote.load(Relaxed) {
         return Err(Error::Unkillable);

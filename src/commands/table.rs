@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -23,6 +23,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         super::multi::COMMANDS,
         super::pubsub::COMMANDS,
         super::scripting::COMMANDS,
+        super::functions::COMMANDS,
         super::server::COMMANDS,
         super::command::COMMANDS,
     ]

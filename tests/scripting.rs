@@ -247,3 +247,29 @@ fn shutdown_nosave_stops_a_busy_script() {
     // Returns once every thread has ended, the script's too.
     s.stop();
 }
+
+/// The bit, cjson, cmsgpack and struct libraries; their full error texts
+/// are compared with Redis in tests/compat/scripting_libs.txt.
+#[test]
+fn lua_libraries() {
+    let s = common::start();
+    let mut c = s.connect();
+    let cases: &[(&str, &str)] = &[
+        ("return bit.band(0xff, 0x0f)", ":15"),
+        ("return bit.tohex(-1)", "\"ffffffff\""),
+        ("return bit.lshift(1, 31)", ":-2147483648"),
+        ("return cjson.encode({1, 'a/b', {x=true}})", "\"[1,\\\"a\\\\/b\\\",{\\\"x\\\":true}]\""),
+        ("return cjson.decode('[10,\"s\",{\"k\":[2]}]')[3].k[1]", ":2"),
+        ("return cjson.decode('{\"a\":null}').a == cjson.null and 1 or 0", ":1"),
+        ("return cmsgpack.unpack(cmsgpack.pack({1, 'two', {k = 300}}))[3].k", ":300"),
+        ("return #cmsgpack.pack(65536)", ":5"),
+        ("return {struct.unpack('>I2 s', struct.pack('>I2 s', 513, 'hi'))}", "[:513, \"hi\", :6]"),
+        ("return struct.size('<i4 d')", ":12"),
+        ("local ok, e = pcall(cjson.decode, '[1,') return e", "\"Expected value but found T_END at character 4\""),
+    ];
+    for (script, want) in cases {
+        assert_eq!(c.cmd(&["EVAL", script, "0"]), *want, "{script}");
+    }
+    let failed = c.cmd(&["EVAL", "return cjson.decode('x')", "0"]);
+    assert!(failed.starts_with("-ERR user_script:1: Expected value but found invalid token at character 1 script: "));
+}

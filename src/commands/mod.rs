@@ -17,6 +17,8 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+mod lua_libs;
+mod lua_pack;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;

@@ -156,17 +156,39 @@ function redis.set_repl(v) end
 function redis.replicate_commands() return true end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+local CALL_FAILED, error_text = __kv_call_failed, __kv_error_text
 local function on_error(e)
   if type(e) == 'table' then
     if e.source == nil then frame(e) end
     return e
   end
-  -- A failed redis.call: its error waits on the Rust side.
-  if type(e) == 'userdata' then return {kv_call = true} end
+  -- A failed redis.call: its error waits on the Rust side. Other Rust
+  -- errors (the bit, cjson, cmsgpack and struct libraries) are messages.
+  if type(e) == 'userdata' then
+    local text = error_text(e)
+    if text == CALL_FAILED then return {kv_call = true} end
+    return frame({err = 'ERR ' .. text})
+  end
   return frame({err = 'ERR ' .. tostring(e)})
 end
-function __kv_run(f) return xpcall(f, on_error) end
-function __kv_call(f, keys, args) return xpcall(function() return f(keys, args) end, on_error) end
+local raw_pcall, raw_xpcall = pcall, xpcall
+function __kv_run(f) return raw_xpcall(f, on_error) end
+function __kv_call(f, keys, args) return raw_xpcall(function() return f(keys, args) end, on_error) end
+-- pcall and xpcall hand scripts the libraries' errors as strings, as the
+-- C libraries raise them in Redis.
+local function as_text(e)
+  if type(e) == 'userdata' then
+    local text = error_text(e)
+    if text ~= CALL_FAILED then return text end
+  end
+  return e
+end
+local function converted(ok, ...)
+  if ok then return ok, ... end
+  return ok, as_text((...))
+end
+function pcall(f, ...) return converted(raw_pcall(f, ...)) end
+function xpcall(f, handler) return raw_xpcall(f, function(e) return handler(as_text(e)) end) end
 -- FUNCTION LOAD: runs a library's chunk where `redis` is all it sees, and
 -- `redis` has only register_function, log and the LOG_ levels. Returns
 -- the registrations as {name, callback, flags, description} lists, or
@@ -309,6 +331,9 @@ impl Vm {
                 Ok(())
             })?,
         )?;
+        super::lua_libs::install(&lua)?;
+        globals.raw_set("__kv_call_failed", CALL_FAILED)?;
+        globals.raw_set("__kv_error_text", lua.create_function(|_, e: Value| Ok(error_text(&e)))?)?;
         lua.load(PRELUDE).set_name("=prelude").exec()?;
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
             if !running.active.load(Relaxed) {
@@ -396,6 +421,27 @@ fn with_current<R>(f: impl FnOnce(&mut CallState) -> mlua::Result<R>) -> mlua::R
     result
 }
 
+/// The message of an error a Rust function raised (Lua sees it as
+/// userdata): the innermost runtime error's text, without mlua's
+/// decoration.
+fn error_text(e: &Value) -> String {
+    let Value::Error(e) = e else {
+        return String::new();
+    };
+    let mut e: &mlua::Error = e;
+    while let mlua::Error::CallbackError { cause, .. } = e {
+        e = cause;
+    }
+    match e {
+        mlua::Error::RuntimeError(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What a failed `redis.call` raises; the runner then takes the command's
+/// error from the call state.
+const CALL_FAILED: &str = "redis.call failed";
+
 /// `redis.call`: a command's error is raised, and kept (with the script
 /// line that called) for the reply.
 fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
@@ -407,7 +453,7 @@ fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
             (d.source().source.map(|s| s.into_owned()).unwrap_or_default(), d.curr_line() as i64)
         });
         state.failed = Some((e.as_bytes().to_vec(), source, line));
-        Err(mlua::Error::runtime("redis.call failed"))
+        Err(mlua::Error::runtime(CALL_FAILED))
     })
 }
 

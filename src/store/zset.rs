@@ -331,15 +331,24 @@ pub fn format_score(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         return (v as i64).to_string();
     }
-    // 17 significant digits, correctly rounded, then %g's choice of form.
-    let sci = format!("{v:.16e}");
+    format_general(v, 17)
+}
+
+/// `%.<digits>g` of a finite number: `digits` significant digits, correctly
+/// rounded, fixed or scientific as %g chooses, trailing zeros dropped.
+pub fn format_general(v: f64, digits: usize) -> String {
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{v:.*e}", digits - 1);
     let (mantissa, exp) = sci.split_once('e').expect("scientific form");
     let exp: i32 = exp.parse().expect("exponent");
-    if !(-4..17).contains(&exp) {
-        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+    if exp < -4 || exp >= digits as i32 {
+        let mantissa =
+            if mantissa.contains('.') { mantissa.trim_end_matches('0').trim_end_matches('.') } else { mantissa };
         return format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
-    let fixed = format!("{v:.*}", (16 - exp) as usize);
+    let fixed = format!("{v:.*}", (digits as i32 - 1 - exp) as usize);
     if fixed.contains('.') {
         fixed.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {

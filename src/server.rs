@@ -200,6 +200,11 @@ pub fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// Event-loop thread stacks: room for script libraries that recurse once
+/// per nesting level (cjson to 1000 levels, cmsgpack to 2000), even in a
+/// debug build. Only the pages a thread touches are allocated.
+const LOOP_STACK: usize = 64 << 20;
+
 /// A running server.
 pub struct Server {
     shared: Arc<Shared>,
@@ -286,6 +291,7 @@ impl Server {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;
             let handle = std::thread::Builder::new()
                 .name(format!("kvstore-loop-{i}"))
+                .stack_size(LOOP_STACK)
                 .spawn(move || ev.run())
                 .map_err(|e| StartError(e.to_string()))?;
             handles.push(handle);

@@ -273,3 +273,23 @@ fn lua_libraries() {
     let failed = c.cmd(&["EVAL", "return cjson.decode('x')", "0"]);
     assert!(failed.starts_with("-ERR user_script:1: Expected value but found invalid token at character 1 script: "));
 }
+
+/// Deep nesting in library input is refused or handled, never a crash.
+#[test]
+fn lua_libraries_deep_nesting() {
+    let s = common::start();
+    let mut c = s.connect();
+    let deep_json = "return cjson.decode(string.rep('[', 1001))";
+    assert!(c
+        .cmd(&["EVAL", deep_json, "0"])
+        .starts_with("-ERR user_script:1: Found too many nested data structures (1001)"));
+    let nested_json = "return #cjson.encode(cjson.decode(string.rep('[', 999) .. string.rep(']', 999)))";
+    assert_eq!(c.cmd(&["EVAL", nested_json, "0"]), ":1998");
+    let deep_pack = "return #{cmsgpack.unpack(string.rep('\\145', 100000) .. '\\1')}";
+    assert!(c.cmd(&["EVAL", deep_pack, "0"]).starts_with("-ERR user_script:1: stack overflow"));
+    let nested_pack = "return #{cmsgpack.unpack(string.rep('\\145', 1500) .. '\\1')}";
+    assert_eq!(c.cmd(&["EVAL", nested_pack, "0"]), ":1");
+    let deep_table = "local t = {} local c = t for i = 1, 1100 do c[1] = {} c = c[1] end return #cmsgpack.pack(t)";
+    assert_eq!(c.cmd(&["EVAL", deep_table, "0"]), ":17");
+    assert_eq!(c.q("PING"), "+PONG");
+}

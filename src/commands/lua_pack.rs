@@ -36,10 +36,7 @@ pub(super) fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
             let mut at = 0;
             let mut values = MultiValue::new();
             while at < bytes.len() {
-                match unpack_value(lua, &bytes, &mut at)? {
-                    Ok(v) => values.push_back(v),
-                    Err(e) => return fail(lua, e),
-                }
+                values.push_back(unpack_value(lua, &bytes, &mut at, 0)?);
             }
             ok(lua, values)
         })?,
@@ -156,99 +153,79 @@ fn msgpack_array_len(t: &Table) -> mlua::Result<Option<usize>> {
 
 const MISSING: &str = "Missing bytes in input.";
 
-fn take<'b>(bytes: &'b [u8], at: &mut usize, n: usize) -> Result<&'b [u8], &'static str> {
-    let slice = bytes.get(*at..*at + n).ok_or(MISSING)?;
+/// The next `n` bytes, or lua-cmsgpack's error.
+fn take<'b>(lua: &Lua, bytes: &'b [u8], at: &mut usize, n: usize) -> mlua::Result<&'b [u8]> {
+    let slice = bytes.get(*at..*at + n).ok_or_else(|| raise(lua, MISSING))?;
     *at += n;
     Ok(slice)
+}
+
+/// A library error as `fail` raises it.
+fn raise(lua: &Lua, message: &str) -> mlua::Error {
+    fail(lua, message).expect_err("fail always raises")
 }
 
 fn be(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64)
 }
 
-/// One MessagePack value; the outer error is Lua's, the inner one the
-/// data's.
-fn unpack_value(lua: &Lua, bytes: &[u8], at: &mut usize) -> mlua::Result<Result<Value, &'static str>> {
-    let read = |n: usize, at: &mut usize| take(bytes, at, n).map(be);
-    let c = match take(bytes, at, 1) {
-        Ok(b) => b[0],
-        Err(e) => return Ok(Err(e)),
+/// Nesting lua-cmsgpack decodes before the Lua stack runs out (Redis's
+/// limit lies between 2000 and 4000 arrays deep).
+const MSGPACK_MAX_DECODE_DEPTH: usize = 2000;
+
+/// One MessagePack value, `depth` containers down.
+fn unpack_value(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Value> {
+    let read = |n: usize, at: &mut usize| take(lua, bytes, at, n).map(be);
+    let string = |len: u64, at: &mut usize| -> mlua::Result<Value> {
+        Ok(Value::String(lua.create_string(take(lua, bytes, at, len as usize)?)?))
     };
-    let string = |len: Result<u64, &'static str>, at: &mut usize| -> mlua::Result<Result<Value, &'static str>> {
-        match len.and_then(|len| take(bytes, at, len as usize)) {
-            Ok(s) => Ok(Ok(Value::String(lua.create_string(s)?))),
-            Err(e) => Ok(Err(e)),
-        }
-    };
-    let number =
-        |v: Result<f64, &'static str>| -> mlua::Result<Result<Value, &'static str>> { Ok(v.map(Value::Number)) };
-    match c {
-        0x00..=0x7f => number(Ok(c as f64)),
-        0xe0..=0xff => number(Ok(c as i8 as f64)),
-        0xa0..=0xbf => string(Ok((c & 0x1f) as u64), at),
-        0xc0 => Ok(Ok(Value::Nil)),
-        0xc2 => Ok(Ok(Value::Boolean(false))),
-        0xc3 => Ok(Ok(Value::Boolean(true))),
-        0xc4 | 0xd9 => string(read(1, at), at),
-        0xc5 | 0xda => string(read(2, at), at),
-        0xc6 | 0xdb => string(read(4, at), at),
-        0xca => number(read(4, at).map(|b| f32::from_bits(b as u32) as f64)),
-        0xcb => number(read(8, at).map(f64::from_bits)),
-        0xcc => number(read(1, at).map(|b| b as f64)),
-        0xcd => number(read(2, at).map(|b| b as f64)),
-        0xce => number(read(4, at).map(|b| b as f64)),
-        0xcf => number(read(8, at).map(|b| b as f64)),
-        0xd0 => number(read(1, at).map(|b| b as u8 as i8 as f64)),
-        0xd1 => number(read(2, at).map(|b| b as u16 as i16 as f64)),
-        0xd2 => number(read(4, at).map(|b| b as u32 as i32 as f64)),
-        0xd3 => number(read(8, at).map(|b| b as i64 as f64)),
-        0x90..=0x9f | 0xdc | 0xdd => {
+    let c = take(lua, bytes, at, 1)?[0];
+    Ok(match c {
+        0x00..=0x7f => Value::Number(c as f64),
+        0xe0..=0xff => Value::Number(c as i8 as f64),
+        0xa0..=0xbf => string((c & 0x1f) as u64, at)?,
+        0xc0 => Value::Nil,
+        0xc2 => Value::Boolean(false),
+        0xc3 => Value::Boolean(true),
+        0xc4 | 0xd9 => string(read(1, at)?, at)?,
+        0xc5 | 0xda => string(read(2, at)?, at)?,
+        0xc6 | 0xdb => string(read(4, at)?, at)?,
+        0xca => Value::Number(f32::from_bits(read(4, at)? as u32) as f64),
+        0xcb => Value::Number(f64::from_bits(read(8, at)?)),
+        0xcc => Value::Number(read(1, at)? as f64),
+        0xcd => Value::Number(read(2, at)? as f64),
+        0xce => Value::Number(read(4, at)? as f64),
+        0xcf => Value::Number(read(8, at)? as f64),
+        0xd0 => Value::Number(read(1, at)? as u8 as i8 as f64),
+        0xd1 => Value::Number(read(2, at)? as u16 as i16 as f64),
+        0xd2 => Value::Number(read(4, at)? as u32 as i32 as f64),
+        0xd3 => Value::Number(read(8, at)? as i64 as f64),
+        0x90..=0x9f | 0xdc | 0xdd | 0x80..=0x8f | 0xde | 0xdf => {
             let len = match c {
-                0xdc => read(2, at),
-                0xdd => read(4, at),
-                _ => Ok((c & 0x0f) as u64),
+                0xdc | 0xde => read(2, at)?,
+                0xdd | 0xdf => read(4, at)?,
+                _ => (c & 0x0f) as u64,
             };
-            let len = match len {
-                Ok(len) => len,
-                Err(e) => return Ok(Err(e)),
-            };
+            let is_map = matches!(c, 0x80..=0x8f | 0xde | 0xdf);
+            if depth >= MSGPACK_MAX_DECODE_DEPTH {
+                let function = if is_map { "mp_decode_to_lua_hash" } else { "mp_decode_to_lua_array" };
+                return Err(raise(lua, &format!("stack overflow (in function {function})")));
+            }
             let t = lua.create_table()?;
             for i in 1..=len {
-                match unpack_value(lua, bytes, at)? {
-                    Ok(v) => t.raw_set(i, v)?,
-                    Err(e) => return Ok(Err(e)),
+                if is_map {
+                    let (k, v) = (unpack_value(lua, bytes, at, depth + 1)?, unpack_value(lua, bytes, at, depth + 1)?);
+                    if !k.is_nil() {
+                        t.raw_set(k, v)?;
+                    }
+                } else {
+                    t.raw_set(i, unpack_value(lua, bytes, at, depth + 1)?)?;
                 }
             }
-            Ok(Ok(Value::Table(t)))
+            Value::Table(t)
         }
-        0x80..=0x8f | 0xde | 0xdf => {
-            let len = match c {
-                0xde => read(2, at),
-                0xdf => read(4, at),
-                _ => Ok((c & 0x0f) as u64),
-            };
-            let len = match len {
-                Ok(len) => len,
-                Err(e) => return Ok(Err(e)),
-            };
-            let t = lua.create_table()?;
-            for _ in 0..len {
-                let k = match unpack_value(lua, bytes, at)? {
-                    Ok(k) => k,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let v = match unpack_value(lua, bytes, at)? {
-                    Ok(v) => v,
-                    Err(e) => return Ok(Err(e)),
-                };
-                if !k.is_nil() {
-                    t.raw_set(k, v)?;
-                }
-            }
-            Ok(Ok(Value::Table(t)))
-        }
-        _ => Ok(Err("Bad data format in input.")),
-    }
+        _ => return Err(raise(lua, "Bad data format in input.")),
+    })
 }
 
 // --- struct ------------------------------------------------------------------

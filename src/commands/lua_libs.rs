@@ -5,7 +5,7 @@
 //! Each library function is a Rust function; its errors carry the calling
 //! script's chunk and line, as the C libraries' do in Redis.
 
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use mlua::{IntoLuaMulti, LightUserData, Lua, MultiValue, Table, Value};
 
 use crate::store::zset::format_general;
 
@@ -136,11 +136,162 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
 
 // --- cjson -------------------------------------------------------------------
 
-const MAX_DEPTH: usize = 1000;
+/// cjson's settings, which its setter functions change for the rest of
+/// the VM's life (Redis keeps them until SCRIPT FLUSH; here each thread's
+/// VM has its own, as each has its own Lua state).
+#[derive(Clone, Copy)]
+struct CjsonConfig {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    precision: usize,
+    sparse_convert: bool,
+    sparse_ratio: usize,
+    sparse_safe: usize,
+    /// 0 off, 1 on, 2 "null".
+    encode_invalid: u8,
+    decode_invalid: bool,
+    keep_buffer: bool,
+}
+
+const CJSON_DEFAULTS: CjsonConfig = CjsonConfig {
+    encode_max_depth: 1000,
+    decode_max_depth: 1000,
+    precision: 14,
+    sparse_convert: false,
+    sparse_ratio: 2,
+    sparse_safe: 10,
+    encode_invalid: 0,
+    decode_invalid: true,
+    keep_buffer: true,
+};
+
+thread_local! {
+    static CJSON: std::cell::Cell<CjsonConfig> = const { std::cell::Cell::new(CJSON_DEFAULTS) };
+}
+
+fn cjson_config() -> CjsonConfig {
+    CJSON.with(|c| c.get())
+}
+
+/// A cjson setting's integer argument: unchanged when absent.
+fn int_setting(args: &[Value], n: usize, func: &str, min: usize, max: usize) -> Result<Option<usize>, String> {
+    if args.get(n - 1).is_none_or(|v| v.is_nil()) {
+        return Ok(None);
+    }
+    match check_number(args, n, func) {
+        Ok(v) if v.fract() == 0.0 && v >= min as f64 && v <= max as f64 => Ok(Some(v as usize)),
+        _ => Err(format!("bad argument #{n} to '{func}' (expected integer between {min} and {max})")),
+    }
+}
+
+/// A cjson on/off setting (`true`/`false` or "on"/"off"; "null" where
+/// `null_ok`): 0 off, 1 on, 2 null; unchanged when absent.
+fn enum_setting(args: &[Value], n: usize, func: &str, null_ok: bool) -> Result<Option<u8>, String> {
+    match args.get(n - 1) {
+        None | Some(Value::Nil) => Ok(None),
+        Some(Value::Boolean(b)) => Ok(Some(*b as u8)),
+        Some(Value::String(s)) => match &*s.as_bytes() {
+            b"off" => Ok(Some(0)),
+            b"on" => Ok(Some(1)),
+            b"null" if null_ok => Ok(Some(2)),
+            other => {
+                Err(format!("bad argument #{n} to '{func}' (invalid option '{}')", String::from_utf8_lossy(other)))
+            }
+        },
+        Some(v) => Err(format!("bad argument #{n} to '{func}' (string expected, got {})", type_name(v))),
+    }
+}
+
+fn enum_value(lua: &Lua, v: u8) -> mlua::Result<Value> {
+    Ok(match v {
+        0 => Value::Boolean(false),
+        1 => Value::Boolean(true),
+        _ => Value::String(lua.create_string("null")?),
+    })
+}
+
+/// The setter functions: each changes its setting when given arguments
+/// and returns the settings as they now are.
+fn cjson_settings(lua: &Lua, t: &Table) -> mlua::Result<()> {
+    fn setter(
+        lua: &Lua,
+        args: MultiValue,
+        f: fn(&Lua, &[Value], &mut CjsonConfig) -> Result<MultiValue, String>,
+    ) -> Outcome {
+        let args: Vec<Value> = args.into_iter().collect();
+        let mut config = cjson_config();
+        match f(lua, &args, &mut config) {
+            Ok(values) => {
+                CJSON.with(|c| c.set(config));
+                Ok(values)
+            }
+            Err(e) => fail(lua, e),
+        }
+    }
+    macro_rules! set {
+        ($name:literal, $f:expr) => {
+            t.set($name, create(lua, |lua, args| setter(lua, args, $f))?)?
+        };
+    }
+    const MAX: usize = i32::MAX as usize;
+    set!("encode_max_depth", |lua, a, c| {
+        if let Some(n) = int_setting(a, 1, "encode_max_depth", 1, MAX)? {
+            c.encode_max_depth = n;
+        }
+        (c.encode_max_depth as f64).into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    set!("decode_max_depth", |lua, a, c| {
+        if let Some(n) = int_setting(a, 1, "decode_max_depth", 1, MAX)? {
+            c.decode_max_depth = n;
+        }
+        (c.decode_max_depth as f64).into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    set!("encode_number_precision", |lua, a, c| {
+        if let Some(n) = int_setting(a, 1, "encode_number_precision", 1, 14)? {
+            c.precision = n;
+        }
+        (c.precision as f64).into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    set!("encode_sparse_array", |lua, a, c| {
+        if let Some(v) = enum_setting(a, 1, "encode_sparse_array", false)? {
+            c.sparse_convert = v == 1;
+        }
+        if let Some(n) = int_setting(a, 2, "encode_sparse_array", 0, MAX)? {
+            c.sparse_ratio = n;
+        }
+        if let Some(n) = int_setting(a, 3, "encode_sparse_array", 0, MAX)? {
+            c.sparse_safe = n;
+        }
+        (c.sparse_convert, c.sparse_ratio as f64, c.sparse_safe as f64).into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    set!("encode_invalid_numbers", |lua, a, c| {
+        if let Some(v) = enum_setting(a, 1, "encode_invalid_numbers", true)? {
+            c.encode_invalid = v;
+        }
+        enum_value(lua, c.encode_invalid).and_then(|v| v.into_lua_multi(lua)).map_err(|e| e.to_string())
+    });
+    set!("decode_invalid_numbers", |lua, a, c| {
+        if let Some(v) = enum_setting(a, 1, "decode_invalid_numbers", false)? {
+            c.decode_invalid = v == 1;
+        }
+        c.decode_invalid.into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    // Whether cjson keeps its encode buffer between calls: only memory
+    // use depends on it, and this encoder keeps none.
+    set!("encode_keep_buffer", |lua, a, c| {
+        if let Some(v) = enum_setting(a, 1, "encode_keep_buffer", false)? {
+            c.keep_buffer = v == 1;
+        }
+        c.keep_buffer.into_lua_multi(lua).map_err(|e| e.to_string())
+    });
+    Ok(())
+}
 
 fn cjson(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    CJSON.with(|c| c.set(CJSON_DEFAULTS));
     t.set("null", Value::LightUserData(LightUserData(std::ptr::null_mut())))?;
+    cjson_settings(lua, &t)?;
     t.set(
         "encode",
         create(lua, |lua, args| {
@@ -191,10 +342,17 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn encode_number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+    let config = cjson_config();
     if !n.is_finite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        match config.encode_invalid {
+            0 => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+            2 => out.extend_from_slice(b"null"),
+            _ if n.is_nan() => out.extend_from_slice(b"nan"),
+            _ => out.extend_from_slice(if n > 0.0 { b"inf" } else { b"-inf" }),
+        }
+        return Ok(());
     }
-    out.extend_from_slice(format_general(n, 14).as_bytes());
+    out.extend_from_slice(format_general(n, config.precision).as_bytes());
     Ok(())
 }
 
@@ -226,7 +384,7 @@ fn encode(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> 
         Value::Number(n) => encode_number(*n, out)?,
         Value::String(s) => encode_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth + 1 > MAX_DEPTH {
+            if depth + 1 > cjson_config().encode_max_depth {
                 return Err(format!("Cannot serialise, excessive nesting ({})", depth + 1));
             }
             encode_table(t, out, depth + 1)?;
@@ -253,7 +411,11 @@ fn array_length(t: &Table) -> Result<Option<usize>, String> {
         max = max.max(n as usize);
         items += 1;
     }
-    if max > items * 2 && max > 10 {
+    let config = cjson_config();
+    if config.sparse_ratio > 0 && max > items * config.sparse_ratio && max > config.sparse_safe {
+        if config.sparse_convert {
+            return Ok(None);
+        }
         return Err("Cannot serialise table: excessively sparse array".into());
     }
     Ok(Some(max))
@@ -340,6 +502,66 @@ impl Token {
     }
 }
 
+/// Whether a number's text is hexadecimal (after an optional sign).
+fn is_hex(s: &[u8]) -> bool {
+    let s = s.strip_prefix(b"-").or_else(|| s.strip_prefix(b"+")).unwrap_or(s);
+    s.len() > 1 && s[0] == b'0' && (s[1] | 0x20) == b'x'
+}
+
+/// The number at the start of `s` and its length, as C's strtod reads
+/// it: decimal with an exponent, hexadecimal, `inf`, `infinity` or `nan`.
+fn strtod(s: &[u8]) -> Option<(f64, usize)> {
+    let mut i = 0;
+    let negative = matches!(s.first(), Some(b'-'));
+    if matches!(s.first(), Some(b'-' | b'+')) {
+        i = 1;
+    }
+    let sign = if negative { -1.0 } else { 1.0 };
+    let rest = &s[i..];
+    let starts = |word: &str| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word.as_bytes());
+    if starts("infinity") {
+        return Some((sign * f64::INFINITY, i + 8));
+    }
+    if starts("inf") {
+        return Some((sign * f64::INFINITY, i + 3));
+    }
+    if starts("nan") {
+        return Some((f64::NAN, i + 3));
+    }
+    if is_hex(rest) {
+        let digits = rest[2..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        if digits == 0 {
+            return Some((0.0, i + 1));
+        }
+        let text = std::str::from_utf8(&rest[2..2 + digits]).ok()?;
+        let v = text.bytes().fold(0.0f64, |acc, d| acc * 16.0 + (d as char).to_digit(16).unwrap_or(0) as f64);
+        return Some((sign * v, i + 2 + digits));
+    }
+    let digits = |from: usize| s[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let int = digits(i);
+    let mut end = i + int;
+    let mut frac = 0;
+    if s.get(end) == Some(&b'.') {
+        frac = digits(end + 1);
+        end += 1 + frac;
+    }
+    if int + frac == 0 {
+        return None;
+    }
+    if matches!(s.get(end), Some(b'e' | b'E')) {
+        let mut e = end + 1;
+        if matches!(s.get(e), Some(b'-' | b'+')) {
+            e += 1;
+        }
+        let exp = digits(e);
+        if exp > 0 {
+            end = e + exp;
+        }
+    }
+    let v: f64 = std::str::from_utf8(&s[..end]).ok()?.parse().ok()?;
+    Some((v, end))
+}
+
 struct Decoder<'l, 's> {
     lua: &'l Lua,
     s: &'s [u8],
@@ -384,18 +606,14 @@ impl Decoder<'_, '_> {
                 return simple(t);
             }
         }
-        if c == b'-' || c.is_ascii_digit() {
-            let end = self.s[self.at..]
-                .iter()
-                .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                .map_or(self.s.len(), |p| self.at + p);
-            let text = std::str::from_utf8(&self.s[self.at..end]).unwrap_or("");
-            return match text.parse::<f64>() {
-                Ok(n) => {
-                    self.at = end;
+        let invalid_ok = cjson_config().decode_invalid;
+        if c == b'-' || c == b'+' || c.is_ascii_digit() || (invalid_ok && matches!(c, b'i' | b'I' | b'n' | b'N')) {
+            return match strtod(&self.s[self.at..]) {
+                Some((n, len)) if invalid_ok || (n.is_finite() && !is_hex(&self.s[self.at..])) => {
+                    self.at += len;
                     simple(Token::Number(n))
                 }
-                Err(_) => simple(Token::Error("invalid number")),
+                _ => simple(Token::Error("invalid number")),
             };
         }
         simple(Token::Error("invalid token"))
@@ -476,7 +694,7 @@ impl Decoder<'_, '_> {
             Token::Number(n) => Value::Number(n),
             Token::Boolean(b) => Value::Boolean(b),
             Token::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
-            Token::ObjBegin | Token::ArrBegin if depth + 1 > MAX_DEPTH => {
+            Token::ObjBegin | Token::ArrBegin if depth + 1 > cjson_config().decode_max_depth => {
                 return Err(format!("Found too many nested data structures ({}) at character {at}", depth + 1));
             }
             Token::ObjBegin => {

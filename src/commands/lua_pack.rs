@@ -25,23 +25,52 @@ pub(super) fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
             ok(lua, lua.create_string(&out)?)
         })?,
     )?;
-    t.set(
-        "unpack",
-        create(lua, |lua, args| {
-            let args: Vec<Value> = args.into_iter().collect();
-            let bytes = match check_string(lua, &args, 1, "unpack") {
-                Ok(b) => b,
-                Err(e) => return fail(lua, e),
-            };
-            let mut at = 0;
-            let mut values = MultiValue::new();
-            while at < bytes.len() {
-                values.push_back(unpack_value(lua, &bytes, &mut at, 0)?);
-            }
-            ok(lua, values)
-        })?,
-    )?;
+    t.set("unpack", create(lua, |lua, args| unpack_full(lua, args, "unpack", false))?)?;
+    t.set("unpack_one", create(lua, |lua, args| unpack_full(lua, args, "unpack_one", true))?)?;
+    t.set("unpack_limit", create(lua, |lua, args| unpack_full(lua, args, "unpack_limit", true))?)?;
     Ok(t)
+}
+
+/// unpack(s), unpack_one(s [offset]) and unpack_limit(s limit [offset]):
+/// the values from byte `offset` on (at most `limit` of them, when it is
+/// above 0); with a limit, first the offset after them, or -1 at the end.
+fn unpack_full(lua: &Lua, args: MultiValue, func: &str, limited: bool) -> Outcome {
+    let args: Vec<Value> = args.into_iter().collect();
+    let bytes = match check_string(lua, &args, 1, func) {
+        Ok(b) => b,
+        Err(e) => return fail(lua, e),
+    };
+    let (limit_at, offset_at) = match func {
+        "unpack_one" => (None, 2),
+        _ => (Some(2), 3),
+    };
+    let number_arg = |n: usize| -> Result<f64, String> {
+        if args.get(n - 1).is_none_or(|v| v.is_nil()) {
+            return Ok(0.0);
+        }
+        check_number(&args, n, func)
+    };
+    let (limit, offset) = match (limit_at.map(number_arg).transpose(), number_arg(offset_at)) {
+        (Ok(l), Ok(o)) => (l.map_or(limited as i64, |l| l as i64), o as i64),
+        (Err(e), _) | (_, Err(e)) => return fail(lua, e),
+    };
+    if limit < 0 || offset < 0 {
+        return fail(lua, format!("Invalid request to unpack with offset of {offset} and limit of {limit}."));
+    }
+    let (limit, offset) = (limit as usize, offset as usize);
+    if offset > bytes.len() {
+        return fail(lua, format!("Start offset {offset} greater than input length {}.", bytes.len()));
+    }
+    let mut at = offset;
+    let mut values = MultiValue::new();
+    while at < bytes.len() && (limit == 0 || values.len() < limit) {
+        values.push_back(unpack_value(lua, &bytes, &mut at, 0)?);
+    }
+    if limit > 0 {
+        let next = if at == bytes.len() { -1.0 } else { at as f64 };
+        values.push_front(Value::Number(next));
+    }
+    ok(lua, values)
 }
 
 fn pack_int(n: i64, out: &mut Vec<u8>) {

@@ -103,3 +103,15 @@ fn busy_functions() {
     assert_eq!(free.q("PING"), "+PONG");
     admin.cmd(&["FUNCTION", "FLUSH"]);
 }
+
+/// A library that never finishes loading is stopped at FUNCTION LOAD's
+/// time limit; its thread goes on serving.
+#[test]
+fn function_load_times_out() {
+    let s = common::start();
+    let mut c = s.connect();
+    let spin = "#!lua name=spinload\nwhile true do end";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", spin]), "-ERR Error registering functions: ERR FUNCTION LOAD timeout");
+    assert_eq!(c.q("FUNCTION LIST LIBRARYNAME spinload"), "[]");
+    assert_eq!(c.q("PING"), "+PONG");
+}

@@ -124,7 +124,8 @@ fn load_into(vm: &Vm, body: &[u8]) -> Result<Vec<(FunctionInfo, Function)>, Erro
     };
     let chunk = scripting::compile(vm, body, "@user_function").map_err(|m| err(&m, "Error compiling function: "))?;
     let lua_err = |e: mlua::Error| err(e.to_string().as_bytes(), "Error registering functions: ");
-    let (list, message): (Value, Value) = vm.library_loader.call(chunk).map_err(lua_err)?;
+    let (list, message): (Value, Value) =
+        scripting::with_load_deadline(|| vm.library_loader.call(chunk)).map_err(lua_err)?;
     let Value::Table(list) = list else {
         let text = match message {
             Value::String(s) => {
@@ -133,6 +134,15 @@ fn load_into(vm: &Vm, body: &[u8]) -> Result<Vec<(FunctionInfo, Function)>, Erro
                     bytes
                 } else {
                     [b"ERR ".as_slice(), &bytes].concat()
+                }
+            }
+            // An error raised from Rust (the load timeout).
+            error @ Value::Error(_) => {
+                let text = scripting::error_text(&error);
+                if text.starts_with("ERR ") {
+                    text.into_bytes()
+                } else {
+                    format!("ERR {text}").into_bytes()
                 }
             }
             _ => b"ERR unknown error".to_vec(),

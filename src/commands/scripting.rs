@@ -303,6 +303,20 @@ pub(super) struct Vm {
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// When the library this thread is loading must be done (unix ms), or
+    /// 0 when it loads none.
+    static LOAD_DEADLINE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How long FUNCTION LOAD lets a library's code run, as Redis does.
+const LOAD_TIMEOUT_MS: u64 = 500;
+
+/// Runs `f` (a library load) under FUNCTION LOAD's time limit.
+pub(super) fn with_load_deadline<R>(f: impl FnOnce() -> R) -> R {
+    LOAD_DEADLINE.with(|d| d.set(crate::server::unix_ms() + LOAD_TIMEOUT_MS));
+    let result = f();
+    LOAD_DEADLINE.with(|d| d.set(0));
+    result
 }
 
 impl Vm {
@@ -336,6 +350,15 @@ impl Vm {
         globals.raw_set("__kv_error_text", lua.create_function(|_, e: Value| Ok(error_text(&e)))?)?;
         lua.load(PRELUDE).set_name("=prelude").exec()?;
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, debug| {
+            // A library loading here (which takes no locks, so a script
+            // may run on another thread meanwhile) has half a second.
+            let deadline = LOAD_DEADLINE.with(Cell::get);
+            if deadline != 0 {
+                if crate::server::unix_ms() > deadline {
+                    return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                }
+                return Ok(VmState::Continue);
+            }
             if !running.active.load(Relaxed) {
                 return Ok(VmState::Continue);
             }
@@ -424,7 +447,7 @@ fn with_current<R>(f: impl FnOnce(&mut CallState) -> mlua::Result<R>) -> mlua::R
 /// The message of an error a Rust function raised (Lua sees it as
 /// userdata): the innermost runtime error's text, without mlua's
 /// decoration.
-fn error_text(e: &Value) -> String {
+pub(super) fn error_text(e: &Value) -> String {
     let Value::Error(e) = e else {
         return String::new();
     };

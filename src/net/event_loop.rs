@@ -80,11 +80,13 @@ pub fn serve_while_busy() {
     if ptr.is_null() {
         return;
     }
-    // SAFETY: `serve` set `ptr` from its `&mut self` just before running a
-    // connection's commands and clears it right after, without touching
-    // `self` in between, so this is the only live reference to the loop
-    // until it is put back below. The running connection is out of
-    // `conns`, and the script's state lives outside the loop.
+    // SAFETY: `EventLoop::run_commands` set `ptr` from its `&mut self`
+    // just before running a connection's commands and clears it right
+    // after, without touching `self` in between (the connection, the
+    // shared state and the stats it passes are not borrowed from it), so
+    // this is the only live reference to the loop until the pointer is
+    // put back below. The running connection is out of `conns`, and the
+    // script's state lives outside the loop.
     let this = unsafe { &mut *ptr };
     this.serve_events_while_busy();
     SERVING.with(|s| s.set(ptr));

@@ -159,6 +159,24 @@ pub enum Error {
     BusyFunction,
     FunctionNotFound,
     FunctionWriteInRo,
+    LibraryMetadataMissing,
+    LibraryMetadataInvalid(String),
+    LibraryNameRepeated,
+    EngineNotFound(String),
+    LibraryNameMissing,
+    LibraryNameInvalid,
+    NoFunctionsRegistered,
+    BadNumberOfKeys,
+    /// FUNCTION LOAD's option; shown up to a NUL (Redis prints it as a C
+    /// string).
+    FunctionLoadOption(Vec<u8>),
+    LibraryExists(String),
+    FunctionExists(String),
+    LibraryNotFound,
+    FunctionFlushOption,
+    LibraryPatternMissing,
+    /// FUNCTION LIST's argument; shown up to a NUL.
+    FunctionListArgument(Vec<u8>),
     Unkillable,
 }
 
@@ -291,6 +309,31 @@ impl Error {
             }
             FunctionNotFound => write_str(f, "ERR Function not found"),
             FunctionWriteInRo => write_str(f, "ERR Can not execute a script with write flag using *_ro command."),
+            LibraryMetadataMissing => write_str(f, "ERR Missing library metadata"),
+            LibraryMetadataInvalid(word) => write!(f, "ERR Invalid metadata value given: {word}"),
+            LibraryNameRepeated => write_str(f, "ERR Invalid metadata value, name argument was given multiple times"),
+            EngineNotFound(engine) => write!(f, "ERR Engine '{engine}' not found"),
+            LibraryNameMissing => write_str(f, "ERR Library name was not given"),
+            LibraryNameInvalid => write_str(
+                f,
+                "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one \
+                 character long",
+            ),
+            NoFunctionsRegistered => write_str(f, "ERR No functions registered"),
+            BadNumberOfKeys => write_str(f, "ERR Bad number of keys provided"),
+            FunctionLoadOption(option) => {
+                write_str(f, "ERR Unknown option given: ")?;
+                f.write_all(option.split(|&b| b == 0).next().unwrap_or_default())
+            }
+            LibraryExists(name) => write!(f, "ERR Library '{name}' already exists"),
+            FunctionExists(name) => write!(f, "ERR Function {name} already exists"),
+            LibraryNotFound => write_str(f, "ERR Library not found"),
+            FunctionFlushOption => write_str(f, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+            LibraryPatternMissing => write_str(f, "ERR library name argument was not given"),
+            FunctionListArgument(arg) => {
+                write_str(f, "ERR Unknown argument ")?;
+                f.write_all(arg.split(|&b| b == 0).next().unwrap_or_default())
+            }
             Unkillable => write_str(
                 f,
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. \

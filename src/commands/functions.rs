@@ -16,7 +16,8 @@ use parking_lot::RwLock;
 use super::args::is;
 use super::flags::*;
 use super::keys::help;
-use super::scripting::{self, Entry, Vm, EVAL_KEYS};
+use super::lua_engine::{self, Entry, Vm};
+use super::scripting::{self, EVAL_KEYS};
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 
@@ -82,9 +83,8 @@ struct Parsed<'a> {
 }
 
 fn parse_library(code: &[u8]) -> Result<Parsed<'_>, Error> {
-    let err = |text: &str| Error::Script(format!("ERR {text}").into_bytes());
     let Some(rest) = code.strip_prefix(b"#!") else {
-        return Err(err("Missing library metadata"));
+        return Err(Error::LibraryMetadataMissing);
     };
     let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
     let line = String::from_utf8_lossy(&rest[..line_end]);
@@ -93,22 +93,20 @@ fn parse_library(code: &[u8]) -> Result<Parsed<'_>, Error> {
     let mut name = None;
     for word in words {
         let Some(value) = word.strip_prefix("name=") else {
-            return Err(err(&format!("Invalid metadata value given: {word}")));
+            return Err(Error::LibraryMetadataInvalid(word.to_string()));
         };
         if name.replace(value).is_some() {
-            return Err(err("Invalid metadata value, name argument was given multiple times"));
+            return Err(Error::LibraryNameRepeated);
         }
     }
     if !engine.eq_ignore_ascii_case("lua") {
-        return Err(err(&format!("Engine '{engine}' not found")));
+        return Err(Error::EngineNotFound(engine.to_string()));
     }
     let Some(name) = name else {
-        return Err(err("Library name was not given"));
+        return Err(Error::LibraryNameMissing);
     };
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(err(
-            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
-        ));
+        return Err(Error::LibraryNameInvalid);
     }
     let mut body = vec![b'\n'];
     body.extend_from_slice(rest.get(line_end + 1..).unwrap_or_default());
@@ -122,10 +120,10 @@ fn load_into(vm: &Vm, body: &[u8]) -> Result<Vec<(FunctionInfo, Function)>, Erro
         out.extend_from_slice(text);
         Error::Script(out)
     };
-    let chunk = scripting::compile(vm, body, "@user_function").map_err(|m| err(&m, "Error compiling function: "))?;
+    let chunk = lua_engine::compile(vm, body, "@user_function").map_err(|m| err(&m, "Error compiling function: "))?;
     let lua_err = |e: mlua::Error| err(e.to_string().as_bytes(), "Error registering functions: ");
     let (list, message): (Value, Value) =
-        scripting::with_load_deadline(|| vm.library_loader.call(chunk)).map_err(lua_err)?;
+        lua_engine::with_load_deadline(|| vm.library_loader.call(chunk)).map_err(lua_err)?;
     let Value::Table(list) = list else {
         let text = match message {
             Value::String(s) => {
@@ -138,7 +136,7 @@ fn load_into(vm: &Vm, body: &[u8]) -> Result<Vec<(FunctionInfo, Function)>, Erro
             }
             // An error raised from Rust (the load timeout).
             error @ Value::Error(_) => {
-                let text = scripting::error_text(&error);
+                let text = lua_engine::error_text(&error);
                 if text.starts_with("ERR ") {
                     text.into_bytes()
                 } else {
@@ -160,7 +158,7 @@ fn load_into(vm: &Vm, body: &[u8]) -> Result<Vec<(FunctionInfo, Function)>, Erro
         out.push((FunctionInfo { name, description, flags }, callback));
     }
     if out.is_empty() {
-        return Err(Error::Script(b"ERR No functions registered".to_vec()));
+        return Err(Error::NoFunctionsRegistered);
     }
     Ok(out)
 }
@@ -200,7 +198,7 @@ fn call(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
         None => return Err(Error::FunctionNotFound),
     };
     if crate::commands::args::int(ctx.arg(2)).is_err() {
-        return Err(Error::Script(b"ERR Bad number of keys provided".to_vec()));
+        return Err(Error::BadNumberOfKeys);
     }
     let (keys, argv) = scripting::keys_and_args(ctx)?;
     let read_only = flags & NO_WRITES != 0;
@@ -210,11 +208,11 @@ fn call(ctx: &mut Ctx, ro_command: bool) -> CmdResult {
     let server = ctx.server;
     let command = ctx.args.iter().map(<[u8]>::to_vec).collect();
     *server.scripts.running.function_call.lock() = Some((name.clone(), command));
-    let reply = scripting::with_vm(server, |vm| {
+    let reply = lua_engine::with_vm(server, |vm| {
         refresh(vm, &server.functions)?;
         // Deleted between the look above and this VM's reload.
         let callback = vm.functions.get(&name).cloned().ok_or(Error::FunctionNotFound)?;
-        scripting::execute(ctx, vm, Entry::Callback(callback), keys, argv, &name, read_only)
+        lua_engine::execute(ctx, vm, Entry::Callback(callback), keys, argv, &name, read_only)
     });
     *server.scripts.running.function_call.lock() = None;
     let reply = reply?;
@@ -227,27 +225,25 @@ fn function_load(ctx: &mut Ctx) -> CmdResult {
     let mut replace = false;
     for option in ctx.args.tail(2).head(ctx.argc() - 3).iter() {
         if !is(option, "replace") {
-            // Redis formats it as a C string: up to a NUL.
-            let shown = option.split(|&b| b == 0).next().unwrap_or_default();
-            return Err(Error::Script([b"ERR Unknown option given: ".as_slice(), shown].concat()));
+            return Err(Error::FunctionLoadOption(option.to_vec()));
         }
         replace = true;
     }
     let parsed = parse_library(ctx.arg(ctx.argc() - 1))?;
     let functions = &ctx.server.functions;
     if !replace && functions.registry.read().libraries.contains_key(&parsed.name) {
-        return Err(Error::Script(format!("ERR Library '{}' already exists", parsed.name).into_bytes()));
+        return Err(Error::LibraryExists(parsed.name.clone()));
     }
     // Loaded here first: its errors, and what it registers.
-    let loaded = scripting::with_vm(ctx.server, |vm| load_into(vm, &parsed.body))?;
+    let loaded = lua_engine::with_vm(ctx.server, |vm| load_into(vm, &parsed.body))?;
     let mut registry = functions.registry.write();
     if !replace && registry.libraries.contains_key(&parsed.name) {
-        return Err(Error::Script(format!("ERR Library '{}' already exists", parsed.name).into_bytes()));
+        return Err(Error::LibraryExists(parsed.name.clone()));
     }
     for (info, _) in &loaded {
         if let Some((owner, _)) = registry.functions.get(&info.name) {
             if *owner != parsed.name {
-                return Err(Error::Script(format!("ERR Function {} already exists", info.name).into_bytes()));
+                return Err(Error::FunctionExists(info.name.clone()));
             }
         }
     }
@@ -272,7 +268,7 @@ fn function_delete(ctx: &mut Ctx) -> CmdResult {
     let functions = &ctx.server.functions;
     let mut registry = functions.registry.write();
     let Some(library) = registry.libraries.remove(&name) else {
-        return Err(Error::Script(b"ERR Library not found".to_vec()));
+        return Err(Error::LibraryNotFound);
     };
     for f in &library.functions {
         registry.functions.remove(&f.name);
@@ -287,7 +283,7 @@ fn function_flush(ctx: &mut Ctx) -> CmdResult {
     match ctx.argc() {
         2 => {}
         3 if is(ctx.arg(2), "async") || is(ctx.arg(2), "sync") => {}
-        3 => return Err(Error::Script(b"ERR FUNCTION FLUSH only supports SYNC|ASYNC option".to_vec())),
+        3 => return Err(Error::FunctionFlushOption),
         _ => return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "FUNCTION" }),
     }
     let functions = &ctx.server.functions;
@@ -307,13 +303,12 @@ fn function_list(ctx: &mut Ctx) -> CmdResult {
             with_code = true;
         } else if is(word, "libraryname") && pattern.is_none() {
             if at + 1 == ctx.argc() {
-                return Err(Error::Script(b"ERR library name argument was not given".to_vec()));
+                return Err(Error::LibraryPatternMissing);
             }
             at += 1;
             pattern = Some(ctx.arg(at));
         } else {
-            let shown = word.split(|&b| b == 0).next().unwrap_or_default();
-            return Err(Error::Script([b"ERR Unknown argument ".as_slice(), shown].concat()));
+            return Err(Error::FunctionListArgument(word.to_vec()));
         }
         at += 1;
     }

@@ -17,6 +17,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod long_double;
+mod lua_engine;
 mod lua_libs;
 mod lua_pack;
 pub mod multi;

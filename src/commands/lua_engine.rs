@@ -200,6 +200,9 @@ function __kv_load_library(chunk)
       if callback == nil then error('ERR redis.register_function must get a callback argument', 0) end
     elseif n == 2 then
       name, callback = ...
+      if type(name) ~= 'string' and type(name) ~= 'number' then
+        error('ERR first argument to redis.register_function must be a string', 0)
+      end
       if type(callback) ~= 'function' then
         error('ERR second argument to redis.register_function must be a function', 0)
       end

@@ -147,7 +147,7 @@ static PARAMS: &[Param] = &[
     },
     Param {
         alias: Some("hash-max-ziplist-entries"),
-        ..p("hash-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "128", true)
+        ..p("hash-max-listpack-entries", Kind::Int { min: 0, max: i64::MAX }, "512", true)
     },
     Param {
         alias: Some("hash-max-ziplist-value"),

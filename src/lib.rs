@@ -16,6 +16,7 @@ pub mod glob;
 pub mod memory;
 pub mod net;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod resp;
 pub mod server;

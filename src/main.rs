@@ -46,12 +46,6 @@ fn main() -> ExitCode {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
     }
-    if !config.get("save").is_empty() {
-        log::warn!(
-            "save points are set ('{}') but snapshots are not written yet: nothing is saved",
-            config.get("save")
-        );
-    }
     let pidfile = config.get("pidfile").to_string();
     let logs_to_file = !config.get("logfile").is_empty();
     // Block SIGINT and SIGTERM before any thread starts, so every thread
@@ -81,10 +75,14 @@ fn main() -> ExitCode {
         }
     }
     let shared = server.shared().clone();
-    std::thread::spawn(move || {
+    std::thread::spawn(move || loop {
         wait_for_signal(&signals);
         log::warn!("Received a shutdown signal, scheduling shutdown...");
-        shared.request_shutdown();
+        // As Redis does, a failed final save keeps the server running.
+        if kvstore::persist::save_for_shutdown(&shared) {
+            shared.request_shutdown();
+            break;
+        }
     });
     server.wait();
     if !pidfile.is_empty() {

@@ -121,6 +121,7 @@ pub struct Shared {
     pub pubsub: crate::pubsub::PubSub,
     pub scripts: crate::commands::scripting::ScriptCache,
     pub functions: crate::commands::functions::Functions,
+    pub persist: crate::persist::Persistence,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -272,6 +273,7 @@ impl Server {
             pubsub: crate::pubsub::PubSub::default(),
             scripts: Default::default(),
             functions: Default::default(),
+            persist: crate::persist::Persistence::new(unix_ms() / 1000),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -286,6 +288,7 @@ impl Server {
                 db.log_events = logged;
             }
         }
+        crate::persist::load_at_startup(&shared).map_err(StartError)?;
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;

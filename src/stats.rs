@@ -22,6 +22,8 @@ pub struct CommandStat {
 /// The counters one event-loop thread keeps.
 pub struct ThreadStats {
     pub commands: AtomicU64,
+    /// Changes to the keyspace (never reset: saves measure from it).
+    pub dirty: AtomicU64,
     pub connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub net_input: AtomicU64,
@@ -33,6 +35,7 @@ impl ThreadStats {
     pub fn new(commands: usize) -> Self {
         ThreadStats {
             commands: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             net_input: AtomicU64::new(0),

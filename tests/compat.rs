@@ -15,8 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kvstore::commands::docs::{self, Arg, ArgType};
 use kvstore::commands::{flags, table};
@@ -140,6 +139,10 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("object freq", "needs an LFU policy"),
     ("randomkey", "may delete a random expired key, so later replies would differ"),
     ("spop", "removes random members, so later replies would differ"),
+    ("save", "writes files into the working directory; tests/persistence.rs"),
+    ("bgsave", "writes files into the working directory; tests/persistence.rs"),
+    ("lastsave", "the time of a save; tests/persistence.rs"),
+    ("dump", "hash-table values serialize in table order; tests/persistence.rs compares payloads by content"),
     (
         "subscribe",
         "one reply per channel, and subscribed mode; tests/pubsub.rs (which passes against the reference too)",
@@ -260,38 +263,8 @@ impl Peer {
 // The two servers.
 // ---------------------------------------------------------------------------
 
-struct Reference {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_reference() -> Reference {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--enable-debug-command", "yes", "--daemonize", "no", "--loglevel", "warning"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/test installs it)");
-    let reference = Reference { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    reference
-}
-
 struct Pair {
-    _reference: Reference,
+    _reference: common::Reference,
     _ours: common::TestServer,
     theirs: Peer,
     mine: Peer,
@@ -318,7 +291,7 @@ fn line_of(args: &[Vec<u8>]) -> String {
 
 impl Pair {
     fn start() -> Pair {
-        let reference = start_reference();
+        let reference = common::Reference::start(&[]);
         let ours = common::start_with(&[("enable-debug-command", "yes")]);
         let theirs = Peer::connect(reference.port);
         let mine = ours.connect_raw();

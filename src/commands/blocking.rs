@@ -109,6 +109,7 @@ fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, ou
             } else {
                 source.touch(key);
             }
+            keys.dirty += 1;
             notify::emit(server, notify::ZSET, if *max { "zpopmax" } else { "zpopmin" }, key, db);
             if emptied {
                 notify::emit(server, notify::GENERIC, "del", key, db);
@@ -235,7 +236,8 @@ fn serve_key(keys: &mut Keys, server: &Shared, db: usize, key: &[u8]) -> bool {
 }
 
 /// Finishes the keys `serve_ready` could not, with every shard locked.
-pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms: u64) {
+/// Returns the changes made (the pops).
+pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms: u64) -> u64 {
     let store = &server.store;
     let mut keys = Keys::new(store, store.lock_all(), 0, now_ms);
     for (db, key) in deferred {
@@ -243,6 +245,7 @@ pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms
     }
     let left = serve_ready(&mut keys, server);
     debug_assert!(left.is_empty(), "with every shard locked nothing is deferred");
+    keys.dirty
 }
 
 /// Removes a finished waiter from the queues of all its keys.

@@ -71,6 +71,9 @@ fn run(
     if shared.scripts.running.is_busy() && !allowed_while_busy(spec, args) {
         return Err(refuse_in_multi(client, args, shared.scripts.running.busy_error()));
     }
+    if (spec.has(super::flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(shared) {
+        return Err(refuse_in_multi(client, args, Error::MisConf));
+    }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
     }
@@ -100,10 +103,14 @@ fn run(
     // Whatever the command made ready goes to blocked clients before
     // anyone else can see it.
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
+    let mut dirty = keys.dirty;
     // The locks go before serving what needs a lock taken out of order.
     drop(keys);
     if !deferred.is_empty() {
-        blocking::serve_deferred(shared, deferred, now_ms);
+        dirty += blocking::serve_deferred(shared, deferred, now_ms);
+    }
+    if dirty > 0 {
+        bump(&stats.dirty, dirty);
     }
     result
 }

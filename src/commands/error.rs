@@ -122,6 +122,21 @@ pub enum Error {
     Unblocked,
     UnblockReason,
     NoShutdownInProgress,
+    /// Redis's bare `ERR` (a SAVE that failed, a fork that failed).
+    Bare,
+    BgsaveInProgress,
+    /// Writes refused after a failed save (stop-writes-on-bgsave-error).
+    MisConf,
+    BusyKey,
+    InvalidTtl,
+    DumpPayload,
+    BadDataFormat,
+    InvalidIdletime,
+    InvalidFreq,
+    /// SHUTDOWN could not save.
+    ShutdownSaveFailed,
+    DebugReloadOption,
+    DebugReloadFailed,
     /// A bug: a handler panicked.
     Internal,
     ProtocolVersionNotInteger,
@@ -394,6 +409,24 @@ impl Error {
             LcsLenAndIdx => write_str(f, "ERR If you want both the length and indexes, please just use IDX."),
             Internal => write_str(f, "ERR internal error"),
             NoShutdownInProgress => write_str(f, "ERR No shutdown in progress."),
+            Bare => write_str(f, "ERR"),
+            BgsaveInProgress => write_str(f, "ERR Background save already in progress"),
+            MisConf => write_str(
+                f,
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. \
+                 Commands that may modify the data set are disabled, because this instance is configured to report \
+                 errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check \
+                 the Redis logs for details about the RDB error.",
+            ),
+            BusyKey => write_str(f, "BUSYKEY Target key name already exists."),
+            InvalidTtl => write_str(f, "ERR Invalid TTL value, must be >= 0"),
+            DumpPayload => write_str(f, "ERR DUMP payload version or checksum are wrong"),
+            BadDataFormat => write_str(f, "ERR Bad data format"),
+            InvalidIdletime => write_str(f, "ERR Invalid IDLETIME value, must be >= 0"),
+            InvalidFreq => write_str(f, "ERR Invalid FREQ value, must be >= 0 and <= 255"),
+            ShutdownSaveFailed => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),
+            DebugReloadOption => write_str(f, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."),
+            DebugReloadFailed => write_str(f, "ERR Error trying to load the RDB dump, check server logs."),
             ProtocolVersionNotInteger => write_str(f, "ERR Protocol version is not an integer or out of range"),
             HelloSyntax(word) => with_name(f, "ERR Syntax error in HELLO option '", word, "'"),
             NoAuthHello => write_str(

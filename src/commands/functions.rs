@@ -74,6 +74,19 @@ pub struct Functions {
     generation: AtomicU64,
 }
 
+impl Functions {
+    /// Every library's code, in name order (what an RDB file stores).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.registry.read().libraries.values().map(|l| l.code.to_vec()).collect()
+    }
+
+    /// Drops every library (before loading a file over them).
+    pub fn clear(&self) {
+        *self.registry.write() = Registry::default();
+        self.generation.fetch_add(1, Relaxed);
+    }
+}
+
 /// A library's code split from its `#!lua name=<name>` first line.
 struct Parsed<'a> {
     name: String,
@@ -229,13 +242,21 @@ fn function_load(ctx: &mut Ctx) -> CmdResult {
         }
         replace = true;
     }
-    let parsed = parse_library(ctx.arg(ctx.argc() - 1))?;
-    let functions = &ctx.server.functions;
+    let name = load_library(ctx.server, ctx.arg(ctx.argc() - 1), replace)?;
+    ctx.out.bulk(name.as_bytes());
+    Ok(())
+}
+
+/// Loads a library's code (FUNCTION LOAD, and libraries in an RDB file):
+/// its name, or Redis's error.
+pub fn load_library(server: &crate::server::Shared, code: &[u8], replace: bool) -> Result<String, Error> {
+    let parsed = parse_library(code)?;
+    let functions = &server.functions;
     if !replace && functions.registry.read().libraries.contains_key(&parsed.name) {
         return Err(Error::LibraryExists(parsed.name.clone()));
     }
     // Loaded here first: its errors, and what it registers.
-    let loaded = lua_engine::with_vm(ctx.server, |vm| load_into(vm, &parsed.body))?;
+    let loaded = lua_engine::with_vm(server, |vm| load_into(vm, &parsed.body))?;
     let mut registry = functions.registry.write();
     if !replace && registry.libraries.contains_key(&parsed.name) {
         return Err(Error::LibraryExists(parsed.name.clone()));
@@ -258,8 +279,7 @@ fn function_load(ctx: &mut Ctx) -> CmdResult {
     }
     registry.libraries.insert(parsed.name.clone(), Library { code: parsed.code.into(), functions: infos });
     functions.generation.fetch_add(1, Relaxed);
-    ctx.out.bulk(parsed.name.as_bytes());
-    Ok(())
+    Ok(parsed.name)
 }
 
 /// FUNCTION DELETE library-name
@@ -286,9 +306,7 @@ fn function_flush(ctx: &mut Ctx) -> CmdResult {
         3 => return Err(Error::FunctionFlushOption),
         _ => return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "FUNCTION" }),
     }
-    let functions = &ctx.server.functions;
-    *functions.registry.write() = Registry::default();
-    functions.generation.fetch_add(1, Relaxed);
+    ctx.server.functions.clear();
     ctx.out.ok();
     Ok(())
 }

@@ -588,11 +588,14 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
     }
 }
 
-/// Frees the old tables in a background thread (ASYNC) or here.
-fn dispose(tables: Vec<crate::store::dict::Dict<Entry>>, lazy: bool) {
+/// Frees the old tables in a background thread (ASYNC) or here; returns
+/// the keys they held.
+fn dispose(tables: Vec<crate::store::dict::Dict<Entry>>, lazy: bool) -> u64 {
+    let keys = tables.iter().map(|t| t.len() as u64).sum();
     if lazy && tables.iter().any(|t| t.len() > 64) {
         std::thread::spawn(move || drop(tables));
     }
+    keys
 }
 
 /// FLUSHDB [ASYNC | SYNC]
@@ -602,7 +605,7 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let old: Vec<_> = (0..ctx.server.store.shard_count())
         .map(|s| ctx.keys.with_shard(s, |shard| shard.dbs[db_index].clear()))
         .collect();
-    dispose(old, lazy);
+    ctx.keys.dirty += dispose(old, lazy);
     ctx.out.ok();
     Ok(())
 }
@@ -612,7 +615,13 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_mode(ctx)?;
     let old: Vec<_> =
         ctx.keys.lock_all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
-    dispose(old, lazy);
+    ctx.keys.dirty += dispose(old, lazy);
+    // As Redis does: a running snapshot is now stale, and with save points
+    // set the empty dataset is saved at once (which covers this change).
+    crate::persist::kill_child(ctx.server);
+    if !ctx.server.config.read().get("save").is_empty() && super::persistence::save_locked(ctx).is_ok() {
+        ctx.keys.dirty = 0;
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -639,6 +648,7 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     for shard in ctx.keys.lock_all() {
         shard.swap_dbs(a as usize, b as usize, now);
     }
+    ctx.keys.dirty += 1;
     // Clients blocked in either database may now find their keys.
     let deferred = blocking::serve_ready(ctx.keys, ctx.server);
     debug_assert!(deferred.is_empty(), "every shard is locked");

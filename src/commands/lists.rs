@@ -97,6 +97,7 @@ fn rpushx(ctx: &mut Ctx) -> CmdResult {
 /// The events of a pop from `key` in database `db`: `lpop` or `rpop`, then
 /// `del` when it emptied the list.
 pub(super) fn notify_pop(server: &Shared, keys: &mut Keys, db: usize, key: &[u8], at: End) {
+    keys.dirty += 1;
     if notify::enabled(server, notify::LIST | notify::GENERIC) {
         notify::emit(server, notify::LIST, if at == End::Left { "lpop" } else { "rpop" }, key, db);
         if keys.db_at(key, db).peek(key).is_none() {
@@ -433,6 +434,7 @@ pub(super) fn move_between(
         End::Right => list.push_back(&element, limits),
     }
     dst_db.touch(dst);
+    keys.dirty += 1;
     // As Redis reports it: the push, then the pop (and its `del`).
     notify::emit(server, notify::LIST, if to == End::Left { "lpush" } else { "rpush" }, dst, db);
     notify_pop(server, keys, db, src, from);

@@ -21,6 +21,7 @@ mod lua_engine;
 mod lua_libs;
 mod lua_pack;
 pub mod multi;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -60,6 +61,7 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 15;
     pub const ALLOW_BUSY: u32 = 1 << 16;
     pub const SENTINEL: u32 = 1 << 17;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -79,6 +81,7 @@ pub mod flags {
         (MAY_REPLICATE, "may_replicate"),
         (SENTINEL, "sentinel"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];
@@ -239,11 +242,14 @@ pub struct Keys<'a> {
     locks: Locked<'a>,
     db: usize,
     pub now_ms: u64,
+    /// Changes made to the keyspace (Redis's `dirty` count) by the
+    /// command and the commands it ran (EXEC, scripts).
+    pub dirty: u64,
 }
 
 impl<'a> Keys<'a> {
     pub fn new(store: &'a Store, locks: Locked<'a>, db: usize, now_ms: u64) -> Self {
-        Keys { store, locks, db, now_ms }
+        Keys { store, locks, db, now_ms, dirty: 0 }
     }
 
     /// The selected database in the shard that holds `key`.
@@ -359,7 +365,10 @@ impl<'a> Ctx<'a, '_> {
 
     /// Publishes a keyspace event on `key` in database `db`, after the
     /// events its lookups logged there (which happened first).
+    /// Every change to the keyspace announces itself here, so this is
+    /// also where changes are counted.
     pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.keys.dirty += 1;
         if !notify::any_enabled(self.server) {
             return;
         }

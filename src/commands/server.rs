@@ -157,29 +157,41 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("lazyfree_pending_objects", "0".into());
         }
         "persistence" => {
+            let p = server.persist.info(server);
+            let secs = |v: Option<u64>| v.map_or("-1".to_string(), |s| s.to_string());
             for (k, v) in [
-                ("loading", "0"),
-                ("async_loading", "0"),
-                ("current_cow_peak", "0"),
-                ("current_cow_size", "0"),
-                ("current_fork_perc", "0.00"),
-                ("current_save_keys_processed", "0"),
-                ("current_save_keys_total", "0"),
-                ("rdb_changes_since_last_save", "0"),
-                ("rdb_bgsave_in_progress", "0"),
-                ("rdb_last_save_time", &(server.started_unix_s()).to_string()),
-                ("rdb_last_bgsave_status", "ok"),
-                ("rdb_last_bgsave_time_sec", "-1"),
-                ("rdb_current_bgsave_time_sec", "-1"),
-                ("aof_enabled", "0"),
-                ("aof_rewrite_in_progress", "0"),
-                ("aof_rewrite_scheduled", "0"),
-                ("aof_last_rewrite_time_sec", "-1"),
-                ("aof_current_rewrite_time_sec", "-1"),
-                ("aof_last_bgrewrite_status", "ok"),
-                ("aof_last_write_status", "ok"),
+                ("loading", "0".to_string()),
+                ("async_loading", "0".into()),
+                ("current_cow_peak", "0".into()),
+                ("current_cow_size", "0".into()),
+                ("current_cow_size_age", "0".into()),
+                ("current_fork_perc", "0.00".into()),
+                ("current_save_keys_processed", "0".into()),
+                ("current_save_keys_total", "0".into()),
+                ("rdb_changes_since_last_save", p.changes.to_string()),
+                ("rdb_bgsave_in_progress", (p.in_progress as u8).to_string()),
+                ("rdb_last_save_time", p.last_save_s.to_string()),
+                ("rdb_last_bgsave_status", if p.last_ok { "ok" } else { "err" }.into()),
+                ("rdb_last_bgsave_time_sec", secs(p.last_bgsave_secs)),
+                ("rdb_current_bgsave_time_sec", secs(p.current_secs)),
+                ("rdb_saves", p.saves.to_string()),
+                ("rdb_last_cow_size", p.last_cow.to_string()),
+                ("rdb_last_load_keys_expired", p.loaded_expired.to_string()),
+                ("rdb_last_load_keys_loaded", p.loaded_keys.to_string()),
+                ("aof_enabled", "0".into()),
+                ("aof_rewrite_in_progress", "0".into()),
+                ("aof_rewrite_scheduled", "0".into()),
+                ("aof_last_rewrite_time_sec", "-1".into()),
+                ("aof_current_rewrite_time_sec", "-1".into()),
+                ("aof_last_bgrewrite_status", "ok".into()),
+                ("aof_rewrites", "0".into()),
+                ("aof_rewrites_consecutive_failures", "0".into()),
+                ("aof_last_write_status", "ok".into()),
+                ("aof_last_cow_size", "0".into()),
+                ("module_fork_in_progress", "0".into()),
+                ("module_fork_last_cow_size", "0".into()),
             ] {
-                field(k, v.to_string());
+                field(k, v);
             }
         }
         "stats" => {
@@ -359,8 +371,10 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         })?;
         seen.push(name);
     }
-    if let Err(e) = crate::server::change_dir(updated.dir()) {
-        return Err(Error::ConfigSetFailed { name: "dir".into(), reason: e.to_string() });
+    if seen.iter().any(|n| n == "dir") {
+        if let Err(e) = crate::server::change_dir(updated.dir()) {
+            return Err(Error::ConfigSetFailed { name: "dir".into(), reason: e.to_string() });
+        }
     }
     ctx.server.hot.refresh(&updated);
     *ctx.server.config.write() = updated;
@@ -448,21 +462,40 @@ fn time(ctx: &mut Ctx) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// Nothing is persisted yet, so SAVE and NOSAVE behave alike. On success
-/// the client gets no reply: the connection closes as the server stops.
+/// Saves first when save points are set (or with SAVE; never with
+/// NOSAVE); a failed save cancels the shutdown unless FORCE. On success the
+/// client gets no reply: the connection closes as the server stops.
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
     for word in ctx.args.tail(1).iter() {
         if is(word, "abort") {
             abort = true;
-        } else if !["nosave", "save", "now", "force"].iter().any(|w| is(word, w)) {
+        } else if is(word, "nosave") {
+            nosave = true;
+        } else if is(word, "save") {
+            save = true;
+        } else if is(word, "force") {
+            force = true;
+        } else if !is(word, "now") {
             return Err(Error::Syntax);
         }
+    }
+    if nosave && save {
+        return Err(Error::Syntax);
     }
     if abort {
         return Err(Error::NoShutdownInProgress);
     }
     log::warn!("User requested shutdown...");
+    crate::persist::kill_child(ctx.server);
+    let has_points = !ctx.server.config.read().get("save").is_empty();
+    if !nosave && (save || has_points) && !ctx.server.scripts.running.is_busy() {
+        log::info!("Saving the final RDB snapshot before exiting.");
+        if super::persistence::save_locked(ctx).is_err() && !force {
+            log::warn!("Error trying to save the DB, can't exit.");
+            return Err(Error::ShutdownSaveFailed);
+        }
+    }
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
@@ -545,11 +578,25 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             })
         });
         ctx.out.simple(&line.ok_or(Error::NoSuchKey)?);
+    } else if is(sub, "reload") {
+        debug_reload(ctx)?;
     } else if is(sub, "help") {
         const LINES: &[&str] = &[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "OBJECT <key>",
             "    Show low level info about the key and associated value.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+            "    * MERGE: Merge the content of the RDB with the current data.",
+            "    * NOFLUSH: Do not empty the current data before loading the RDB.",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
+            "    Examples:",
+            "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+            "      the database.",
+            "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+            "      existing RDB file.",
+            "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+            "      file to the database.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -563,5 +610,50 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
     } else {
         return Err(Error::UnknownSubcommandOrArity { sub: sub.to_vec(), command: "debug" });
     }
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves, empties the dataset
+/// (keys and functions) and loads the file back, as Redis does.
+fn debug_reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut save, mut flush, mut merge) = (true, true, false);
+    for word in ctx.args.tail(2).iter() {
+        if is(word, "merge") {
+            merge = true;
+        } else if is(word, "noflush") {
+            flush = false;
+        } else if is(word, "nosave") {
+            save = false;
+        } else {
+            return Err(Error::DebugReloadOption);
+        }
+    }
+    if save {
+        super::persistence::save_locked(ctx).map_err(|_| Error::Bare)?;
+    }
+    let server = ctx.server;
+    let mut shards = ctx.keys.lock_all();
+    if flush {
+        for shard in shards.iter_mut() {
+            for db in shard.dbs.iter_mut() {
+                db.clear();
+            }
+        }
+        server.functions.clear();
+    }
+    let path = crate::persist::rdb_path(&server.config.read());
+    match crate::persist::load(server, &path, &mut shards, merge) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            log::warn!("DEBUG RELOAD: no such file {}", path.display());
+            return Err(Error::DebugReloadFailed);
+        }
+        Err(e) => {
+            log::warn!("DEBUG RELOAD: {e}");
+            return Err(Error::DebugReloadFailed);
+        }
+    }
+    log::warn!("DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
     Ok(())
 }

@@ -546,6 +546,7 @@ impl EventLoop {
         }
         if self.index == 0 {
             self.shared.sample_ops();
+            crate::persist::cron(&self.shared);
         }
         if self.last_client_check.elapsed() >= Duration::from_secs(1) {
             self.last_client_check = Instant::now();

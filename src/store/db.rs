@@ -206,6 +206,18 @@ impl Db {
         self.keys.get_mut(key).expect("just inserted")
     }
 
+    /// Adds a key read from a file; false when the key is already there.
+    pub fn load(&mut self, key: &[u8], entry: Entry) -> bool {
+        if self.keys.peek(key).is_some() {
+            return false;
+        }
+        if entry.expires_at_ms().is_some() {
+            self.expires.insert_new(key, ());
+        }
+        self.keys.insert_new(key, entry);
+        true
+    }
+
     /// Removes a live key, returning its entry.
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         self.get(key, now_ms)?;

@@ -440,6 +440,12 @@ impl List {
         self.chunks.range(c..).enumerate().flat_map(move |(k, chunk)| chunk.iter().skip(if k == 0 { at } else { 0 }))
     }
 
+    /// The list's packed runs, in order (an RDB file stores one node per
+    /// run, as Redis does with its quicklist nodes).
+    pub fn runs(&self) -> impl Iterator<Item = impl Iterator<Item = &[u8]> + '_> + '_ {
+        self.chunks.iter().map(|c| c.iter())
+    }
+
     pub fn heap_size(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Chunk>()
             + self.chunks.iter().map(|c| c.buf.capacity()).sum::<usize>()

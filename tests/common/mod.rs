@@ -139,6 +139,23 @@ impl Conn {
         self.read_reply()
     }
 
+    /// A command whose reply is a bulk string, as raw bytes (`None` for a
+    /// null); panics on any other reply.
+    pub fn bulk_bytes(&mut self, args: &[&[u8]]) -> Option<Vec<u8>> {
+        self.send_raw(&encode(args));
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("a reply");
+        let len: i64 =
+            line.strip_prefix('$').unwrap_or_else(|| panic!("not a bulk: {line:?}")).trim_end().parse().unwrap();
+        if len < 0 {
+            return None;
+        }
+        let mut data = vec![0; len as usize + 2];
+        self.reader.read_exact(&mut data).expect("bulk data");
+        data.truncate(len as usize);
+        Some(data)
+    }
+
     /// Sends a command line without waiting for its reply.
     pub fn send(&mut self, line: &str) {
         let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
@@ -251,4 +268,55 @@ pub fn items(reply: &str) -> Vec<String> {
         return Vec::new();
     }
     inner.split(", ").map(|s| s.trim_matches('"').to_string()).collect()
+}
+
+/// A reference `redis-server` (Debian's 7.0.x) on a free port, stopped
+/// when dropped.
+pub struct Reference {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Reference {
+    /// Starts one with snapshots off, in a directory of its own (so it
+    /// never loads a file another test left), and `extra` directives after.
+    pub fn start(extra: &[&str]) -> Reference {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = temp_dir(&format!("reference-{port}"));
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .args(["--enable-debug-command", "yes", "--daemonize", "no", "--loglevel", "warning"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let reference = Reference { child, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reference
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+}
+
+/// A fresh empty directory for one test's files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kvstore-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

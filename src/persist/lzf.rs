@@ -78,6 +78,11 @@ pub fn compress(input: &[u8], max: usize) -> Option<Vec<u8>> {
 
 /// Decompresses `input`, which must expand to exactly `expected` bytes.
 pub fn decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
+    // Each two- or three-byte run yields at most 264 bytes, so a longer
+    // claim is corrupt (and must not become an allocation).
+    if expected > input.len().saturating_mul(MAX_MATCH / 2 + 1) {
+        return None;
+    }
     let mut out = Vec::with_capacity(expected);
     let mut i = 0;
     while i < input.len() {

@@ -257,7 +257,7 @@ impl<W: Write> Writer<W> {
             Value::ZSet(zset) => {
                 // Highest first, as Redis writes them.
                 self.len(zset.len() as u64)?;
-                for (m, s) in zset.range(zset.len() - 1, true) {
+                for (m, s) in zset.range(zset.len().saturating_sub(1), true) {
                     self.string(m)?;
                     self.raw(&s.to_le_bytes())?;
                 }
@@ -698,4 +698,173 @@ pub fn read_file<R: Read>(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn limits() -> Limits {
+        Limits {
+            hash: HashLimits { max_entries: 128, max_value: 64 },
+            list: ListLimits::from_fill(-2),
+            zset: ZSetLimits { max_entries: 128, max_value: 64 },
+            set_max_ints: 512,
+        }
+    }
+
+    /// A value of every type and encoding, from generated elements.
+    fn values(items: &[Vec<u8>], ints: &[i64]) -> Vec<Value> {
+        let l = limits();
+        let mut hash = Hash::default();
+        let mut zset = ZSet::default();
+        for (i, item) in items.iter().enumerate() {
+            hash.set(item, &items[(i + 1) % items.len()], l.hash);
+            zset.insert(item, ints.get(i).copied().unwrap_or(0) as f64 / 7.0, l.zset);
+        }
+        let texts: Vec<Vec<u8>> = ints.iter().map(|n| n.to_string().into_bytes()).collect();
+        vec![
+            Value::Str(Str::new(items.concat().as_slice())),
+            Value::List(List::from_items(items.iter().map(|v| &v[..]), l.list)),
+            Value::Set(Set::from_members(items.iter().map(|v| &v[..]), l.set_max_ints)),
+            Value::Set(Set::from_members(texts.iter().map(|v| &v[..]), l.set_max_ints)),
+            Value::Hash(hash),
+            Value::ZSet(zset),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn payloads_round_trip(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 1..200),
+            ints in proptest::collection::vec(any::<i64>(), 1..50),
+            compress in any::<bool>(),
+        ) {
+            for value in values(&items, &ints) {
+                let payload = dump(&value, compress);
+                let body = check_dump(&payload).expect("a valid footer");
+                let back = undump(body, &limits()).expect("loads").expect("not empty");
+                prop_assert_eq!(back, value);
+            }
+        }
+
+        /// Damaged payloads give an error (or some value), never a panic
+        /// or an absurd allocation.
+        #[test]
+        fn damaged_payloads_never_panic(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..60),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+            cut in any::<usize>(),
+        ) {
+            for value in values(&items, &[1, 2, 300, -70000]) {
+                let payload = dump(&value, true);
+                let mut body = payload[..payload.len() - 10].to_vec();
+                for (at, byte) in &flips {
+                    let n = body.len();
+                    body[at % n] ^= byte | 1;
+                }
+                let _ = undump(&body, &limits());
+                let _ = undump(&body[..cut % body.len()], &limits());
+            }
+        }
+    }
+
+    /// A ziplist of short strings, as Redis before 7.0 wrote them.
+    fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut z = vec![0u8; 10];
+        let mut prev = 0;
+        for item in items {
+            let start = z.len();
+            z.push(prev as u8);
+            z.push(item.len() as u8);
+            z.extend_from_slice(item);
+            prev = z.len() - start;
+        }
+        z.push(0xff);
+        let total = z.len() as u32;
+        z[0..4].copy_from_slice(&total.to_le_bytes());
+        z[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+        z
+    }
+
+    #[test]
+    fn older_encodings_load() {
+        let mut w = Writer::new(Vec::new(), false, true);
+        w.raw(b"REDIS0009").unwrap();
+        let key = |w: &mut Writer<Vec<u8>>, ty: u8, name: &[u8]| {
+            w.byte(ty).unwrap();
+            w.string(name).unwrap();
+        };
+        key(&mut w, ty::LIST, b"old-list");
+        w.len(2).unwrap();
+        w.string(b"a").unwrap();
+        w.string(b"b").unwrap();
+        key(&mut w, ty::ZSET, b"old-zset");
+        w.len(2).unwrap();
+        w.string(b"m").unwrap();
+        w.raw(&[3, b'1', b'.', b'5']).unwrap();
+        w.string(b"n").unwrap();
+        w.byte(255).unwrap();
+        key(&mut w, ty::HASH_ZIPLIST, b"zl-hash");
+        w.string(&ziplist(&[b"f", b"v", b"g", b"w"])).unwrap();
+        key(&mut w, ty::ZSET_ZIPLIST, b"zl-zset");
+        w.string(&ziplist(&[b"x", b"2.5"])).unwrap();
+        key(&mut w, ty::LIST_QUICKLIST, b"ql");
+        w.len(2).unwrap();
+        w.string(&ziplist(&[b"1", b"2"])).unwrap();
+        w.string(&ziplist(&[b"3"])).unwrap();
+        key(&mut w, ty::HASH_ZIPMAP, b"zipmap");
+        w.string(&[1, 1, b'f', 2, 0, b'v', b'1', 0xff]).unwrap();
+        key(&mut w, ty::SET_LISTPACK, b"lp-set");
+        let mut lp = ListpackWriter::default();
+        lp.push(b"s");
+        lp.push(b"7");
+        w.string(&lp.finish()).unwrap();
+        let file = w.finish().unwrap();
+        let mut loaded = Vec::new();
+        let mut r = Reader::new(&file[..], file.len() as u64);
+        let report = read_file(
+            &mut r,
+            &limits(),
+            16,
+            0,
+            true,
+            |k| {
+                loaded.push((k.key, k.value));
+                Ok(())
+            },
+            |_| Ok(()),
+        )
+        .expect("loads");
+        assert_eq!(report.keys_loaded, 7);
+        let get = |name: &[u8]| loaded.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+        let Value::List(l) = get(b"old-list") else { panic!() };
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![&b"a"[..], b"b"]);
+        let Value::ZSet(z) = get(b"old-zset") else { panic!() };
+        assert_eq!(z.iter().collect::<Vec<_>>(), vec![(&b"n"[..], f64::NEG_INFINITY), (&b"m"[..], 1.5)]);
+        let Value::Hash(h) = get(b"zl-hash") else { panic!() };
+        assert_eq!((h.get(b"f"), h.get(b"g")), (Some(&b"v"[..]), Some(&b"w"[..])));
+        let Value::ZSet(z) = get(b"zl-zset") else { panic!() };
+        assert_eq!(z.score(b"x"), Some(2.5));
+        let Value::List(l) = get(b"ql") else { panic!() };
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![&b"1"[..], b"2", b"3"]);
+        let Value::Hash(h) = get(b"zipmap") else { panic!() };
+        assert_eq!(h.get(b"f"), Some(&b"v1"[..]));
+        let Value::Set(s) = get(b"lp-set") else { panic!() };
+        assert!(s.contains(b"s") && s.contains(b"7") && s.len() == 2);
+    }
+
+    #[test]
+    fn huge_claimed_lengths_are_refused() {
+        // A string claiming 2^62 bytes, and LZF data claiming 2^40.
+        let mut huge = vec![ty::STRING, 0x81];
+        huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        assert!(undump(&huge, &limits()).is_err());
+        let lzf = [ty::STRING, 0xc3, 0x02, 0x81, 0, 0, 1, 0, 0, 0, 0, 0, 0x00, b'a'];
+        assert!(undump(&lzf, &limits()).is_err());
+        // A list claiming 2^32 nodes.
+        let nodes = [ty::LIST_QUICKLIST_2, 0x80, 0xff, 0xff, 0xff, 0xff, 2];
+        assert!(undump(&nodes, &limits()).is_err());
+    }
 }

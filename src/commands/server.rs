@@ -221,8 +221,9 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("keyspace_misses", misses.to_string());
             field("pubsub_channels", "0".into());
             field("pubsub_patterns", "0".into());
-            field("latest_fork_usec", "0".into());
-            field("total_forks", "0".into());
+            let persisted = server.persist.info(server);
+            field("latest_fork_usec", persisted.fork_usec.to_string());
+            field("total_forks", persisted.forks.to_string());
             let failed: u64 = st.iter().flat_map(|t| t.per_command.iter()).map(|c| c.failed.load(Relaxed)).sum();
             let rejected: u64 = st.iter().flat_map(|t| t.per_command.iter()).map(|c| c.rejected.load(Relaxed)).sum();
             field("total_error_replies", (failed + rejected).to_string());

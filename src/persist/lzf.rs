@@ -13,18 +13,22 @@
 const MAX_LITERAL: usize = 32;
 const MAX_OFFSET: usize = 1 << 13;
 const MAX_MATCH: usize = 8 + 256;
-const HASH_BITS: u32 = 14;
+/// The match table has up to 2^14 slots, fewer for short input (a 100-byte
+/// value should not pay for zeroing 64 KB).
+const HASH_BITS_MAX: u32 = 14;
+const HASH_BITS_MIN: u32 = 8;
 
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], bits: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
 /// Compresses `input`; `None` when the result would take more than `max`
 /// bytes (the caller then stores the string as it is).
 pub fn compress(input: &[u8], max: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max + 3);
-    let mut table = vec![0u32; 1 << HASH_BITS];
+    let bits = input.len().next_power_of_two().trailing_zeros().clamp(HASH_BITS_MIN, HASH_BITS_MAX);
+    let mut table = vec![0u32; 1 << bits];
     let mut literal_start = 0;
     let mut i = 0;
     let flush_literals = |out: &mut Vec<u8>, from: usize, to: usize| {
@@ -34,7 +38,7 @@ pub fn compress(input: &[u8], max: usize) -> Option<Vec<u8>> {
         }
     };
     while i + 2 < input.len() {
-        let h = hash3(&input[i..]);
+        let h = hash3(&input[i..], bits);
         let candidate = table[h] as usize;
         table[h] = i as u32 + 1;
         let found = candidate > 0 && {
@@ -67,7 +71,7 @@ pub fn compress(input: &[u8], max: usize) -> Option<Vec<u8>> {
         // Index the positions the match covered, so later data can refer
         // into it.
         for j in i + 1..(i + len).min(input.len().saturating_sub(2)) {
-            table[hash3(&input[j..])] = j as u32 + 1;
+            table[hash3(&input[j..], bits)] = j as u32 + 1;
         }
         i += len;
         literal_start = i;

@@ -59,6 +59,9 @@ struct State {
     last_cow: u64,
     loaded_keys: u64,
     loaded_expired: u64,
+    /// How long the last fork took, and how many there were (INFO stats).
+    fork_usec: u64,
+    forks: u64,
 }
 
 struct Child {
@@ -90,6 +93,8 @@ pub struct Info {
     pub last_cow: u64,
     pub loaded_keys: u64,
     pub loaded_expired: u64,
+    pub fork_usec: u64,
+    pub forks: u64,
 }
 
 impl Persistence {
@@ -112,6 +117,8 @@ impl Persistence {
             last_cow: s.last_cow,
             loaded_keys: s.loaded_keys,
             loaded_expired: s.loaded_expired,
+            fork_usec: s.fork_usec,
+            forks: s.forks,
         }
     }
 
@@ -289,11 +296,16 @@ pub fn bgsave(shared: &Shared, shards: &[&Shard]) -> Result<(), BgsaveError> {
     }
     // SAFETY: the descriptors were just created and are not owned elsewhere.
     let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let forking = Instant::now();
     // SAFETY: the child runs `child_main`, which only touches memory it
     // owns in its copy (the shards locked by this thread, the plan) and
     // ends in `_exit`, never returning into code that expects the other
     // threads to exist.
     let pid = unsafe { libc::fork() };
+    if pid > 0 {
+        state.fork_usec = forking.elapsed().as_micros() as u64;
+        state.forks += 1;
+    }
     if pid < 0 {
         let e = io::Error::last_os_error();
         p.failed.store(true, Relaxed);
@@ -305,6 +317,7 @@ pub fn bgsave(shared: &Shared, shards: &[&Shard]) -> Result<(), BgsaveError> {
         child_main(&plan, shards, File::from(write_end));
     }
     drop(write_end);
+    crate::store::set_snapshot_running(true);
     log::info!("Background saving started by pid {pid}");
     state.child = Some(Child { pid, started: Instant::now(), dirty_at_start: dirty, report: File::from(read_end) });
     Ok(())
@@ -379,6 +392,7 @@ fn reap(shared: &Shared, wait: bool) {
         return;
     }
     let mut child = state.child.take().expect("checked above");
+    crate::store::set_snapshot_running(false);
     let mut message = String::new();
     let _ = child.report.read_to_string(&mut message);
     state.last_bgsave_secs = Some(child.started.elapsed().as_secs());

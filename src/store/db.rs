@@ -53,7 +53,9 @@ impl Db {
             return None;
         }
         let entry = self.keys.get_mut(key)?;
-        entry.accessed_s = (now_ms / 1000) as u32;
+        if !super::snapshot_running() {
+            entry.accessed_s = (now_ms / 1000) as u32;
+        }
         Some(entry)
     }
 
@@ -78,7 +80,7 @@ impl Db {
         match self.keys.get_mut(key) {
             Some(entry) => {
                 self.hits += 1;
-                if touch {
+                if touch && !super::snapshot_running() {
                     entry.accessed_s = (now_ms / 1000) as u32;
                 }
                 Some(entry)

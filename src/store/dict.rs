@@ -175,6 +175,9 @@ impl<V> Table<V> {
 }
 
 /// Smallest table, in buckets.
+/// While a snapshot runs, a table grows only at this many entries a
+/// bucket (Redis's dict_force_resize_ratio).
+const FORCED_RESIZE_RATIO: usize = 5;
 const MIN_SIZE: usize = 4;
 /// A table whose fill drops under 1/SHRINK_RATIO is shrunk.
 const SHRINK_RATIO: usize = 10;
@@ -341,14 +344,18 @@ impl<V> Dict<V> {
         let t0 = &self.tables[0];
         if t0.buckets.is_empty() {
             self.tables[0] = Table::with_size(MIN_SIZE);
-        } else if t0.used >= t0.buckets.len() {
+        } else if t0.used >= t0.buckets.len() * if super::snapshot_running() { FORCED_RESIZE_RATIO } else { 1 } {
             self.start_resize((t0.used + 1).next_power_of_two());
         }
     }
 
     fn shrink_if_needed(&mut self) {
         let t0 = &self.tables[0];
-        if !self.is_rehashing() && t0.buckets.len() > MIN_SIZE && t0.used * SHRINK_RATIO < t0.buckets.len() {
+        if !self.is_rehashing()
+            && !super::snapshot_running()
+            && t0.buckets.len() > MIN_SIZE
+            && t0.used * SHRINK_RATIO < t0.buckets.len()
+        {
             self.start_resize(t0.used.max(MIN_SIZE).next_power_of_two());
         }
     }

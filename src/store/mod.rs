@@ -17,6 +17,8 @@ pub mod value;
 pub mod watch;
 pub mod zset;
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use parking_lot::{Mutex, MutexGuard};
 
 pub use db::Db;
@@ -24,6 +26,20 @@ pub use hash::{Hash, HashLimits};
 pub use list::{List, ListLimits};
 pub use set::Set;
 pub use value::{End, Entry, Str, Typed, Value};
+
+/// A snapshot child shares the server's memory page by page until either
+/// side writes a page. While one runs, reads do not record access times
+/// and tables resize only when far past full (five entries a bucket), as
+/// Redis does, so pages are not copied for bookkeeping.
+static SNAPSHOT_RUNNING: AtomicBool = AtomicBool::new(false);
+
+pub fn set_snapshot_running(running: bool) {
+    SNAPSHOT_RUNNING.store(running, Relaxed);
+}
+
+pub(crate) fn snapshot_running() -> bool {
+    SNAPSHOT_RUNNING.load(Relaxed)
+}
 
 /// One shard: a table per logical database.
 pub struct Shard {

@@ -46,6 +46,9 @@ pub struct Client {
     /// Channels and patterns subscribed to, in subscription order.
     pub channels: Vec<Box<[u8]>>,
     pub patterns: Vec<Box<[u8]>>,
+    /// Under appendfsync always: the AOF offset the last command's reply
+    /// must wait for (the connection holds it until the writer syncs).
+    pub aof_wait: Option<u64>,
     pub meta: Arc<ClientMeta>,
 }
 
@@ -64,6 +67,7 @@ impl Client {
             in_exec: false,
             channels: Vec::new(),
             patterns: Vec::new(),
+            aof_wait: None,
             meta,
         }
     }

@@ -97,10 +97,17 @@ static PARAMS: &[Param] = &[
     Param { protected: true, ..p("dir", Kind::Dir, "", true) },
     Param { protected: true, ..p("dbfilename", Kind::Str, "dump.rdb", true) },
     p("save", Kind::Save, "3600 1 300 100 60 10000", true),
-    Param { support: Support::Only(&["no"], "the append-only file"), ..p("appendonly", YES_NO, "no", true) },
+    p("appendonly", YES_NO, "no", true),
     p("appendfsync", Kind::Enum(&["always", "everysec", "no"]), "everysec", true),
     p("appendfilename", Kind::Str, "appendonly.aof", false),
     p("appenddirname", Kind::Str, "appendonlydir", false),
+    p("aof-load-truncated", YES_NO, "yes", true),
+    p("aof-use-rdb-preamble", YES_NO, "yes", true),
+    p("aof-rewrite-incremental-fsync", YES_NO, "yes", true),
+    p("aof-timestamp-enabled", YES_NO, "no", true),
+    p("auto-aof-rewrite-percentage", Kind::Int { min: 0, max: INT_MAX }, "100", true),
+    p("auto-aof-rewrite-min-size", Kind::Memory { min: 0 }, "67108864", true),
+    p("no-appendfsync-on-rewrite", YES_NO, "no", true),
     p("rdbcompression", YES_NO, "yes", true),
     p("rdbchecksum", YES_NO, "yes", true),
     p("stop-writes-on-bgsave-error", YES_NO, "yes", true),
@@ -370,6 +377,11 @@ impl Config {
         self.int("proto-max-bulk-len") as u64
     }
 
+    /// A byte-size setting (`Kind::Memory`), as bytes.
+    pub fn memory(&self, name: &str) -> u64 {
+        self.int(name) as u64
+    }
+
     pub fn client_query_buffer_limit(&self) -> u64 {
         self.int("client-query-buffer-limit") as u64
     }
@@ -631,8 +643,8 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_do() {
-        assert!(from_args(&args(&["--appendonly", "yes"])).is_err());
-        assert!(from_args(&args(&["--appendonly", "no"])).is_ok());
+        assert!(from_args(&args(&["--cluster-enabled", "yes"])).is_err());
+        assert!(from_args(&args(&["--cluster-enabled", "no"])).is_ok());
         assert!(from_args(&args(&["--nonsense", "1"])).is_err());
         assert!(from_args(&args(&["--port", "99999"])).is_err());
     }

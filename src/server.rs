@@ -122,6 +122,7 @@ pub struct Shared {
     pub scripts: crate::commands::scripting::ScriptCache,
     pub functions: crate::commands::functions::Functions,
     pub persist: crate::persist::Persistence,
+    pub aof: crate::persist::aof::Aof,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -210,6 +211,7 @@ const LOOP_STACK: usize = 64 << 20;
 pub struct Server {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    aof_writer: JoinHandle<()>,
     addrs: Vec<SocketAddr>,
 }
 
@@ -274,6 +276,7 @@ impl Server {
             scripts: Default::default(),
             functions: Default::default(),
             persist: crate::persist::Persistence::new(unix_ms() / 1000),
+            aof: crate::persist::aof::Aof::new(threads),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -289,6 +292,11 @@ impl Server {
             }
         }
         crate::persist::load_at_startup(&shared).map_err(StartError)?;
+        let aof_shared = shared.clone();
+        let aof_writer = std::thread::Builder::new()
+            .name("kvstore-aof".into())
+            .spawn(move || crate::persist::aof::run_writer(aof_shared))
+            .map_err(|e| StartError(e.to_string()))?;
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;
@@ -299,7 +307,7 @@ impl Server {
                 .map_err(|e| StartError(e.to_string()))?;
             handles.push(handle);
         }
-        Ok(Server { shared, threads: handles, addrs })
+        Ok(Server { shared, threads: handles, aof_writer, addrs })
     }
 
     /// The addresses the server listens on, with the actual port.
@@ -320,11 +328,15 @@ impl Server {
         self.shared.request_shutdown();
     }
 
-    /// Waits until every event loop has stopped.
+    /// Waits until every event loop has stopped, then writes and fsyncs
+    /// what the AOF still holds.
     pub fn wait(self) {
         for t in self.threads {
             let _ = t.join();
         }
+        crate::persist::kill_child(&self.shared);
+        self.shared.aof.stop_writer();
+        let _ = self.aof_writer.join();
     }
 
     /// Stops the server and waits for it.

@@ -37,9 +37,9 @@ fn bad_directives_stop_start_up() {
     let (code, text) = run(&["--nonsense", "1"]);
     assert_eq!(code, 1);
     assert!(text.contains("nonsense"), "{text}");
-    let (code, text) = run(&["--appendonly", "yes"]);
+    let (code, text) = run(&["--cluster-enabled", "yes"]);
     assert_eq!(code, 1);
-    assert!(text.contains("append-only"), "{text}");
+    assert!(text.contains("cluster mode"), "{text}");
     let dir = std::env::temp_dir().join(format!("kvstore-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.conf");

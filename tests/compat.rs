@@ -141,6 +141,7 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("spop", "removes random members, so later replies would differ"),
     ("save", "writes files into the working directory; tests/persistence.rs"),
     ("bgsave", "writes files into the working directory; tests/persistence.rs"),
+    ("bgrewriteaof", "writes files into the working directory; tests/aof.rs"),
     ("lastsave", "the time of a save; tests/persistence.rs"),
     ("dump", "hash-table values serialize in table order; tests/persistence.rs compares payloads by content"),
     (

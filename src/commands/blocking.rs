@@ -76,6 +76,26 @@ fn probe(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp) -> Probe {
 /// the reply. An error (a BLMOVE destination of the wrong type) leaves
 /// everything as it was.
 fn run(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, out: &mut Reply) -> Result<(), Error> {
+    run_op(keys, db, key, op, server, out)?;
+    // Recorded as the non-blocking pop it came to.
+    let count = match op {
+        BlockOp::ListPop { count, .. } | BlockOp::ZPop { count, .. } => count.map(|n| n.to_string()),
+        BlockOp::ListMove { .. } => None,
+    };
+    let side = |end: &crate::store::End| if *end == crate::store::End::Left { &b"LEFT"[..] } else { b"RIGHT" };
+    let mut args: Vec<&[u8]> = match op {
+        BlockOp::ListPop { end, .. } => vec![if *end == crate::store::End::Left { b"LPOP" } else { b"RPOP" }, key],
+        BlockOp::ZPop { max, .. } => vec![if *max { b"ZPOPMAX" } else { b"ZPOPMIN" }, key],
+        BlockOp::ListMove { from, to, dest } => vec![b"LMOVE", key, dest, side(from), side(to)],
+    };
+    if let Some(count) = &count {
+        args.push(count.as_bytes());
+    }
+    keys.record(db, &args);
+    Ok(())
+}
+
+fn run_op(keys: &mut Keys, db: usize, key: &[u8], op: &BlockOp, server: &Shared, out: &mut Reply) -> Result<(), Error> {
     let now = keys.now_ms;
     match op {
         BlockOp::ListPop { end, count } => {
@@ -240,11 +260,18 @@ fn serve_key(keys: &mut Keys, server: &Shared, db: usize, key: &[u8]) -> bool {
 pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms: u64) -> u64 {
     let store = &server.store;
     let mut keys = Keys::new(store, store.lock_all(), 0, now_ms);
+    keys.propagating = server.aof.is_on();
     for (db, key) in deferred {
         keys.locks.shard(store.shard_of(&key)).dbs[db].waiters().signal(&key);
     }
     let left = serve_ready(&mut keys, server);
     debug_assert!(left.is_empty(), "with every shard locked nothing is deferred");
+    if keys.propagating {
+        keys.record_expired();
+        if !keys.ops.is_empty() {
+            server.aof.append(&keys.ops);
+        }
+    }
     keys.dirty
 }
 

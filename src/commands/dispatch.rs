@@ -71,8 +71,10 @@ fn run(
     if shared.scripts.running.is_busy() && !allowed_while_busy(spec, args) {
         return Err(refuse_in_multi(client, args, shared.scripts.running.busy_error()));
     }
-    if (spec.has(super::flags::WRITE) || spec.name == "ping") && crate::persist::writes_refused(shared) {
-        return Err(refuse_in_multi(client, args, Error::MisConf));
+    if spec.has(super::flags::WRITE) || spec.name == "ping" {
+        if let Some(e) = crate::persist::writes_refused(shared) {
+            return Err(refuse_in_multi(client, args, e));
+        }
     }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
@@ -93,8 +95,9 @@ fn run(
     let store = &shared.store;
     let locks = if spec.keys.movable { store.lock_all() } else { lock_keys(store, spec.keys.positions(&args), &args) };
     let mut keys = Keys::new(store, locks, client.db, now_ms);
+    keys.propagating = shared.aof.is_on();
     let mut ctx = Ctx { args, keys: &mut keys, out: Reply::new(out), client, server: shared, spec };
-    let result = invoke(&mut ctx, idx, stats);
+    let result = invoke_recorded(&mut ctx, idx, stats);
     if crate::notify::any_enabled(shared) {
         for (db, events) in ctx.keys.take_events() {
             crate::notify::emit_logged(shared, events, db);
@@ -103,6 +106,17 @@ fn run(
     // Whatever the command made ready goes to blocked clients before
     // anyone else can see it.
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
+    if keys.propagating {
+        // Recorded while the locks are held: the file's order is the
+        // order the keys changed in.
+        keys.record_expired();
+        if !keys.ops.is_empty() {
+            let offset = shared.aof.append(&keys.ops);
+            if shared.aof.fsync_policy() == crate::persist::aof::Fsync::Always {
+                client.aof_wait = Some(offset);
+            }
+        }
+    }
     let mut dirty = keys.dirty;
     // The locks go before serving what needs a lock taken out of order.
     drop(keys);
@@ -158,6 +172,29 @@ fn refuse_in_multi(client: &mut Client, args: Args, e: Error) -> Error {
     e
 }
 
+/// Commands recorded by their effects (what they ran), not as sent.
+fn records_effects(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")
+}
+
+/// `invoke`, then records the command as sent when it changed something
+/// and recorded nothing else for itself.
+fn invoke_recorded(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
+    let dirty = ctx.keys.dirty;
+    let outer_rewritten = std::mem::take(&mut ctx.keys.rewritten);
+    let result = invoke(ctx, idx, stats);
+    if ctx.keys.propagating {
+        ctx.keys.record_expired();
+        if ctx.keys.dirty > dirty && !ctx.keys.rewritten && !records_effects(ctx.spec) {
+            let args: Vec<&[u8]> = ctx.args.iter().collect();
+            let db = ctx.client.db;
+            ctx.keys.ops.push(crate::persist::aof::Op::new(db, &args));
+        }
+    }
+    ctx.keys.rewritten = outer_rewritten;
+    result
+}
+
 /// Runs the handler, counting the call; a panic becomes an error reply
 /// and closes the client.
 fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
@@ -198,7 +235,7 @@ fn run_nested(args: Args, idx: usize, spec: &'static CommandSpec, outer: &mut Ct
         server: outer.server,
         spec,
     };
-    if let Err(e) = invoke(&mut inner, idx, stats) {
+    if let Err(e) = invoke_recorded(&mut inner, idx, stats) {
         out.truncate(start);
         Reply::new(out).error_bytes(&e.to_bytes());
     }

@@ -127,6 +127,10 @@ pub enum Error {
     BgsaveInProgress,
     /// Writes refused after a failed save (stop-writes-on-bgsave-error).
     MisConf,
+    /// Writes refused while the AOF cannot be written, and why.
+    MisConfAof(String),
+    BgsaveDuringRewrite,
+    RewriteInProgress,
     BusyKey,
     InvalidTtl,
     DumpPayload,
@@ -418,6 +422,13 @@ impl Error {
                  errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check \
                  the Redis logs for details about the RDB error.",
             ),
+            MisConfAof(why) => write!(f, "MISCONF Errors writing to the AOF file: {why}"),
+            BgsaveDuringRewrite => write_str(
+                f,
+                "ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to \
+                 schedule a BGSAVE whenever possible.",
+            ),
+            RewriteInProgress => write_str(f, "ERR Background append only file rewriting already in progress"),
             BusyKey => write_str(f, "BUSYKEY Target key name already exists."),
             InvalidTtl => write_str(f, "ERR Invalid TTL value, must be >= 0"),
             DumpPayload => write_str(f, "ERR DUMP payload version or checksum are wrong"),

@@ -243,6 +243,7 @@ fn function_load(ctx: &mut Ctx) -> CmdResult {
         replace = true;
     }
     let name = load_library(ctx.server, ctx.arg(ctx.argc() - 1), replace)?;
+    ctx.propagate_verbatim();
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
@@ -294,6 +295,8 @@ fn function_delete(ctx: &mut Ctx) -> CmdResult {
         registry.functions.remove(&f.name);
     }
     functions.generation.fetch_add(1, Relaxed);
+    drop(registry);
+    ctx.propagate_verbatim();
     ctx.out.ok();
     Ok(())
 }
@@ -307,6 +310,7 @@ fn function_flush(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "FUNCTION" }),
     }
     ctx.server.functions.clear();
+    ctx.propagate_verbatim();
     ctx.out.ok();
     Ok(())
 }

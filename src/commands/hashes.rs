@@ -212,6 +212,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = next.format();
     hash.set(field, text.as_bytes(), limits);
     ctx.keys.db(key).touch(key);
+    ctx.propagate_as(&[b"HSET", key, field, text.as_bytes()]);
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())

@@ -171,9 +171,11 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str
     }
     let event = if at <= now as i64 {
         db.remove(key, now);
+        ctx.propagate_as(&[b"DEL", key]);
         "del"
     } else {
         db.set_expiry(key, Some(at as u64), now);
+        ctx.propagate_as(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
         "expire"
     };
     ctx.out.int(1);
@@ -606,6 +608,7 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
         .map(|s| ctx.keys.with_shard(s, |shard| shard.dbs[db_index].clear()))
         .collect();
     ctx.keys.dirty += dispose(old, lazy);
+    ctx.propagate_verbatim();
     ctx.out.ok();
     Ok(())
 }
@@ -616,6 +619,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     let old: Vec<_> =
         ctx.keys.lock_all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
     ctx.keys.dirty += dispose(old, lazy);
+    ctx.propagate_verbatim();
     // As Redis does: a running snapshot is now stale, and with save points
     // set the empty dataset is saved at once (which covers this change).
     crate::persist::kill_child(ctx.server);

@@ -35,6 +35,7 @@ pub mod zsets;
 
 use crate::client::Client;
 use crate::notify;
+use crate::persist::aof::Op;
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
 use crate::store::{Db, Locked, Shard, Store};
@@ -245,11 +246,20 @@ pub struct Keys<'a> {
     /// Changes made to the keyspace (Redis's `dirty` count) by the
     /// command and the commands it ran (EXEC, scripts).
     pub dirty: u64,
+    /// Writes are recorded (the AOF is on): `ops` collects what ran.
+    pub propagating: bool,
+    /// The commands to record for what ran, in order: each write command
+    /// as sent or as its handler rewrote it, the deletions of keys found
+    /// expired, the pops that served blocked clients.
+    pub ops: Vec<Op>,
+    /// The running command recorded its own ops (a rewrite), so it is not
+    /// recorded as sent.
+    pub rewritten: bool,
 }
 
 impl<'a> Keys<'a> {
     pub fn new(store: &'a Store, locks: Locked<'a>, db: usize, now_ms: u64) -> Self {
-        Keys { store, locks, db, now_ms, dirty: 0 }
+        Keys { store, locks, db, now_ms, dirty: 0, propagating: false, ops: Vec::new(), rewritten: false }
     }
 
     /// The selected database in the shard that holds `key`.
@@ -266,6 +276,31 @@ impl<'a> Keys<'a> {
 
     pub fn selected(&self) -> usize {
         self.db
+    }
+
+    /// Records `args`, run in database `db`, as what the running command
+    /// did (it will not be recorded as sent).
+    pub fn record(&mut self, db: usize, args: &[&[u8]]) {
+        self.rewritten = true;
+        if self.propagating {
+            self.record_expired();
+            self.ops.push(Op::new(db, args));
+        }
+    }
+
+    /// Records the deletion of the keys the locked shards found expired
+    /// since the last call.
+    pub fn record_expired(&mut self) {
+        let ops = &mut self.ops;
+        for shard in self.locks.all() {
+            for (i, db) in shard.dbs.iter_mut().enumerate() {
+                if db.has_expired_log() {
+                    for key in db.take_expired() {
+                        ops.push(Op::new(i, &[b"DEL", &key]));
+                    }
+                }
+            }
+        }
     }
 
     /// The events the locked shards' databases logged since last asked
@@ -355,6 +390,21 @@ impl<'a> Ctx<'a, '_> {
         if emptied {
             self.notify(notify::GENERIC, "del", key);
         }
+    }
+
+    /// Records `args` as what this command did, in place of the command
+    /// as sent (relative expiries made absolute, random choices made
+    /// explicit), in the selected database.
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        let db = self.client.db;
+        self.keys.record(db, args);
+    }
+
+    /// Records the command as sent even if it changed nothing (FLUSHALL on
+    /// an empty keyspace, as Redis does).
+    pub fn propagate_verbatim(&mut self) {
+        let args: Vec<&[u8]> = self.args.iter().collect();
+        self.propagate_as(&args);
     }
 
     /// Publishes a keyspace event on `key` in the selected database.

@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, BGSAVE, LASTSAVE (snapshots, in
+//! Persistence commands: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE (in
 //! `crate::persist`), and DUMP / RESTORE (a value in the RDB format).
 
 use super::args::{self, is};
@@ -6,13 +6,14 @@ use super::flags::*;
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::notify;
-use crate::persist::{self, rdb, BgsaveError};
+use crate::persist::{self, rdb, Started};
 use crate::store::Shard;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NONE, save, "server", "1.0.0", "Synchronously save the dataset to disk", ""),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NONE, bgsave, "server", "1.0.0", "Asynchronously save the dataset to disk", "[SCHEDULE]"),
+    cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NONE, bgrewriteaof, "server", "1.0.0", "Asynchronously rewrite the append-only file", ""),
     cmd!("lastsave", 1, LOADING | STALE | FAST, NONE, lastsave, "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", ""),
     cmd!("dump", 2, READONLY, ONE, dump, "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", "key"),
     cmd!("restore", -4, WRITE | DENYOOM, ONE, restore, "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"),
@@ -37,15 +38,27 @@ fn save(ctx: &mut Ctx) -> CmdResult {
 
 /// BGSAVE [SCHEDULE]
 fn bgsave(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() > 2 || (ctx.argc() == 2 && !is(ctx.arg(1), "schedule")) {
-        return Err(Error::Syntax);
-    }
+    let schedule = match ctx.argc() {
+        1 => false,
+        2 if is(ctx.arg(1), "schedule") => true,
+        _ => return Err(Error::Syntax),
+    };
     let server = ctx.server;
     let shards: Vec<&Shard> = ctx.keys.lock_all().into_iter().map(|s| &*s).collect();
-    match persist::bgsave(server, &shards) {
-        Ok(()) => ctx.out.simple("Background saving started"),
-        Err(BgsaveError::InProgress) => return Err(Error::BgsaveInProgress),
-        Err(BgsaveError::Fork(_)) => return Err(Error::Bare),
+    match persist::bgsave(server, &shards, schedule)? {
+        Started::Now => ctx.out.simple("Background saving started"),
+        Started::Scheduled => ctx.out.simple("Background saving scheduled"),
+    }
+    Ok(())
+}
+
+/// BGREWRITEAOF
+fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    let shards: Vec<&Shard> = ctx.keys.lock_all().into_iter().map(|s| &*s).collect();
+    match persist::bgrewriteaof(server, &shards)? {
+        Started::Now => ctx.out.simple("Background append only file rewriting started"),
+        Started::Scheduled => ctx.out.simple("Background append only file rewriting scheduled"),
     }
     Ok(())
 }
@@ -129,6 +142,7 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
     if deadline.is_some_and(|d| d <= now) {
         // Already expired: the old value is gone, nothing is added.
         if deleted {
+            ctx.propagate_as(&[b"DEL", key]);
             ctx.notify(notify::GENERIC, "del", key);
         }
         ctx.out.ok();
@@ -142,6 +156,14 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
         if let Some(entry) = db.get_no_touch(key, now) {
             entry.accessed_s = (now / 1000).saturating_sub(idle) as u32;
         }
+    }
+    if let (Some(at), false) = (deadline, absttl) {
+        // Recorded with the deadline, as Redis propagates it.
+        let mut args: Vec<&[u8]> = ctx.args.iter().collect();
+        let at = at.to_string();
+        args[2] = at.as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate_as(&args);
     }
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.out.ok();

@@ -178,20 +178,29 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                 ("rdb_last_cow_size", p.last_cow.to_string()),
                 ("rdb_last_load_keys_expired", p.loaded_expired.to_string()),
                 ("rdb_last_load_keys_loaded", p.loaded_keys.to_string()),
-                ("aof_enabled", "0".into()),
-                ("aof_rewrite_in_progress", "0".into()),
-                ("aof_rewrite_scheduled", "0".into()),
-                ("aof_last_rewrite_time_sec", "-1".into()),
-                ("aof_current_rewrite_time_sec", "-1".into()),
-                ("aof_last_bgrewrite_status", "ok".into()),
-                ("aof_rewrites", "0".into()),
-                ("aof_rewrites_consecutive_failures", "0".into()),
-                ("aof_last_write_status", "ok".into()),
-                ("aof_last_cow_size", "0".into()),
+                ("aof_enabled", (server.aof.is_on() as u8).to_string()),
+                ("aof_rewrite_in_progress", (p.rewrite_in_progress as u8).to_string()),
+                ("aof_rewrite_scheduled", (p.rewrite_scheduled as u8).to_string()),
+                ("aof_last_rewrite_time_sec", secs(p.rewrite_last_secs)),
+                ("aof_current_rewrite_time_sec", secs(p.rewrite_current_secs)),
+                ("aof_last_bgrewrite_status", if p.rewrite_ok { "ok" } else { "err" }.into()),
+                ("aof_rewrites", p.rewrites.to_string()),
+                ("aof_rewrites_consecutive_failures", p.rewrite_failures.to_string()),
+                ("aof_last_write_status", if server.aof.write_failed.load(Relaxed) { "err" } else { "ok" }.into()),
+                ("aof_last_cow_size", p.rewrite_cow.to_string()),
                 ("module_fork_in_progress", "0".into()),
                 ("module_fork_last_cow_size", "0".into()),
             ] {
                 field(k, v);
+            }
+            if server.aof.is_on() {
+                let (base, incr) = (server.aof.base_bytes.load(Relaxed), server.aof.incr_bytes.load(Relaxed));
+                field("aof_current_size", (base + incr).to_string());
+                field("aof_base_size", base.to_string());
+                field("aof_pending_rewrite", (p.rewrite_scheduled as u8).to_string());
+                field("aof_buffer_length", "0".into());
+                field("aof_pending_bio_fsync", "0".into());
+                field("aof_delayed_fsync", "0".into());
             }
         }
         "stats" => {
@@ -377,8 +386,32 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(Error::ConfigSetFailed { name: "dir".into(), reason: e.to_string() });
         }
     }
+    let aof_was = ctx.server.config.read().get("appendonly") == "yes";
+    let aof_now = updated.get("appendonly") == "yes";
+    let fsync = crate::persist::aof::Fsync::parse(updated.get("appendfsync"));
     ctx.server.hot.refresh(&updated);
     *ctx.server.config.write() = updated;
+    ctx.server.aof.set_fsync_policy(fsync);
+    if aof_now != aof_was {
+        let server = ctx.server;
+        if aof_now {
+            let mut locked = ctx.keys.lock_all();
+            for shard in locked.iter_mut() {
+                for db in shard.dbs.iter_mut() {
+                    // Expirations from an earlier time the AOF was on.
+                    db.take_expired();
+                }
+            }
+            let shards: Vec<&crate::store::Shard> = locked.into_iter().map(|s| &*s).collect();
+            if let Err(e) = crate::persist::rewrite::turn_on(server, &shards) {
+                log::warn!("Can't turn the AOF on: {e}");
+                server.config.write().set("appendonly", "no").expect("a valid value");
+                return Err(Error::ConfigSetFailed { name: "appendonly".into(), reason: e });
+            }
+        } else {
+            crate::persist::rewrite::turn_off(server);
+        }
+    }
     // The databases log the events of their lookups only while enabled.
     let logged = crate::notify::logged_by_store(ctx.server.hot.notify_flags.load(Relaxed));
     for s in 0..ctx.server.store.shard_count() {
@@ -643,7 +676,7 @@ fn debug_reload(ctx: &mut Ctx) -> CmdResult {
         server.functions.clear();
     }
     let path = crate::persist::rdb_path(&server.config.read());
-    match crate::persist::load(server, &path, &mut shards, merge) {
+    match crate::persist::snapshot::load(server, &path, &mut shards, merge) {
         Ok(Some(_)) => {}
         Ok(None) => {
             log::warn!("DEBUG RELOAD: no such file {}", path.display());

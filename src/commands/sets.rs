@@ -141,6 +141,14 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         popped.push(member);
     }
     let emptied = set.is_empty();
+    // Recorded as the members it took, not as a random pick.
+    if emptied && count.is_some() {
+        ctx.propagate_as(&[b"DEL", key]);
+    } else {
+        let mut srem: Vec<&[u8]> = vec![b"SREM", key];
+        srem.extend(popped.iter().map(|m| &m[..]));
+        ctx.propagate_as(&srem);
+    }
     ctx.removed_from(key, notify::SET, "spop", popped.len(), emptied);
     match count {
         None => ctx.out.bulk(&popped[0]),

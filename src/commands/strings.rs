@@ -193,6 +193,11 @@ fn set(ctx: &mut Ctx) -> CmdResult {
         (false, false) => ctx.out.null(),
     }
     if allowed {
+        if let (Some(at), false) = (expires_at, opts.expiry == Some(ExpiryArg::KeepTtl)) {
+            // Recorded with the deadline, not the relative TTL, as Redis
+            // propagates it.
+            ctx.propagate_as(&[b"SET", key, ctx.arg(2), b"PXAT", at.to_string().as_bytes()]);
+        }
         ctx.notify(notify::STRING, "set", key);
         if expires_at.is_some() {
             ctx.notify(notify::GENERIC, "expire", key);
@@ -222,6 +227,9 @@ fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
     let (key, value) = (ctx.arg(1), ctx.arg(3));
     ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at, now);
     ctx.out.ok();
+    if let Some(at) = at {
+        ctx.propagate_as(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
+    }
     ctx.notify(notify::STRING, "set", key);
     ctx.notify(notify::GENERIC, "expire", key);
     Ok(())
@@ -293,15 +301,19 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
         // Only a key with a TTL changes (and counts as written).
         Some(ExpiryArg::Persist) if db.peek(key).is_some_and(|e| e.expires_at_ms().is_some()) => {
             db.set_expiry(key, None, now);
+            ctx.propagate_as(&[b"PERSIST", key]);
             ctx.notify(notify::GENERIC, "persist", key);
         }
         Some(ExpiryArg::Persist) => {}
         Some(_) if at.is_some_and(|at| at <= now) => {
             db.remove(key, now);
+            ctx.propagate_as(&[b"DEL", key]);
             ctx.notify(notify::GENERIC, "del", key);
         }
         Some(_) => {
             db.set_expiry(key, at, now);
+            let at = at.map(|t| t.to_string()).unwrap_or_default();
+            ctx.propagate_as(&[b"PEXPIREAT", key, at.as_bytes()]);
             ctx.notify(notify::GENERIC, "expire", key);
         }
         None => {}
@@ -428,6 +440,8 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = next.format();
     db.set_keep_ttl(key, Value::Str(Str::text(text.as_bytes())), now);
     ctx.out.bulk(text.as_bytes());
+    // The sum as text: a replay does not redo float arithmetic.
+    ctx.propagate_as(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.notify(notify::STRING, "incrbyfloat", key);
     Ok(())
 }

@@ -69,6 +69,10 @@ pub struct Connection {
     pub scheduled: bool,
     /// When the output first went over the soft limit.
     pub soft_limit_since: Option<std::time::Instant>,
+    /// Under appendfsync always: output from this position on waits until
+    /// the AOF is durable up to `held_until`.
+    held_from: Option<usize>,
+    pub held_until: u64,
 }
 
 impl Connection {
@@ -90,7 +94,25 @@ impl Connection {
             more_to_run: false,
             scheduled: false,
             soft_limit_since: None,
+            held_from: None,
+            held_until: 0,
         }
+    }
+
+    /// Replies wait for the AOF.
+    pub fn is_held(&self) -> bool {
+        self.held_from.is_some()
+    }
+
+    /// Lets held replies go once the AOF is durable up to `synced`; true
+    /// when it did.
+    pub fn release(&mut self, synced: u64) -> bool {
+        if self.held_from.is_some() && self.held_until <= synced {
+            self.held_from = None;
+            self.held_until = 0;
+            return true;
+        }
+        false
     }
 
     pub fn pending_output(&self) -> usize {
@@ -195,7 +217,14 @@ impl Connection {
                         if ran > 0 && ran % COMMANDS_PER_CLOCK == 0 {
                             now_ms = unix_ms();
                         }
+                        let reply_at = self.wbuf.len();
                         dispatch::execute(args, &mut self.client, shared, stats, now_ms, &mut self.wbuf);
+                        if let Some(offset) = self.client.aof_wait.take() {
+                            // This reply and every later one wait until the
+                            // write is on disk.
+                            self.held_from.get_or_insert(reply_at);
+                            self.held_until = self.held_until.max(offset);
+                        }
                         ran += 1;
                     }
                     self.rstart += consumed;
@@ -225,10 +254,12 @@ impl Connection {
         meta.output_buf.store(self.pending_output(), Relaxed);
     }
 
-    /// Writes pending output; true when all of it went out.
+    /// Writes pending output (up to the held part); true when all of it
+    /// went out.
     pub fn flush(&mut self, stats: &ThreadStats) -> io::Result<bool> {
-        while self.wpos < self.wbuf.len() {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
+        let limit = self.held_from.unwrap_or(self.wbuf.len());
+        while self.wpos < limit {
+            match self.stream.write(&self.wbuf[self.wpos..limit]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.wpos += n;
@@ -238,6 +269,9 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        if self.held_from.is_some() {
+            return Ok(false);
         }
         self.wbuf.clear();
         self.wpos = 0;

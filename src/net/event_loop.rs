@@ -18,6 +18,7 @@ use super::connection::{Connection, ReadState};
 use super::mailbox::Message;
 use crate::client::{Client, ClientMeta, ReplyMode};
 use crate::commands::blocking;
+use crate::persist::aof::Op;
 use crate::resp::Reply;
 use crate::server::{unix_ms, Shared};
 use crate::stats::bump;
@@ -61,6 +62,8 @@ pub struct EventLoop {
     mail_waiting: bool,
     /// This turn's events not yet handled: (token, peer closed or error).
     events: VecDeque<(Token, bool)>,
+    /// Connections whose replies wait for the AOF (appendfsync always).
+    held: Vec<usize>,
 }
 
 thread_local! {
@@ -119,6 +122,7 @@ impl EventLoop {
             running_event: None,
             mail_waiting: false,
             events: VecDeque::with_capacity(1024),
+            held: Vec::new(),
         })
     }
 
@@ -276,6 +280,9 @@ impl EventLoop {
                 if let Some(deadline) = waiter.deadline_ms {
                     self.timers.insert((deadline, waiter.client_id));
                 }
+            }
+            if conn.is_held() {
+                self.hold(idx);
             }
         }
         let conn = conn_mut(&mut self.conns, idx);
@@ -445,6 +452,54 @@ impl EventLoop {
                     }
                 }
                 Message::Publish(delivery) => self.deliver(&delivery),
+                Message::AofSynced => self.release_held(),
+            }
+        }
+    }
+
+    /// Notes a connection whose replies wait for the AOF, and asks the
+    /// writer to say when they may go.
+    fn hold(&mut self, idx: usize) {
+        if !self.held.contains(&idx) {
+            self.held.push(idx);
+        }
+        let until = conn_ref(&self.conns, idx).held_until;
+        if self.shared.aof.wait_for(self.index, until) {
+            self.release_held();
+        }
+    }
+
+    /// Lets the replies go that the AOF has made durable, and waits on for
+    /// the rest.
+    fn release_held(&mut self) {
+        let aof = &self.shared.aof;
+        loop {
+            let synced = aof.synced();
+            let mut waiting = u64::MAX;
+            let mut held = std::mem::take(&mut self.held);
+            held.retain(|&idx| {
+                let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else { return false };
+                if conn.release(synced) {
+                    if !conn.flush_queued {
+                        conn.flush_queued = true;
+                        self.to_flush.push(idx);
+                    }
+                    return false;
+                }
+                if !conn.is_held() {
+                    return false;
+                }
+                waiting = waiting.min(conn.held_until);
+                true
+            });
+            self.held = held;
+            if self.held.is_empty() {
+                aof.clear_wait(self.index);
+                return;
+            }
+            aof.clear_wait(self.index);
+            if !aof.wait_for(self.index, waiting) {
+                return;
             }
         }
     }
@@ -534,7 +589,19 @@ impl EventLoop {
                 &mut self.expiry_cursor,
                 budget,
                 crate::server::unix_ms,
-                |db, events| crate::notify::emit_logged(&self.shared, events, db),
+                |index, db| {
+                    if db.log_events != 0 {
+                        crate::notify::emit_logged(&self.shared, db.take_events(), index);
+                    }
+                    // Recorded while the shard is locked, like any write.
+                    if db.has_expired_log() {
+                        let ops: Vec<Op> =
+                            db.take_expired().iter().map(|k| Op::new(index, &[&b"DEL"[..], k])).collect();
+                        if self.shared.aof.is_on() {
+                            self.shared.aof.append(&ops);
+                        }
+                    }
+                },
             );
         }
         for &s in &self.owned_shards {

@@ -18,6 +18,8 @@ pub enum Message {
     Unblock { client_id: u64, reply: Vec<u8> },
     /// A published message for some of this thread's subscribers.
     Publish(crate::pubsub::Delivery),
+    /// The AOF writer made records durable that held replies wait for.
+    AofSynced,
 }
 
 pub struct Mailbox {

@@ -1,38 +1,47 @@
 //! Persistence: RDB snapshots in Redis 7.0's format (SAVE, BGSAVE, save
-//! points, loading at start-up), and their bookkeeping for INFO.
+//! points, loading at start-up) and the append-only file (`aof`), with
+//! their bookkeeping for INFO.
 //!
-//! How BGSAVE gets a point-in-time view: the thread that starts it takes
-//! every shard lock, forks, and lets go; the child writes the file from
-//! its copy of memory and exits. The kernel's copy-on-write does the
-//! versioning, page by page, and only for pages the server changes while
-//! the child runs. The pause is the fork itself (copying page tables,
-//! about 10 ms per GB of RSS) and no write path pays anything when no save
-//! runs. Dragonfly's versioned incremental snapshots avoid the fork, but
-//! they need a hook in every mutation; with our locked shards, fork is the
-//! simpler way to the same guarantee, and the one Redis users know
-//! (including its memory cost: up to twice the data under heavy writes).
+//! How a background save or an AOF rewrite gets a point-in-time view: the
+//! thread that starts it takes every shard lock, forks, and lets go; the
+//! child writes the file from its copy of memory and exits. The kernel's
+//! copy-on-write does the versioning, page by page, and only for pages the
+//! server changes while the child runs. The pause is the fork itself
+//! (copying page tables, about 10 ms per GB of RSS) and no write path pays
+//! anything when no save runs. Dragonfly's versioned incremental snapshots
+//! avoid the fork, but they need a hook in every mutation; with our locked
+//! shards, fork is the simpler way to the same guarantee, and the one
+//! Redis users know (including its memory cost: up to twice the data under
+//! heavy writes).
 //!
 //! The child runs only code that is safe after a fork in a threaded
 //! process: it holds no lock another thread may hold (the shard locks are
 //! its own copies, taken before the fork; jemalloc re-arms its locks
 //! around fork), it does not log, and it leaves with `_exit`. It reports
-//! through a pipe.
+//! through a pipe. One child runs at a time, as in Redis; a BGSAVE or
+//! BGREWRITEAOF asked for meanwhile is scheduled.
 
+pub mod aof;
+pub mod aof_load;
 pub mod lzf;
 pub mod packed;
 pub mod rdb;
+pub mod rewrite;
+pub mod snapshot;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::commands::Error;
 use crate::server::{unix_ms, Shared};
-use crate::store::{Entry, Shard};
+use crate::store::Shard;
+
+pub use snapshot::rdb_path;
 
 /// A failed background save is retried by the save points only after
 /// this long (as in Redis).
@@ -62,26 +71,39 @@ struct State {
     /// How long the last fork took, and how many there were (INFO stats).
     fork_usec: u64,
     forks: u64,
+    bgsave_scheduled: bool,
+    rewrite_scheduled: bool,
+    rewrite: RewriteStats,
+}
+
+#[derive(Default, Clone, Copy)]
+struct RewriteStats {
+    last_secs: Option<u64>,
+    failed: bool,
+    count: u64,
+    consecutive_failures: u64,
+    last_cow: u64,
+}
+
+/// What a child process writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// BGSAVE: the RDB file.
+    Save,
+    /// BGREWRITEAOF: base file `base_seq` of the AOF.
+    Rewrite { base_seq: u64 },
 }
 
 struct Child {
     pid: libc::pid_t,
+    job: Job,
     started: Instant,
     dirty_at_start: u64,
+    temp: std::path::PathBuf,
     report: File,
 }
 
-/// What a save writes, gathered before the fork.
-struct Plan {
-    /// The file, in `dir` (paths never depend on the working directory:
-    /// an embedder may run several servers in one process).
-    path: PathBuf,
-    compress: bool,
-    checksum: bool,
-    libraries: Vec<Vec<u8>>,
-}
-
-/// INFO persistence's RDB fields.
+/// INFO persistence's fields.
 pub struct Info {
     pub changes: u64,
     pub in_progress: bool,
@@ -95,6 +117,14 @@ pub struct Info {
     pub loaded_expired: u64,
     pub fork_usec: u64,
     pub forks: u64,
+    pub rewrite_in_progress: bool,
+    pub rewrite_scheduled: bool,
+    pub rewrite_last_secs: Option<u64>,
+    pub rewrite_current_secs: Option<u64>,
+    pub rewrite_ok: bool,
+    pub rewrites: u64,
+    pub rewrite_failures: u64,
+    pub rewrite_cow: u64,
 }
 
 impl Persistence {
@@ -106,19 +136,30 @@ impl Persistence {
 
     pub fn info(&self, shared: &Shared) -> Info {
         let s = self.state.lock();
+        let running = |job: fn(&Job) -> bool| s.child.as_ref().filter(|c| job(&c.job));
+        let save = running(|j| *j == Job::Save);
+        let rewrite = running(|j| matches!(j, Job::Rewrite { .. }));
         Info {
             changes: changes_since_save(shared),
-            in_progress: s.child.is_some(),
+            in_progress: save.is_some(),
             last_save_s: s.last_save_s,
             last_ok: !self.failed.load(Relaxed),
             last_bgsave_secs: s.last_bgsave_secs,
-            current_secs: s.child.as_ref().map(|c| c.started.elapsed().as_secs()),
+            current_secs: save.map(|c| c.started.elapsed().as_secs()),
             saves: s.saves,
             last_cow: s.last_cow,
             loaded_keys: s.loaded_keys,
             loaded_expired: s.loaded_expired,
             fork_usec: s.fork_usec,
             forks: s.forks,
+            rewrite_in_progress: rewrite.is_some(),
+            rewrite_scheduled: s.rewrite_scheduled,
+            rewrite_last_secs: s.rewrite.last_secs,
+            rewrite_current_secs: rewrite.map(|c| c.started.elapsed().as_secs()),
+            rewrite_ok: !s.rewrite.failed,
+            rewrites: s.rewrite.count,
+            rewrite_failures: s.rewrite.consecutive_failures,
+            rewrite_cow: s.rewrite.last_cow,
         }
     }
 
@@ -126,8 +167,13 @@ impl Persistence {
         self.state.lock().last_save_s
     }
 
+    /// The job a child is running, if any.
+    pub fn running(&self) -> Option<Job> {
+        self.state.lock().child.as_ref().map(|c| c.job)
+    }
+
     pub fn bgsave_running(&self) -> bool {
-        self.state.lock().child.is_some()
+        self.running() == Some(Job::Save)
     }
 
     fn succeeded(&self, s: &mut State, dirty_at_start: u64) {
@@ -135,6 +181,16 @@ impl Persistence {
         s.saves += 1;
         self.saved_dirty.store(dirty_at_start, Relaxed);
         self.failed.store(false, Relaxed);
+    }
+
+    /// Records what a load at start-up read, and counts from there.
+    pub fn loaded(&self, shared: &Shared, report: Option<&rdb::LoadReport>) {
+        let mut s = self.state.lock();
+        if let Some(r) = report {
+            s.loaded_keys = r.keys_loaded;
+            s.loaded_expired = r.keys_expired;
+        }
+        self.saved_dirty.store(total_dirty(shared), Relaxed);
     }
 }
 
@@ -147,116 +203,26 @@ fn total_dirty(shared: &Shared) -> u64 {
     crate::stats::total(&shared.stats, |s| &s.dirty)
 }
 
-/// Whether writes are refused with MISCONF: the last save failed, save
-/// points are set and stop-writes-on-bgsave-error is on.
-pub fn writes_refused(shared: &Shared) -> bool {
+/// The MISCONF error writes get: the AOF cannot be written, or the last
+/// save failed with save points set and stop-writes-on-bgsave-error on.
+pub fn writes_refused(shared: &Shared) -> Option<Error> {
+    if shared.aof.write_failed.load(Relaxed) && shared.aof.is_on() {
+        return Some(Error::MisConfAof(shared.aof.last_error()));
+    }
     if !shared.persist.failed.load(Relaxed) {
-        return false;
+        return None;
     }
     let config = shared.config.read();
-    config.get("stop-writes-on-bgsave-error") == "yes" && !config.get("save").is_empty()
-}
-
-/// The RDB file: dbfilename in dir.
-pub fn rdb_path(config: &crate::Config) -> PathBuf {
-    Path::new(config.dir()).join(config.get("dbfilename"))
-}
-
-/// A temporary file next to `path`, named for process `pid` as Redis names
-/// its own.
-fn temp_path(path: &Path, pid: u32) -> PathBuf {
-    path.with_file_name(format!("temp-{pid}.rdb"))
-}
-
-fn plan(shared: &Shared) -> Plan {
-    let config = shared.config.read();
-    Plan {
-        path: rdb_path(&config),
-        compress: config.get("rdbcompression") == "yes",
-        checksum: config.get("rdbchecksum") == "yes",
-        libraries: shared.functions.library_codes(),
-    }
-}
-
-/// Writes the snapshot of `shards` to a temporary file, syncs it, renames
-/// it over `plan.path` and syncs the directory. Returns the bytes written.
-fn write_snapshot(plan: &Plan, shards: &[&Shard], tmp: &Path) -> io::Result<u64> {
-    let result = (|| {
-        let file = File::create(tmp)?;
-        let mut w = rdb::Writer::new(BufWriter::with_capacity(1 << 20, file), plan.compress, plan.checksum);
-        write_body(&mut w, shards, &plan.libraries)?;
-        let written = w.written + 9;
-        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(tmp, &plan.path)?;
-        let dir = Path::new(&plan.path).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        File::open(dir)?.sync_all()?;
-        Ok(written)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
-    }
-    result
-}
-
-/// The file's contents up to (not including) the EOF opcode.
-fn write_body<W: Write>(w: &mut rdb::Writer<W>, shards: &[&Shard], libraries: &[Vec<u8>]) -> io::Result<()> {
-    w.raw(format!("REDIS{:04}", rdb::RDB_VERSION).as_bytes())?;
-    let aux = [
-        ("redis-ver", crate::commands::connection::REDIS_VERSION.to_string()),
-        ("redis-bits", "64".to_string()),
-        ("ctime", (unix_ms() / 1000).to_string()),
-        ("used-mem", crate::memory::used().to_string()),
-        ("aof-base", "0".to_string()),
-    ];
-    for (k, v) in aux {
-        w.byte(250)?;
-        w.string(k.as_bytes())?;
-        w.string(v.as_bytes())?;
-    }
-    for code in libraries {
-        w.byte(245)?;
-        w.string(code)?;
-    }
-    let databases = shards.first().map_or(0, |s| s.dbs.len());
-    for db in 0..databases {
-        let keys: usize = shards.iter().map(|s| s.dbs[db].len()).sum();
-        if keys == 0 {
-            continue;
-        }
-        let expires: usize = shards.iter().map(|s| s.dbs[db].expires_len()).sum();
-        w.byte(254)?;
-        w.len(db as u64)?;
-        w.byte(251)?;
-        w.len(keys as u64)?;
-        w.len(expires as u64)?;
-        for shard in shards {
-            for (key, entry) in shard.dbs[db].iter() {
-                write_key(w, key, entry)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn write_key<W: Write>(w: &mut rdb::Writer<W>, key: &[u8], entry: &Entry) -> io::Result<()> {
-    if let Some(at) = entry.expires_at_ms() {
-        w.byte(252)?;
-        w.raw(&at.to_le_bytes())?;
-    }
-    w.byte(rdb::Writer::<W>::type_of(&entry.value))?;
-    w.string(key)?;
-    w.value(&entry.value)
+    (config.get("stop-writes-on-bgsave-error") == "yes" && !config.get("save").is_empty()).then_some(Error::MisConf)
 }
 
 /// SAVE (and SHUTDOWN, FLUSHALL, DEBUG RELOAD): writes the snapshot from
 /// this thread, with every shard locked by the caller.
 pub fn save(shared: &Shared, shards: &[&Shard]) -> Result<(), String> {
-    let plan = plan(shared);
+    let plan = snapshot::Plan::rdb(shared, std::process::id());
     let dirty = total_dirty(shared);
-    let tmp = temp_path(&plan.path, std::process::id());
     let p = &shared.persist;
-    match write_snapshot(&plan, shards, &tmp) {
+    match snapshot::write(&plan, shards) {
         Ok(_) => {
             log::info!("DB saved on disk");
             p.succeeded(&mut p.state.lock(), dirty);
@@ -271,28 +237,64 @@ pub fn save(shared: &Shared, shards: &[&Shard]) -> Result<(), String> {
     }
 }
 
-/// Why BGSAVE did not start.
-#[derive(Debug)]
-pub enum BgsaveError {
-    InProgress,
-    Fork(io::Error),
+/// How BGSAVE or BGREWRITEAOF went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    Now,
+    /// Another child runs; this one starts when it ends.
+    Scheduled,
 }
 
-/// BGSAVE: forks a child that writes the snapshot of `shards` (every
-/// shard, locked by the caller until this returns).
-pub fn bgsave(shared: &Shared, shards: &[&Shard]) -> Result<(), BgsaveError> {
+/// BGSAVE [SCHEDULE], with every shard locked by the caller.
+pub fn bgsave(shared: &Shared, shards: &[&Shard], schedule: bool) -> Result<Started, Error> {
+    match shared.persist.running() {
+        Some(Job::Save) => Err(Error::BgsaveInProgress),
+        Some(Job::Rewrite { .. }) if schedule => {
+            shared.persist.state.lock().bgsave_scheduled = true;
+            Ok(Started::Scheduled)
+        }
+        Some(Job::Rewrite { .. }) => Err(Error::BgsaveDuringRewrite),
+        None => {
+            let plan = snapshot::Plan::new(
+                shared,
+                rdb_path(&shared.config.read()),
+                snapshot::temp_path(&rdb_path(&shared.config.read()), std::process::id()).with_extension("bg.rdb"),
+                false,
+            );
+            fork_job(shared, shards, Job::Save, plan).map(|_| Started::Now).map_err(|_| Error::Bare)
+        }
+    }
+}
+
+/// BGREWRITEAOF, with every shard locked by the caller.
+pub fn bgrewriteaof(shared: &Shared, shards: &[&Shard]) -> Result<Started, Error> {
+    match shared.persist.running() {
+        Some(Job::Rewrite { .. }) => Err(Error::RewriteInProgress),
+        Some(Job::Save) => {
+            shared.persist.state.lock().rewrite_scheduled = true;
+            Ok(Started::Scheduled)
+        }
+        None => rewrite::start(shared, shards).map(|_| Started::Now).map_err(|e| {
+            log::warn!("Can't rewrite the append only file in background: {e}");
+            Error::Bare
+        }),
+    }
+}
+
+/// Forks a child that writes `plan` from `shards` (every shard, locked by
+/// the caller until this returns).
+pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snapshot::Plan) -> io::Result<()> {
     let p = &shared.persist;
     let mut state = p.state.lock();
     if state.child.is_some() {
-        return Err(BgsaveError::InProgress);
+        return Err(io::Error::other("a child is already running"));
     }
-    let plan = plan(shared);
     let dirty = total_dirty(shared);
     state.last_try_s = unix_ms() / 1000;
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills both descriptors, which we own from here on.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(BgsaveError::Fork(io::Error::last_os_error()));
+        return Err(io::Error::last_os_error());
     }
     // SAFETY: the descriptors were just created and are not owned elsewhere.
     let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -302,36 +304,44 @@ pub fn bgsave(shared: &Shared, shards: &[&Shard]) -> Result<(), BgsaveError> {
     // ends in `_exit`, never returning into code that expects the other
     // threads to exist.
     let pid = unsafe { libc::fork() };
-    if pid > 0 {
-        state.fork_usec = forking.elapsed().as_micros() as u64;
-        state.forks += 1;
-    }
     if pid < 0 {
         let e = io::Error::last_os_error();
-        p.failed.store(true, Relaxed);
-        log::warn!("Can't save in background: fork: {e}");
-        return Err(BgsaveError::Fork(e));
+        if job == Job::Save {
+            p.failed.store(true, Relaxed);
+        }
+        log::warn!("Can't fork for a background job: {e}");
+        return Err(e);
     }
     if pid == 0 {
         drop(read_end);
         child_main(&plan, shards, File::from(write_end));
     }
+    state.fork_usec = forking.elapsed().as_micros() as u64;
+    state.forks += 1;
     drop(write_end);
     crate::store::set_snapshot_running(true);
-    log::info!("Background saving started by pid {pid}");
-    state.child = Some(Child { pid, started: Instant::now(), dirty_at_start: dirty, report: File::from(read_end) });
+    match job {
+        Job::Save => log::info!("Background saving started by pid {pid}"),
+        Job::Rewrite { .. } => log::info!("Background append only file rewriting started by pid {pid}"),
+    }
+    state.child = Some(Child {
+        pid,
+        job,
+        started: Instant::now(),
+        dirty_at_start: dirty,
+        temp: plan.temp,
+        report: File::from(read_end),
+    });
     Ok(())
 }
 
-fn child_main(plan: &Plan, shards: &[&Shard], mut report: File) -> ! {
-    let tmp = temp_path(&plan.path, std::process::id());
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        write_snapshot(plan, shards, &tmp).map(|_| cow_bytes())
-    }));
+fn child_main(plan: &snapshot::Plan, shards: &[&Shard], mut report: File) -> ! {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| snapshot::write(plan, shards).map(|_| cow_bytes())));
     let (code, message) = match outcome {
         Ok(Ok(cow)) => (0, cow.to_string()),
-        Ok(Err(e)) => (1, format!("Failed saving the DB to {}: {e}", plan.path.display())),
-        Err(_) => (1, "the save panicked".to_string()),
+        Ok(Err(e)) => (1, format!("Failed writing {}: {e}", plan.path.display())),
+        Err(_) => (1, "the background job panicked".to_string()),
     };
     let _ = report.write_all(message.as_bytes());
     // SAFETY: ends the child at once, without running the parent's exit
@@ -350,12 +360,32 @@ fn cow_bytes() -> u64 {
         * 1024
 }
 
-/// Periodic work (thread 0's cron): reaps a finished child, and starts a
-/// background save when a save point is reached.
+/// Periodic work (thread 0's cron): reaps a finished child, starts a
+/// scheduled job, a background save when a save point is reached, or an
+/// AOF rewrite when the file has grown enough.
 pub fn cron(shared: &Shared) {
     reap(shared, false);
+    if shared.persist.running().is_some() {
+        return;
+    }
+    let (rewrite_due, bgsave_due) = {
+        let mut s = shared.persist.state.lock();
+        (std::mem::take(&mut s.rewrite_scheduled), std::mem::take(&mut s.bgsave_scheduled))
+    };
+    if rewrite_due || rewrite::growth_due(shared) {
+        with_all_shards(shared, |shards| {
+            let _ = bgrewriteaof(shared, shards);
+        });
+        return;
+    }
+    if bgsave_due {
+        with_all_shards(shared, |shards| {
+            let _ = bgsave(shared, shards, false);
+        });
+        return;
+    }
     let points = parse_save_points(shared.config.read().get("save"));
-    if points.is_empty() || shared.persist.bgsave_running() {
+    if points.is_empty() {
         return;
     }
     let changes = changes_since_save(shared);
@@ -368,10 +398,17 @@ pub fn cron(shared: &Shared) {
     let due = points.iter().find(|&&(secs, min)| changes >= min && now.saturating_sub(last_save) > secs);
     if let (Some(&(secs, _)), true) = (due, retry_ok) {
         log::info!("{changes} changes in {secs} seconds. Saving...");
-        let mut locks = shared.store.lock_all();
-        let shards: Vec<&Shard> = locks.all().into_iter().map(|s| &*s).collect();
-        let _ = bgsave(shared, &shards);
+        with_all_shards(shared, |shards| {
+            let _ = bgsave(shared, shards, false);
+        });
     }
+}
+
+/// Runs `f` with every shard locked.
+pub fn with_all_shards<R>(shared: &Shared, f: impl FnOnce(&[&Shard]) -> R) -> R {
+    let mut locks = shared.store.lock_all();
+    let shards: Vec<&Shard> = locks.all().into_iter().map(|s| &*s).collect();
+    f(&shards)
 }
 
 /// Pairs of (seconds, changes) from the `save` setting.
@@ -395,135 +432,113 @@ fn reap(shared: &Shared, wait: bool) {
     crate::store::set_snapshot_running(false);
     let mut message = String::new();
     let _ = child.report.read_to_string(&mut message);
-    state.last_bgsave_secs = Some(child.started.elapsed().as_secs());
-    let exited_ok = done == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    if exited_ok {
-        state.last_cow = message.trim().parse().unwrap_or(0);
-        log::info!("Background saving terminated with success");
-        p.succeeded(&mut state, child.dirty_at_start);
-    } else if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGUSR1 {
-        log::warn!("Background saving terminated by signal {}", libc::WTERMSIG(status));
-    } else {
+    let secs = child.started.elapsed().as_secs();
+    let ok = done == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let killed = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGUSR1;
+    if !ok {
+        let _ = std::fs::remove_file(&child.temp);
         if !message.is_empty() {
             log::warn!("{message}");
         }
-        log::warn!("Background saving error");
-        p.failed.store(true, Relaxed);
+    }
+    match child.job {
+        Job::Save => {
+            state.last_bgsave_secs = Some(secs);
+            if ok {
+                state.last_cow = message.trim().parse().unwrap_or(0);
+                log::info!("Background saving terminated with success");
+                p.succeeded(&mut state, child.dirty_at_start);
+            } else if killed {
+                log::warn!("Background saving terminated by signal {}", libc::WTERMSIG(status));
+            } else {
+                log::warn!("Background saving error");
+                p.failed.store(true, Relaxed);
+            }
+        }
+        Job::Rewrite { base_seq } => {
+            state.rewrite.last_secs = Some(secs);
+            drop(state);
+            let finished = if ok { rewrite::finish(shared, base_seq) } else { Err("the child failed".into()) };
+            let mut state = p.state.lock();
+            match finished {
+                Ok(()) => {
+                    state.rewrite.count += 1;
+                    state.rewrite.failed = false;
+                    state.rewrite.consecutive_failures = 0;
+                    state.rewrite.last_cow = message.trim().parse().unwrap_or(0);
+                    log::info!("Background AOF rewrite finished successfully");
+                }
+                Err(e) => {
+                    if !killed {
+                        log::warn!("Background AOF rewrite failed: {e}");
+                        state.rewrite.failed = true;
+                        state.rewrite.consecutive_failures += 1;
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Stops a running background save (shutdown, or a save that replaces
-/// it) and removes its temporary file.
+/// Stops a running child (shutdown, FLUSHALL, turning the AOF off) and
+/// removes its temporary file.
 pub fn kill_child(shared: &Shared) {
     let pid = match shared.persist.state.lock().child.as_ref() {
         Some(c) => c.pid,
         None => return,
     };
-    let tmp = temp_path(&rdb_path(&shared.config.read()), pid as u32);
     // SAFETY: signals our own child, by pid.
     unsafe {
         libc::kill(pid, libc::SIGUSR1);
     }
     reap(shared, true);
-    let _ = std::fs::remove_file(tmp);
 }
 
-/// Waits for a running background save to end (SAVE does not wait; tests
-/// and shutdown paths that need the file do).
+/// Waits for a running child to end.
 pub fn wait_child(shared: &Shared) {
     reap(shared, true);
 }
 
-/// The save a shutdown makes (SIGTERM, SIGINT): stops a background save,
-/// then saves when save points are set. False when that save failed and
-/// the server must keep running.
+/// The save a shutdown makes (SIGTERM, SIGINT): stops a child, then saves
+/// when save points are set. False when that save failed and the server
+/// must keep running.
 pub fn save_for_shutdown(shared: &Shared) -> bool {
     kill_child(shared);
     if shared.config.read().get("save").is_empty() || shared.scripts.running.is_busy() {
         return true;
     }
     log::info!("Saving the final RDB snapshot before exiting.");
-    let mut locks = shared.store.lock_all();
-    let shards: Vec<&Shard> = locks.all().into_iter().map(|s| &*s).collect();
-    if save(shared, &shards).is_err() {
+    if with_all_shards(shared, |shards| save(shared, shards)).is_err() {
         log::warn!("Error trying to save the DB, can't exit.");
         return false;
     }
     true
 }
 
-/// Loads the RDB file at start-up, if there is one; an unreadable or
-/// corrupt file is an error that stops start-up.
-pub fn load_at_startup(shared: &Shared) -> Result<Option<rdb::LoadReport>, String> {
+/// Loads the data at start-up: the AOF when appendonly is on, else the RDB
+/// file if there is one. An unreadable or corrupt file stops start-up.
+pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
+    if shared.config.read().get("appendonly") == "yes" {
+        return rewrite::start_at_boot(shared);
+    }
     let path = rdb_path(&shared.config.read());
     let started = Instant::now();
-    let mut locks = shared.store.lock_all();
-    let mut shards = locks.all();
-    let report = match load(shared, &path, &mut shards, false) {
-        Ok(None) => return Ok(None),
-        Ok(Some(report)) => report,
-        Err(e) => return Err(format!("Fatal error loading the DB from {}: {e}. Exiting.", path.display())),
+    let report = {
+        let mut locks = shared.store.lock_all();
+        let mut shards = locks.all();
+        snapshot::load(shared, &path, &mut shards, false)
+            .map_err(|e| format!("Fatal error loading the DB from {}: {e}. Exiting.", path.display()))?
     };
-    log::info!(
-        "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
-        started.elapsed().as_secs_f64(),
-        report.keys_loaded,
-        report.keys_expired
-    );
-    Ok(Some(report))
-}
-
-/// Reads the RDB file at `path` into `shards` (every shard, locked) and
-/// the function registry; `None` when there is no such file. A key or
-/// library already present is an error, or, with `merge`, replaced.
-pub fn load(
-    shared: &Shared,
-    path: &Path,
-    shards: &mut [&mut Shard],
-    merge: bool,
-) -> Result<Option<rdb::LoadReport>, String> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let size = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut reader = rdb::Reader::new(io::BufReader::with_capacity(1 << 20, file), size);
-    let limits = rdb::Limits::from_hot(&shared.hot);
-    let verify = shared.config.read().get("rdbchecksum") == "yes";
-    let now = unix_ms();
-    let store = &shared.store;
-    let report = rdb::read_file(
-        &mut reader,
-        &limits,
-        store.databases(),
-        now,
-        verify,
-        |k| {
-            let accessed = (now / 1000).saturating_sub(k.idle_secs.unwrap_or(0)) as u32;
-            let entry = Entry::with(k.value, k.expires_at_ms, accessed);
-            let db = &mut shards[store.shard_of(&k.key)].dbs[k.db];
-            if merge {
-                db.remove(&k.key, now);
-            }
-            if !db.load(&k.key, entry) {
-                return Err(format!("duplicate key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db));
-            }
-            Ok(())
-        },
-        |code| {
-            crate::commands::functions::load_library(shared, &code, merge)
-                .map(|_| ())
-                .map_err(|e| format!("Failed loading library: {}", String::from_utf8_lossy(&e.to_bytes())))
-        },
-    )?;
-    if report.unchecked {
-        log::warn!("RDB file was saved with checksum disabled: no check performed.");
+    shared.persist.loaded(shared, report.as_ref());
+    if let Some(report) = report {
+        log::info!(
+            "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+            started.elapsed().as_secs_f64(),
+            report.keys_loaded,
+            report.keys_expired
+        );
     }
-    let mut s = shared.persist.state.lock();
-    s.loaded_keys = report.keys_loaded;
-    s.loaded_expired = report.keys_expired;
-    Ok(Some(report))
+    Ok(())
 }
 
 #[cfg(test)]

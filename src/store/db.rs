@@ -31,6 +31,9 @@ pub struct Db {
     /// lookups and inserts); the caller takes them with `take_events`.
     pub log_events: u32,
     event_log: notify::Logged,
+    /// Keys deleted because they expired, while writes are recorded: the
+    /// caller records their deletion (`take_expired`).
+    expired_log: Vec<Box<[u8]>>,
 }
 
 impl Db {
@@ -130,6 +133,9 @@ impl Db {
         self.keys.remove(key);
         self.expires.remove(key);
         self.expired += 1;
+        if super::propagating() {
+            self.expired_log.push(key.into());
+        }
         self.touch(key);
         self.log(notify::EXPIRED, key);
     }
@@ -138,6 +144,16 @@ impl Db {
         if self.log_events & class != 0 {
             self.event_log.push((class, key.into()));
         }
+    }
+
+    /// The keys that expired since the last call (only while writes are
+    /// recorded), oldest first.
+    pub fn take_expired(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.expired_log)
+    }
+
+    pub fn has_expired_log(&self) -> bool {
+        !self.expired_log.is_empty()
     }
 
     /// The logged events since the last call, oldest first.

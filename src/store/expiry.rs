@@ -38,7 +38,7 @@ pub fn active_expire_cycle(
     cursor: &mut ExpiryCursor,
     budget: Duration,
     now_ms: impl Fn() -> u64,
-    mut on_events: impl FnMut(usize, crate::notify::Logged),
+    mut after_sample: impl FnMut(usize, &mut super::Db),
 ) -> usize {
     if shards.is_empty() {
         return 0;
@@ -63,9 +63,7 @@ pub fn active_expire_cycle(
             }
             let (sampled, expired, wrapped) = db.expire_sample(KEYS_PER_SAMPLE, now_ms());
             deleted += expired;
-            if db.log_events != 0 {
-                on_events(cursor.db, db.take_events());
-            }
+            after_sample(cursor.db, db);
             if sampled == 0 || expired * 100 <= sampled * STALE_PERCENT || wrapped {
                 break;
             }

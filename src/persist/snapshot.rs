@@ -1,0 +1,183 @@
+//! Snapshot files: writing the keyspace (and the function libraries) as an
+//! RDB file, and reading one back into the keyspace. Used by SAVE, by the
+//! BGSAVE and AOF-rewrite children, at start-up and by DEBUG RELOAD.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::rdb;
+use crate::server::{unix_ms, Shared};
+use crate::store::{Entry, Shard};
+
+/// What a snapshot writes, gathered before any fork.
+pub struct Plan {
+    /// The file (paths never depend on the working directory: an embedder
+    /// may run several servers in one process).
+    pub path: PathBuf,
+    /// Where it is written first; renamed over `path` once complete.
+    pub temp: PathBuf,
+    pub compress: bool,
+    pub checksum: bool,
+    /// The AOF base (the `aof-base` field says 1).
+    pub aof_base: bool,
+    pub libraries: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    /// A snapshot to `path`, with the server's settings.
+    pub fn new(shared: &Shared, path: PathBuf, temp: PathBuf, aof_base: bool) -> Plan {
+        let config = shared.config.read();
+        Plan {
+            path,
+            temp,
+            compress: config.get("rdbcompression") == "yes",
+            checksum: config.get("rdbchecksum") == "yes",
+            aof_base,
+            libraries: shared.functions.library_codes(),
+        }
+    }
+
+    /// The RDB file (dbfilename in dir), written by process `pid`.
+    pub fn rdb(shared: &Shared, pid: u32) -> Plan {
+        let path = rdb_path(&shared.config.read());
+        let temp = temp_path(&path, pid);
+        Plan::new(shared, path, temp, false)
+    }
+}
+
+/// The RDB file: dbfilename in dir.
+pub fn rdb_path(config: &crate::Config) -> PathBuf {
+    Path::new(config.dir()).join(config.get("dbfilename"))
+}
+
+/// A temporary file next to `path`, named for process `pid` as Redis names
+/// its own.
+pub fn temp_path(path: &Path, pid: u32) -> PathBuf {
+    path.with_file_name(format!("temp-{pid}.rdb"))
+}
+
+/// Writes the snapshot of `shards` to the plan's temporary file, syncs it,
+/// renames it over the plan's path and syncs the directory. Returns the
+/// bytes written.
+pub fn write(plan: &Plan, shards: &[&Shard]) -> io::Result<u64> {
+    let result = (|| {
+        let file = File::create(&plan.temp)?;
+        let mut w = rdb::Writer::new(BufWriter::with_capacity(1 << 20, file), plan.compress, plan.checksum);
+        write_body(&mut w, shards, plan)?;
+        let written = w.written + 9;
+        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&plan.temp, &plan.path)?;
+        super::aof::sync_dir(parent(&plan.path))?;
+        Ok(written)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&plan.temp);
+    }
+    result
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The file's contents up to (not including) the EOF opcode.
+fn write_body<W: Write>(w: &mut rdb::Writer<W>, shards: &[&Shard], plan: &Plan) -> io::Result<()> {
+    w.raw(format!("REDIS{:04}", rdb::RDB_VERSION).as_bytes())?;
+    let aux = [
+        ("redis-ver", crate::commands::connection::REDIS_VERSION.to_string()),
+        ("redis-bits", "64".to_string()),
+        ("ctime", (unix_ms() / 1000).to_string()),
+        ("used-mem", crate::memory::used().to_string()),
+        ("aof-base", (plan.aof_base as u8).to_string()),
+    ];
+    for (k, v) in aux {
+        w.byte(rdb::op::AUX)?;
+        w.string(k.as_bytes())?;
+        w.string(v.as_bytes())?;
+    }
+    for code in &plan.libraries {
+        w.byte(rdb::op::FUNCTION2)?;
+        w.string(code)?;
+    }
+    let databases = shards.first().map_or(0, |s| s.dbs.len());
+    for db in 0..databases {
+        let keys: usize = shards.iter().map(|s| s.dbs[db].len()).sum();
+        if keys == 0 {
+            continue;
+        }
+        let expires: usize = shards.iter().map(|s| s.dbs[db].expires_len()).sum();
+        w.byte(rdb::op::SELECTDB)?;
+        w.len(db as u64)?;
+        w.byte(rdb::op::RESIZEDB)?;
+        w.len(keys as u64)?;
+        w.len(expires as u64)?;
+        for shard in shards {
+            for (key, entry) in shard.dbs[db].iter() {
+                write_key(w, key, entry)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_key<W: Write>(w: &mut rdb::Writer<W>, key: &[u8], entry: &Entry) -> io::Result<()> {
+    if let Some(at) = entry.expires_at_ms() {
+        w.byte(rdb::op::EXPIRETIME_MS)?;
+        w.raw(&at.to_le_bytes())?;
+    }
+    w.byte(rdb::Writer::<W>::type_of(&entry.value))?;
+    w.string(key)?;
+    w.value(&entry.value)
+}
+
+/// Reads the RDB file at `path` into `shards` (every shard, locked) and
+/// the function registry; `None` when there is no such file. A key or
+/// library already present is an error, or, with `merge`, replaced.
+pub fn load(
+    shared: &Shared,
+    path: &Path,
+    shards: &mut [&mut Shard],
+    merge: bool,
+) -> Result<Option<rdb::LoadReport>, String> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut reader = rdb::Reader::new(io::BufReader::with_capacity(1 << 20, file), size);
+    let limits = rdb::Limits::from_hot(&shared.hot);
+    let verify = shared.config.read().get("rdbchecksum") == "yes";
+    let now = unix_ms();
+    let store = &shared.store;
+    let report = rdb::read_file(
+        &mut reader,
+        &limits,
+        store.databases(),
+        now,
+        verify,
+        |k| {
+            let accessed = (now / 1000).saturating_sub(k.idle_secs.unwrap_or(0)) as u32;
+            let entry = Entry::with(k.value, k.expires_at_ms, accessed);
+            let db = &mut shards[store.shard_of(&k.key)].dbs[k.db];
+            if merge {
+                db.remove(&k.key, now);
+            }
+            if !db.load(&k.key, entry) {
+                return Err(format!("duplicate key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db));
+            }
+            Ok(())
+        },
+        |code| {
+            crate::commands::functions::load_library(shared, &code, merge)
+                .map(|_| ())
+                .map_err(|e| format!("Failed loading library: {}", String::from_utf8_lossy(&e.to_bytes())))
+        },
+    )?;
+    if report.unchecked {
+        log::warn!("RDB file was saved with checksum disabled: no check performed.");
+    }
+    Ok(Some(report))
+}

@@ -396,20 +396,17 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         let server = ctx.server;
         if aof_now {
             let mut locked = ctx.keys.lock_all();
-            for shard in locked.iter_mut() {
-                for db in shard.dbs.iter_mut() {
-                    // Expirations from an earlier time the AOF was on.
-                    db.take_expired();
-                }
-            }
+            crate::persist::rewrite::log_expired(&mut locked, true);
             let shards: Vec<&crate::store::Shard> = locked.into_iter().map(|s| &*s).collect();
             if let Err(e) = crate::persist::rewrite::turn_on(server, &shards) {
                 log::warn!("Can't turn the AOF on: {e}");
                 server.config.write().set("appendonly", "no").expect("a valid value");
+                crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), false);
                 return Err(Error::ConfigSetFailed { name: "appendonly".into(), reason: e });
             }
         } else {
             crate::persist::rewrite::turn_off(server);
+            crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), false);
         }
     }
     // The databases log the events of their lookups only while enabled.

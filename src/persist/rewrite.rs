@@ -47,9 +47,22 @@ pub fn start_at_boot(shared: &Shared) -> Result<(), String> {
     }
     layout.write_manifest(&manifest).map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     let incr = *manifest.incrs.last().expect("one at least");
+    let mut locks = shared.store.lock_all();
+    log_expired(&mut locks.all(), true);
     open(shared, layout, manifest, incr);
     shared.persist.loaded(shared, None);
     Ok(())
+}
+
+/// Makes every database log the keys that expire (while the AOF is on),
+/// starting from an empty log.
+pub fn log_expired(shards: &mut [&mut Shard], on: bool) {
+    for shard in shards.iter_mut() {
+        for db in shard.dbs.iter_mut() {
+            db.take_expired();
+            db.log_expired = on;
+        }
+    }
 }
 
 fn create_incr(layout: &Layout, seq: u64) -> Result<(), String> {
@@ -71,7 +84,6 @@ fn open(shared: &Shared, layout: Layout, manifest: Manifest, incr: u64) {
     *aof.files.lock() = Some((layout, manifest));
     aof.switch_incr(incr);
     aof.set_fsync_policy(Fsync::parse(shared.config.read().get("appendfsync")));
-    crate::store::set_propagating(true);
     aof.set_on(true);
 }
 
@@ -97,7 +109,7 @@ pub fn turn_on(shared: &Shared, shards: &[&Shard]) -> Result<(), String> {
             shared.persist.state.lock().rewrite_scheduled = true;
             Ok(())
         }
-        None => fork_rewrite(shared, shards, false),
+        None => fork_rewrite(shared, shards, false).inspect_err(|_| shared.aof.set_on(false)),
     }
 }
 
@@ -112,7 +124,6 @@ pub fn turn_off(shared: &Shared) {
     }
     shared.aof.drain();
     shared.aof.set_on(false);
-    crate::store::set_propagating(false);
 }
 
 /// BGREWRITEAOF with nothing else running (every shard locked).

@@ -31,8 +31,10 @@ pub struct Db {
     /// lookups and inserts); the caller takes them with `take_events`.
     pub log_events: u32,
     event_log: notify::Logged,
-    /// Keys deleted because they expired, while writes are recorded: the
-    /// caller records their deletion (`take_expired`).
+    /// Writes are recorded (the AOF is on): keys that expire are logged
+    /// in `expired_log`, and the caller records their deletion
+    /// (`take_expired`).
+    pub log_expired: bool,
     expired_log: Vec<Box<[u8]>>,
 }
 
@@ -133,7 +135,7 @@ impl Db {
         self.keys.remove(key);
         self.expires.remove(key);
         self.expired += 1;
-        if super::propagating() {
+        if self.log_expired {
             self.expired_log.push(key.into());
         }
         self.touch(key);

@@ -41,18 +41,6 @@ pub(crate) fn snapshot_running() -> bool {
     SNAPSHOT_RUNNING.load(Relaxed)
 }
 
-/// Writes are being recorded (the AOF is on): keys that expire are
-/// logged by their database, so the deletion is recorded too.
-static PROPAGATING: AtomicBool = AtomicBool::new(false);
-
-pub fn set_propagating(on: bool) {
-    PROPAGATING.store(on, Relaxed);
-}
-
-pub(crate) fn propagating() -> bool {
-    PROPAGATING.load(Relaxed)
-}
-
 /// One shard: a table per logical database.
 pub struct Shard {
     pub dbs: Box<[Db]>,

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod data;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

@@ -421,3 +421,28 @@ fn sigkill_loses_at_most_about_a_second_under_everysec() {
         );
     });
 }
+
+#[test]
+fn replies_under_always_arrive_once_durable() {
+    let dir = common::temp_dir("aof-always-replies");
+    let server = start_in(&dir, &[AOF, ("appendfsync", "always")]).unwrap();
+    let mut c = conn(&server);
+    let mut waiter = conn(&server);
+    waiter.send("BLPOP list 0");
+    common::wait_blocked(&mut c, 1);
+    // The pusher's reply and the served client's both wait for the fsync
+    // of the records (RPUSH, then the LPOP that served the waiter).
+    assert_eq!(c.q("RPUSH list a"), ":1");
+    assert_eq!(waiter.read_reply(), "[\"list\", \"a\"]");
+    // Pipelined replies come in order, the read after the writes too.
+    c.send_raw(&common::encode(&[b"SET", b"k", b"1"]));
+    c.send_raw(&common::encode(&[b"INCR", b"k"]));
+    c.send_raw(&common::encode(&[b"GET", b"k"]));
+    assert_eq!(c.read_reply(), "+OK");
+    assert_eq!(c.read_reply(), ":2");
+    assert_eq!(c.read_reply(), "\"2\"");
+    server.stop();
+    let incr = std::fs::read_to_string(incr_file(&dir)).unwrap();
+    assert!(incr.contains("$5\r\nRPUSH\r\n") || incr.contains("$5\r\nrpush\r\n"), "{incr:?}");
+    assert!(incr.contains("$4\r\nLPOP\r\n$4\r\nlist\r\n"), "{incr:?}");
+}

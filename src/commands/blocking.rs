@@ -251,7 +251,8 @@ fn serve_key(keys: &mut Keys, server: &Shared, db: usize, key: &[u8]) -> bool {
             reply.clear();
             Reply::new(&mut reply).error_bytes(&e.to_bytes());
         }
-        server.mailboxes[waiter.thread].send(Message::Unblock { client_id: waiter.client_id, reply });
+        // Sent once the command's records are appended (`send_unblocked`).
+        keys.unblocked.push((waiter.thread, waiter.client_id, reply));
     }
 }
 
@@ -266,13 +267,17 @@ pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms
     }
     let left = serve_ready(&mut keys, server);
     debug_assert!(left.is_empty(), "with every shard locked nothing is deferred");
-    if keys.propagating {
-        keys.record_expired();
-        if !keys.ops.is_empty() {
-            server.aof.append(&keys.ops);
-        }
-    }
+    let offset = keys.append_records(server);
+    send_unblocked(server, &mut keys, offset);
     keys.dirty
+}
+
+/// Sends the served waiters their replies; under appendfsync always each
+/// waits for `aof_offset` to be durable.
+pub fn send_unblocked(server: &Shared, keys: &mut Keys, aof_offset: Option<u64>) {
+    for (thread, client_id, reply) in keys.unblocked.drain(..) {
+        server.mailboxes[thread].send(Message::Unblock { client_id, reply, aof_offset });
+    }
 }
 
 /// Removes a finished waiter from the queues of all its keys.

@@ -399,7 +399,11 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
             } else {
                 blocking::TIMEOUT_REPLY.to_vec()
             };
-            ctx.server.mailboxes[waiter.thread].send(Message::Unblock { client_id: waiter.client_id, reply });
+            ctx.server.mailboxes[waiter.thread].send(Message::Unblock {
+                client_id: waiter.client_id,
+                reply,
+                aof_offset: None,
+            });
             1
         }
         _ => 0,

@@ -106,17 +106,9 @@ fn run(
     // Whatever the command made ready goes to blocked clients before
     // anyone else can see it.
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
-    if keys.propagating {
-        // Recorded while the locks are held: the file's order is the
-        // order the keys changed in.
-        keys.record_expired();
-        if !keys.ops.is_empty() {
-            let offset = shared.aof.append(&keys.ops);
-            if shared.aof.fsync_policy() == crate::persist::aof::Fsync::Always {
-                client.aof_wait = Some(offset);
-            }
-        }
-    }
+    let offset = keys.append_records(shared);
+    client.aof_wait = offset;
+    blocking::send_unblocked(shared, &mut keys, offset);
     let mut dirty = keys.dirty;
     // The locks go before serving what needs a lock taken out of order.
     drop(keys);

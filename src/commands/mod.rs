@@ -255,11 +255,24 @@ pub struct Keys<'a> {
     /// The running command recorded its own ops (a rewrite), so it is not
     /// recorded as sent.
     pub rewritten: bool,
+    /// Replies for blocked clients this command served: (thread, client,
+    /// reply), sent once the records are appended.
+    pub unblocked: Vec<(usize, u64, Vec<u8>)>,
 }
 
 impl<'a> Keys<'a> {
     pub fn new(store: &'a Store, locks: Locked<'a>, db: usize, now_ms: u64) -> Self {
-        Keys { store, locks, db, now_ms, dirty: 0, propagating: false, ops: Vec::new(), rewritten: false }
+        Keys {
+            store,
+            locks,
+            db,
+            now_ms,
+            dirty: 0,
+            propagating: false,
+            ops: Vec::new(),
+            rewritten: false,
+            unblocked: Vec::new(),
+        }
     }
 
     /// The selected database in the shard that holds `key`.
@@ -286,6 +299,22 @@ impl<'a> Keys<'a> {
             self.record_expired();
             self.ops.push(Op::new(db, args));
         }
+    }
+
+    /// Appends what ran to the AOF, with the locks still held (so the
+    /// file's order is the order keys changed in). Under appendfsync
+    /// always, returns the offset replies must wait for.
+    pub fn append_records(&mut self, server: &crate::server::Shared) -> Option<u64> {
+        if !self.propagating {
+            return None;
+        }
+        self.record_expired();
+        if self.ops.is_empty() {
+            return None;
+        }
+        let offset = server.aof.append(&self.ops);
+        self.ops.clear();
+        (server.aof.fsync_policy() == crate::persist::aof::Fsync::Always).then_some(offset)
     }
 
     /// Records the deletion of the keys the locked shards found expired

@@ -99,6 +99,12 @@ impl Connection {
         }
     }
 
+    /// Output from `at` on waits until the AOF is durable up to `offset`.
+    pub fn hold_from(&mut self, at: usize, offset: u64) {
+        self.held_from.get_or_insert(at);
+        self.held_until = self.held_until.max(offset);
+    }
+
     /// Replies wait for the AOF.
     pub fn is_held(&self) -> bool {
         self.held_from.is_some()
@@ -222,8 +228,7 @@ impl Connection {
                         if let Some(offset) = self.client.aof_wait.take() {
                             // This reply and every later one wait until the
                             // write is on disk.
-                            self.held_from.get_or_insert(reply_at);
-                            self.held_until = self.held_until.max(offset);
+                            self.hold_from(reply_at, offset);
                         }
                         ran += 1;
                     }

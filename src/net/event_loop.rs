@@ -446,9 +446,9 @@ impl EventLoop {
                         self.close(idx);
                     }
                 }
-                Message::Unblock { client_id, reply } => {
+                Message::Unblock { client_id, reply, aof_offset } => {
                     if let Some(&idx) = self.by_client.get(&client_id) {
-                        self.finish_block(idx, &reply);
+                        self.finish_block(idx, &reply, aof_offset);
                     }
                 }
                 Message::Publish(delivery) => self.deliver(&delivery),
@@ -537,17 +537,20 @@ impl EventLoop {
             let Some(&idx) = self.by_client.get(&client_id) else { continue };
             // Losing the claim means a reply is already on its way.
             if conn_ref(&self.conns, idx).client.blocked.as_ref().is_some_and(|w| w.claim()) {
-                self.finish_block(idx, blocking::TIMEOUT_REPLY);
+                self.finish_block(idx, blocking::TIMEOUT_REPLY, None);
             }
         }
     }
 
     /// Ends a client's block with `reply` and lets it run the commands it
     /// sent meanwhile.
-    fn finish_block(&mut self, idx: usize, reply: &[u8]) {
+    fn finish_block(&mut self, idx: usize, reply: &[u8], aof_offset: Option<u64>) {
         let conn = conn_mut(&mut self.conns, idx);
         let Some(waiter) = conn.client.blocked.take() else { return };
         if conn.client.reply_mode == ReplyMode::On {
+            if let Some(offset) = aof_offset {
+                conn.hold_from(conn.wbuf.len(), offset);
+            }
             conn.wbuf.extend_from_slice(reply);
         }
         conn.more_to_run = true;
@@ -556,6 +559,9 @@ impl EventLoop {
             self.ready.push_back(idx);
         }
         unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
+        if conn.is_held() {
+            self.hold(idx);
+        }
     }
 
     fn begin_shutdown(&mut self) {

@@ -15,7 +15,9 @@ pub enum Message {
     Kill(u64),
     /// End the block of this client with this reply (a push served it, or
     /// CLIENT UNBLOCK).
-    Unblock { client_id: u64, reply: Vec<u8> },
+    /// With appendfsync always, the reply waits until the AOF is durable
+    /// up to `aof_offset` (the pop that served it is recorded there).
+    Unblock { client_id: u64, reply: Vec<u8>, aof_offset: Option<u64> },
     /// A published message for some of this thread's subscribers.
     Publish(crate::pubsub::Delivery),
     /// The AOF writer made records durable that held replies wait for.

@@ -115,3 +115,65 @@ fn function_load_times_out() {
     assert_eq!(c.q("FUNCTION LIST LIBRARYNAME spinload"), "[]");
     assert_eq!(c.q("PING"), "+PONG");
 }
+
+/// FUNCTION DUMP payloads restore both ways with redis-server, and every
+/// policy and error answers as it does there.
+#[test]
+fn function_dump_and_restore_match_redis() {
+    let reference = common::Reference::start(&[]);
+    let ours = common::start();
+    let mut conns = [reference.connect(), ours.connect()];
+    let lib = |name: &str, f: &str, v: i32| {
+        format!("#!lua name={name}\nredis.register_function('{f}', function() return {v} end)")
+    };
+    for c in conns.iter_mut() {
+        assert_eq!(c.cmd(&["FUNCTION", "LOAD", &lib("mylib", "f", 1)]), "\"mylib\"");
+    }
+    let theirs = conns[0].bulk_bytes(&[b"FUNCTION", b"DUMP"]).unwrap();
+    let mine = conns[1].bulk_bytes(&[b"FUNCTION", b"DUMP"]).unwrap();
+    assert_eq!(theirs, mine, "one library is dumped byte for byte alike");
+    let mut corrupt = theirs.clone();
+    corrupt[4] ^= 1;
+    let empty = {
+        conns[0].q("FUNCTION FLUSH");
+        let e = conns[0].bulk_bytes(&[b"FUNCTION", b"DUMP"]).unwrap();
+        conns[0].cmd(&["FUNCTION", "LOAD", &lib("mylib", "f", 1)]);
+        e
+    };
+    let not_functions = conns[0].bulk_bytes(&[b"DUMP", b"nothing"]);
+    assert_eq!(not_functions, None);
+    conns[0].q("SET s v");
+    conns[1].q("SET s v");
+    let string_payload = conns[0].bulk_bytes(&[b"DUMP", b"s"]).unwrap();
+    let other = lib("other", "f", 2);
+    let cases: Vec<Vec<&[u8]>> = vec![
+        vec![b"FUNCTION", b"RESTORE", &theirs],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"APPEND"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"replace"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"FLUSH"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"BOGUS"],
+        vec![b"FUNCTION", b"RESTORE", &corrupt],
+        vec![b"FUNCTION", b"RESTORE", b"short"],
+        vec![b"FUNCTION", b"RESTORE", &string_payload],
+        vec![b"FUNCTION", b"RESTORE"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"FLUSH", b"extra"],
+        vec![b"FUNCTION", b"DUMP", b"extra"],
+        vec![b"FUNCTION", b"DELETE", b"mylib"],
+        vec![b"FUNCTION", b"LOAD", other.as_bytes()],
+        vec![b"FUNCTION", b"RESTORE", &theirs],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"REPLACE"],
+        vec![b"FCALL", b"f", b"0"],
+        vec![b"FUNCTION", b"RESTORE", &theirs, b"FLUSH"],
+        vec![b"FCALL", b"f", b"0"],
+        vec![b"FUNCTION", b"RESTORE", &empty, b"FLUSH"],
+        vec![b"FUNCTION", b"LIST"],
+        vec![b"FUNCTION", b"RESTORE", &mine],
+        vec![b"FCALL", b"f", b"0"],
+        vec![b"FUNCTION", b"HELP"],
+    ];
+    for case in &cases {
+        let replies: Vec<String> = conns.iter_mut().map(|c| c.cmd_bytes(case)).collect();
+        let shown: Vec<String> = case.iter().map(|a| String::from_utf8_lossy(&a[..a.len().min(24)]).into()).collect();
+        assert_eq!(replies[0], replies[1], "{shown:?}");
+    }
+}

@@ -190,7 +190,12 @@ pub enum Error {
     /// string).
     FunctionLoadOption(Vec<u8>),
     LibraryExists(String),
+    /// FUNCTION RESTORE's wording of the above.
+    RestoredLibraryExists(String),
     FunctionExists(String),
+    RestorePolicy,
+    /// A FUNCTION RESTORE payload that holds something else.
+    NotAFunction,
     LibraryNotFound,
     FunctionFlushOption,
     LibraryPatternMissing,
@@ -346,6 +351,11 @@ impl Error {
             }
             LibraryExists(name) => write!(f, "ERR Library '{name}' already exists"),
             FunctionExists(name) => write!(f, "ERR Function {name} already exists"),
+            RestoredLibraryExists(name) => write!(f, "ERR Library {name} already exists"),
+            RestorePolicy => {
+                write_str(f, "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+            }
+            NotAFunction => write_str(f, "ERR given type is not a function"),
             LibraryNotFound => write_str(f, "ERR Library not found"),
             FunctionFlushOption => write_str(f, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
             LibraryPatternMissing => write_str(f, "ERR library name argument was not given"),

@@ -37,6 +37,8 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("delete", 3, WRITE | NOSCRIPT, NONE, function_delete, "scripting", "7.0.0", "Delete a function by name", "library-name"),
     cmd!("flush", -2, WRITE | NOSCRIPT, NONE, function_flush, "scripting", "7.0.0", "Deleting all functions", "[ASYNC|SYNC]"),
     cmd!("list", -2, NOSCRIPT, NONE, function_list, "scripting", "7.0.0", "List information about all the functions", "[LIBRARYNAME library-name-pattern] [WITHCODE]"),
+    cmd!("dump", 2, NOSCRIPT, NONE, function_dump, "scripting", "7.0.0", "Dump all functions into a serialized binary payload", ""),
+    cmd!("restore", -3, WRITE | DENYOOM | NOSCRIPT, NONE, function_restore, "scripting", "7.0.0", "Restore all the functions on the given payload", "serialized-value [FLUSH|APPEND|REPLACE]"),
     cmd!("stats", 2, NOSCRIPT | ALLOW_BUSY, NONE, function_stats, "scripting", "7.0.0", "Return information about the function currently running (name, description, duration)", ""),
     cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, NONE, function_kill, "scripting", "7.0.0", "Kill the function currently in execution.", ""),
     cmd!("help", 2, LOADING | STALE, NONE, function_help, "scripting", "7.0.0", "Show helpful text about the different subcommands", ""),
@@ -49,18 +51,20 @@ const FLAG_NAMES: &[(u32, &str)] =
     &[(1, "no-writes"), (2, "allow-oom"), (4, "allow-stale"), (8, "no-cluster"), (16, "allow-cross-slot-keys")];
 
 /// One registered function, as FUNCTION LIST shows it.
+#[derive(Clone)]
 struct FunctionInfo {
     name: String,
     description: Option<Vec<u8>>,
     flags: u32,
 }
 
+#[derive(Clone)]
 struct Library {
     code: Arc<[u8]>,
     functions: Vec<FunctionInfo>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Registry {
     libraries: BTreeMap<String, Library>,
     /// Function name to (library name, flags).
@@ -283,6 +287,73 @@ pub fn load_library(server: &crate::server::Shared, code: &[u8], replace: bool) 
     Ok(parsed.name)
 }
 
+/// FUNCTION DUMP: every library, as RDB function records with the DUMP
+/// footer.
+fn function_dump(ctx: &mut Ctx) -> CmdResult {
+    let compress = ctx.server.config.read().get("rdbcompression") == "yes";
+    let payload = crate::persist::rdb::dump_functions(&ctx.server.functions.library_codes(), compress);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// What FUNCTION RESTORE does with libraries already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RestorePolicy {
+    Flush,
+    Append,
+    Replace,
+}
+
+/// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]: all the
+/// payload's libraries, or none.
+fn function_restore(ctx: &mut Ctx) -> CmdResult {
+    let policy = match ctx.argc() {
+        3 => RestorePolicy::Append,
+        4 if is(ctx.arg(3), "flush") => RestorePolicy::Flush,
+        4 if is(ctx.arg(3), "append") => RestorePolicy::Append,
+        4 if is(ctx.arg(3), "replace") => RestorePolicy::Replace,
+        4 => return Err(Error::RestorePolicy),
+        _ => return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "FUNCTION" }),
+    };
+    let body = crate::persist::rdb::check_dump(ctx.arg(2)).ok_or(Error::DumpPayload)?;
+    let codes = crate::persist::rdb::undump_functions(body).ok_or(Error::NotAFunction)?;
+    let server = ctx.server;
+    let mut loaded = Vec::with_capacity(codes.len());
+    for code in &codes {
+        let parsed = parse_library(code)?;
+        let infos: Vec<FunctionInfo> =
+            lua_engine::with_vm(server, |vm| load_into(vm, &parsed.body))?.into_iter().map(|(info, _)| info).collect();
+        loaded.push((parsed.name, Library { code: code.as_slice().into(), functions: infos }));
+    }
+    let functions = &server.functions;
+    let mut registry = functions.registry.write();
+    let mut next = if policy == RestorePolicy::Flush { Registry::default() } else { registry.clone() };
+    for (name, library) in loaded {
+        if let Some(old) = next.libraries.get(&name) {
+            if policy == RestorePolicy::Append {
+                return Err(Error::RestoredLibraryExists(name));
+            }
+            for f in old.functions.clone() {
+                next.functions.remove(&f.name);
+            }
+            next.libraries.remove(&name);
+        }
+        for f in &library.functions {
+            if next.functions.contains_key(&f.name) {
+                return Err(Error::FunctionExists(f.name.clone()));
+            }
+            next.functions.insert(f.name.clone(), (name.clone(), f.flags));
+        }
+        next.libraries.insert(name, library);
+    }
+    *registry = next;
+    functions.generation.fetch_add(1, Relaxed);
+    drop(registry);
+    ctx.propagate_verbatim();
+    ctx.out.ok();
+    Ok(())
+}
+
 /// FUNCTION DELETE library-name
 fn function_delete(ctx: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(ctx.arg(2)).into_owned();
@@ -445,6 +516,16 @@ fn function_help(ctx: &mut Ctx) -> CmdResult {
         "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
         "    * ASYNC: Asynchronously flush the libraries.",
         "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
         "HELP",
         "    Prints this help.",
     ];

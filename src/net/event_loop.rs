@@ -167,6 +167,8 @@ impl EventLoop {
                 self.cron();
                 next_cron = Instant::now() + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
             }
+            // What this turn appended goes to the AOF writer as one batch.
+            self.shared.aof.kick();
             if let Some(since) = self.shutting_down {
                 if self.by_client.is_empty() || since.elapsed() > SHUTDOWN_GRACE {
                     return;

@@ -11,7 +11,9 @@
 //! thread writes or fsyncs. Under `always` a connection's replies from a
 //! write on are held until the writer reports its offset durable, so one
 //! fsync covers every client whose writes were in the batch (group
-//! commit).
+//! commit). The writer is woken once per event-loop turn that appended
+//! (`kick`), not per record, so a batch is what a turn ran, as Redis
+//! batches what one of its loop iterations ran.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -70,6 +72,11 @@ pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item =
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+thread_local! {
+    /// This thread appended records the writer has not been woken for.
+    static APPENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Bytes appended but not yet written, by the incremental file they go to.
@@ -308,11 +315,21 @@ impl Aof {
         let added = (seg.data.len() - before) as u64;
         s.last_db = last_db;
         s.offset += added;
-        if s.writer_idle {
-            s.writer_idle = false;
-            self.wake.notify_one();
-        }
+        APPENDED.with(|a| a.set(true));
         s.offset
+    }
+
+    /// Wakes the writer if this thread appended since its last kick (the
+    /// event loops call it at the end of every turn; threads that are not
+    /// event loops, right after appending).
+    pub fn kick(&self) {
+        if APPENDED.with(|a| a.replace(false)) {
+            let mut s = self.stream.lock();
+            if s.writer_idle {
+                s.writer_idle = false;
+                self.wake.notify_one();
+            }
+        }
     }
 
     /// Makes new records go to incremental file `seq` (a rewrite started,

@@ -293,11 +293,41 @@ pub fn dump(value: &Value, compress: bool) -> Vec<u8> {
     let mut w = Writer::new(Vec::new(), compress, true);
     // Writing into a Vec cannot fail.
     let _ = w.byte(Writer::<Vec<u8>>::type_of(value)).and_then(|_| w.value(value));
+    with_footer(w)
+}
+
+/// Ends a DUMP-style payload: the RDB version, then the CRC-64 of all.
+fn with_footer(mut w: Writer<Vec<u8>>) -> Vec<u8> {
     let _ = w.raw(&RDB_VERSION.to_le_bytes());
     let sum = w.checksum();
     let mut out = w.into_inner();
     out.extend_from_slice(&sum.to_le_bytes());
     out
+}
+
+/// FUNCTION DUMP's payload: a function record per library, then the
+/// version and checksum as DUMP has them.
+pub fn dump_functions(codes: &[Vec<u8>], compress: bool) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), compress, true);
+    // Writing into a Vec cannot fail.
+    for code in codes {
+        let _ = w.byte(op::FUNCTION2).and_then(|_| w.string(code));
+    }
+    with_footer(w)
+}
+
+/// The library codes in a FUNCTION DUMP payload's body (after
+/// `check_dump`); `None` when it holds anything else.
+pub fn undump_functions(body: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut r = Reader::new(body, body.len() as u64);
+    let mut codes = Vec::new();
+    while r.left > 0 {
+        if r.byte().ok()? != op::FUNCTION2 {
+            return None;
+        }
+        codes.push(r.string().ok()?);
+    }
+    Some(codes)
 }
 
 /// Checks a DUMP payload's footer: the version it was made with is one we

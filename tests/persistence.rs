@@ -400,3 +400,27 @@ fn debug_reload_and_flushall() {
     assert_eq!(c.q("FCALL hello 0"), "\"hi\"");
     server.stop();
 }
+
+/// Under an LRU maxmemory-policy the file carries each key's idle time,
+/// as Redis's does, and both servers read it back.
+#[test]
+fn idle_times_survive_under_lru() {
+    let dir = common::temp_dir("idle");
+    let lru = ("maxmemory-policy", "allkeys-lru");
+    let server = start_in(&dir, &[lru]).unwrap();
+    let mut c = conn(&server);
+    c.q("SET k v");
+    let payload = c.bulk_bytes(&[b"DUMP", b"k"]).unwrap();
+    assert_eq!(c.cmd_bytes(&[b"RESTORE", b"idle", b"0", &payload, b"IDLETIME", b"5000"]), "+OK");
+    assert_eq!(c.q("SAVE"), "+OK");
+    server.stop();
+    let near = |reply: String| {
+        let idle: u64 = reply[1..].parse().unwrap();
+        assert!((5000..5010).contains(&idle), "idle {idle}");
+    };
+    let server = start_in(&dir, &[lru]).unwrap();
+    near(conn(&server).q("OBJECT IDLETIME idle"));
+    server.stop();
+    let reference = Reference::start(&["--dir", dir.to_str().unwrap(), "--maxmemory-policy", "allkeys-lru"]);
+    near(reference.connect().q("OBJECT IDLETIME idle"));
+}

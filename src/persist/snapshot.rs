@@ -21,6 +21,10 @@ pub struct Plan {
     pub checksum: bool,
     /// The AOF base (the `aof-base` field says 1).
     pub aof_base: bool,
+    /// Each key's idle time is written too, as Redis does under an LRU
+    /// maxmemory-policy.
+    pub idle: bool,
+    pub now_s: u64,
     pub libraries: Vec<Vec<u8>>,
 }
 
@@ -34,6 +38,8 @@ impl Plan {
             compress: config.get("rdbcompression") == "yes",
             checksum: config.get("rdbchecksum") == "yes",
             aof_base,
+            idle: config.get("maxmemory-policy").contains("lru"),
+            now_s: unix_ms() / 1000,
             libraries: shared.functions.library_codes(),
         }
     }
@@ -115,6 +121,10 @@ fn write_body<W: Write>(w: &mut rdb::Writer<W>, shards: &[&Shard], plan: &Plan) 
         w.len(expires as u64)?;
         for shard in shards {
             for (key, entry) in shard.dbs[db].iter() {
+                if plan.idle {
+                    w.byte(rdb::op::IDLE)?;
+                    w.len(entry.idle_secs(plan.now_s * 1000))?;
+                }
                 write_key(w, key, entry)?;
             }
         }

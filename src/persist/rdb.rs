@@ -645,16 +645,23 @@ pub struct LoadedKey {
     pub idle_secs: Option<u64>,
 }
 
-/// Reads a whole file: each live key goes to `key`, each function library
-/// to `library`. Expired keys are skipped (as a primary does).
+/// Where a file's contents go.
+pub trait Sink {
+    fn key(&mut self, key: LoadedKey) -> Result<(), String>;
+    fn library(&mut self, code: Vec<u8>) -> Result<(), String>;
+    /// The file says database `db` holds `keys` keys, `expires` with a TTL.
+    fn resize(&mut self, _db: usize, _keys: u64, _expires: u64) {}
+}
+
+/// Reads a whole file into `sink`. Expired keys are skipped (as a primary
+/// does).
 pub fn read_file<R: Read>(
     r: &mut Reader<R>,
     limits: &Limits,
     databases: usize,
     now_ms: u64,
     verify_checksum: bool,
-    mut key: impl FnMut(LoadedKey) -> Result<(), String>,
-    mut library: impl FnMut(Vec<u8>) -> Result<(), String>,
+    sink: &mut impl Sink,
 ) -> Result<LoadReport, String> {
     let magic: [u8; 9] = r.array().map_err(|_| "Wrong signature trying to load DB from file".to_string())?;
     if &magic[..5] != b"REDIS" {
@@ -683,8 +690,9 @@ pub fn read_file<R: Read>(
                 db = n as usize;
             }
             op::RESIZEDB => {
-                r.read_len()?;
-                r.read_len()?;
+                let keys = r.read_len()?;
+                let expires = r.read_len()?;
+                sink.resize(db, keys, expires);
             }
             op::AUX => {
                 let k = r.string()?;
@@ -698,7 +706,7 @@ pub fn read_file<R: Read>(
                 // LFU counters are not kept yet (no LFU eviction policy).
                 r.byte()?;
             }
-            op::FUNCTION2 => library(r.string()?)?,
+            op::FUNCTION2 => sink.library(r.string()?)?,
             op::FUNCTION_PRE_GA => return Err("Pre-GA function format not supported".into()),
             op::MODULE_AUX => return Err(format!("module data at offset {at}, which this server cannot load")),
             ty => {
@@ -713,7 +721,7 @@ pub fn read_file<R: Read>(
                     report.keys_expired += 1;
                     continue;
                 }
-                key(LoadedKey { db, key: name, value, expires_at_ms: expiry, idle_secs })?;
+                sink.key(LoadedKey { db, key: name, value, expires_at_ms: expiry, idle_secs })?;
                 report.keys_loaded += 1;
             }
         }
@@ -852,21 +860,20 @@ mod tests {
         lp.push(b"7");
         w.string(&lp.finish()).unwrap();
         let file = w.finish().unwrap();
-        let mut loaded = Vec::new();
-        let mut r = Reader::new(&file[..], file.len() as u64);
-        let report = read_file(
-            &mut r,
-            &limits(),
-            16,
-            0,
-            true,
-            |k| {
-                loaded.push((k.key, k.value));
+        struct Collect(Vec<(Vec<u8>, Value)>);
+        impl Sink for Collect {
+            fn key(&mut self, k: LoadedKey) -> Result<(), String> {
+                self.0.push((k.key, k.value));
                 Ok(())
-            },
-            |_| Ok(()),
-        )
-        .expect("loads");
+            }
+            fn library(&mut self, _: Vec<u8>) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        let mut r = Reader::new(&file[..], file.len() as u64);
+        let mut sink = Collect(Vec::new());
+        let report = read_file(&mut r, &limits(), 16, 0, true, &mut sink).expect("loads");
+        let loaded = sink.0;
         assert_eq!(report.keys_loaded, 7);
         let get = |name: &[u8]| loaded.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
         let Value::List(l) = get(b"old-list") else { panic!() };

@@ -161,33 +161,52 @@ pub fn load(
     let limits = rdb::Limits::from_hot(&shared.hot);
     let verify = shared.config.read().get("rdbchecksum") == "yes";
     let now = unix_ms();
-    let store = &shared.store;
-    let report = rdb::read_file(
-        &mut reader,
-        &limits,
-        store.databases(),
-        now,
-        verify,
-        |k| {
-            let accessed = (now / 1000).saturating_sub(k.idle_secs.unwrap_or(0)) as u32;
-            let entry = Entry::with(k.value, k.expires_at_ms, accessed);
-            let db = &mut shards[store.shard_of(&k.key)].dbs[k.db];
-            if merge {
-                db.remove(&k.key, now);
-            }
-            if !db.load(&k.key, entry) {
-                return Err(format!("duplicate key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db));
-            }
-            Ok(())
-        },
-        |code| {
-            crate::commands::functions::load_library(shared, &code, merge)
-                .map(|_| ())
-                .map_err(|e| format!("Failed loading library: {}", String::from_utf8_lossy(&e.to_bytes())))
-        },
-    )?;
+    let mut sink = Loader { shared, shards, merge, now, size };
+    let report = rdb::read_file(&mut reader, &limits, shared.store.databases(), now, verify, &mut sink)?;
     if report.unchecked {
         log::warn!("RDB file was saved with checksum disabled: no check performed.");
     }
     Ok(Some(report))
+}
+
+/// Puts a file's keys into the locked shards and its libraries into the
+/// registry.
+struct Loader<'a, 's> {
+    shared: &'a Shared,
+    shards: &'a mut [&'s mut Shard],
+    merge: bool,
+    now: u64,
+    /// The file's size, which bounds what its counts can honestly claim.
+    size: u64,
+}
+
+impl rdb::Sink for Loader<'_, '_> {
+    fn key(&mut self, k: rdb::LoadedKey) -> Result<(), String> {
+        let accessed = (self.now / 1000).saturating_sub(k.idle_secs.unwrap_or(0)) as u32;
+        let entry = Entry::with(k.value, k.expires_at_ms, accessed);
+        let db = &mut self.shards[self.shared.store.shard_of(&k.key)].dbs[k.db];
+        if self.merge {
+            db.remove(&k.key, self.now);
+        }
+        if !db.load(&k.key, entry) {
+            return Err(format!("duplicate key '{}' in DB {}", String::from_utf8_lossy(&k.key), k.db));
+        }
+        Ok(())
+    }
+
+    fn library(&mut self, code: Vec<u8>) -> Result<(), String> {
+        crate::commands::functions::load_library(self.shared, &code, self.merge)
+            .map(|_| ())
+            .map_err(|e| format!("Failed loading library: {}", String::from_utf8_lossy(&e.to_bytes())))
+    }
+
+    /// Sizes each shard's tables for its part of the keys at once, as Redis
+    /// sizes its table on RESIZEDB.
+    fn resize(&mut self, db: usize, keys: u64, expires: u64) {
+        let shards = self.shards.len().max(1);
+        let per_shard = |n: u64| (n.min(self.size / 4) as usize).div_ceil(shards);
+        for shard in self.shards.iter_mut() {
+            shard.dbs[db].reserve(per_shard(keys), per_shard(expires));
+        }
+    }
 }

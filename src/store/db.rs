@@ -226,16 +226,25 @@ impl Db {
         self.keys.get_mut(key).expect("just inserted")
     }
 
-    /// Adds a key read from a file; false when the key is already there.
+    /// Adds a key read from a file; false when the key was already there
+    /// (a corrupt file: the load is abandoned, so the old value is not
+    /// kept).
     pub fn load(&mut self, key: &[u8], entry: Entry) -> bool {
-        if self.keys.peek(key).is_some() {
+        let expires = entry.expires_at_ms().is_some();
+        if self.keys.insert(key, entry).is_some() {
             return false;
         }
-        if entry.expires_at_ms().is_some() {
+        if expires {
             self.expires.insert_new(key, ());
         }
-        self.keys.insert_new(key, entry);
         true
+    }
+
+    /// Makes room for `keys` keys, `expires` of them with a TTL, before a
+    /// load.
+    pub fn reserve(&mut self, keys: usize, expires: usize) {
+        self.keys.reserve(keys);
+        self.expires.reserve(expires);
     }
 
     /// Removes a live key, returning its entry.

@@ -174,10 +174,10 @@ impl<V> Table<V> {
     }
 }
 
-/// Smallest table, in buckets.
 /// While a snapshot runs, a table grows only at this many entries a
 /// bucket (Redis's dict_force_resize_ratio).
 const FORCED_RESIZE_RATIO: usize = 5;
+/// Smallest table, in buckets.
 const MIN_SIZE: usize = 4;
 /// A table whose fill drops under 1/SHRINK_RATIO is shrunk.
 const SHRINK_RATIO: usize = 10;
@@ -228,6 +228,14 @@ impl<V> Dict<V> {
 
     pub fn is_rehashing(&self) -> bool {
         self.rehash_idx.is_some()
+    }
+
+    /// Sizes an empty table for `n` entries at once (a file being loaded
+    /// says how many keys follow), so it does not grow step by step.
+    pub fn reserve(&mut self, n: usize) {
+        if self.is_empty() && !self.is_rehashing() && self.tables[0].buckets.len() < n {
+            self.tables[0] = Table::with_size(n.max(MIN_SIZE).next_power_of_two());
+        }
     }
 
     fn hash(key: &[u8]) -> u64 {

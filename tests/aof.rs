@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::data::{assert_same, conn, fingerprint, populate, start_in};
+use common::data::{assert_same, conn, fingerprint, populate, restart_holds, start_in};
 use common::{Conn, Reference};
 
 const AOF: (&str, &str) = ("appendonly", "yes");
@@ -115,10 +115,7 @@ fn redis_loads_our_aof_and_we_load_its() {
     let theirs = fingerprint(&mut r);
     shutdown(&mut r);
     drop(reference);
-    let server = start_in(&dir, &[AOF]).unwrap();
-    let mut c = conn(&server);
-    assert_same(&theirs, &fingerprint(&mut c));
-    server.stop();
+    restart_holds(&dir, &[AOF], &theirs);
 }
 
 fn info_field(c: &mut Conn, name: &str) -> String {
@@ -169,10 +166,7 @@ fn rewrite_replaces_the_files_and_keeps_the_data() {
     c.q("SET after rewrite");
     let before = fingerprint(&mut c);
     server.stop();
-    let server = start_in(&dir, &[AOF]).unwrap();
-    let mut c = conn(&server);
-    assert_same(&before, &fingerprint(&mut c));
-    server.stop();
+    restart_holds(&dir, &[AOF], &before);
 }
 
 #[test]
@@ -192,10 +186,7 @@ fn turning_the_aof_on_at_run_time_writes_a_base_first() {
     assert_eq!(info_field(&mut c, "aof_enabled"), "0");
     c.q("SET not recorded");
     server.stop();
-    let server = start_in(&dir, &[AOF]).unwrap();
-    let mut c = conn(&server);
-    assert_same(&before, &fingerprint(&mut c));
-    server.stop();
+    restart_holds(&dir, &[AOF], &before);
 }
 
 #[test]

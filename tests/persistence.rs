@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::data::{assert_same, conn, fingerprint, populate, start_in};
+use common::data::{assert_same, conn, fingerprint, populate, restart_holds, start_in};
 use common::{Conn, Reference};
 
 fn file_in(dir: &Path) -> std::path::PathBuf {
@@ -59,10 +59,7 @@ fn we_load_a_redis_file() {
     let theirs = fingerprint(&mut r);
     assert_eq!(r.q("SAVE"), "+OK");
     drop(reference);
-    let server = start_in(&dir, &[]).unwrap();
-    let mut c = conn(&server);
-    assert_same(&theirs, &fingerprint(&mut c));
-    server.stop();
+    restart_holds(&dir, &[], &theirs);
 }
 
 /// Keys whose DUMP payloads are compared by content.

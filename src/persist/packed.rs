@@ -131,18 +131,42 @@ fn signed(v: u64, bits: u32) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
-/// The elements of a listpack.
-pub fn listpack_items(blob: &[u8]) -> Option<Vec<Item<'_>>> {
-    if blob.len() < 7 || le(&blob[0..4]) as usize != blob.len() || *blob.last()? != 0xff {
+/// Walks a blob's entries, checking its frame: the total length in bytes
+/// 0..4, the 0xFF end, and the element count at `count_at` (65535: not
+/// counted). `entry(at)` reads the element at `at` and says where the next
+/// one starts.
+fn entries<'a>(
+    blob: &'a [u8],
+    header: usize,
+    count_at: usize,
+    mut entry: impl FnMut(usize) -> Option<(Item<'a>, usize)>,
+) -> Option<Vec<Item<'a>>> {
+    if blob.len() <= header || le(&blob[0..4]) as usize != blob.len() || *blob.last()? != 0xff {
         return None;
     }
-    let declared = le(&blob[4..6]) as usize;
+    let declared = le(&blob[count_at..count_at + 2]) as usize;
     let mut items = Vec::with_capacity(declared.min(blob.len()));
-    let mut at = 6;
     let end = blob.len() - 1;
+    let mut at = header;
     while at < end {
+        let (item, next) = entry(at)?;
+        if next > end {
+            return None;
+        }
+        items.push(item);
+        at = next;
+    }
+    if declared != u16::MAX as usize && declared != items.len() {
+        return None;
+    }
+    Some(items)
+}
+
+/// The elements of a listpack.
+pub fn listpack_items(blob: &[u8]) -> Option<Vec<Item<'_>>> {
+    let take = |from: usize, n: usize| blob.get(from..from + n);
+    entries(blob, 6, 4, |at| {
         let b = blob[at];
-        let take = |from: usize, n: usize| blob.get(from..from + n);
         let (item, size) = match b {
             0x00..=0x7f => (Item::Int(b as i64), 1),
             0x80..=0xbf => {
@@ -164,31 +188,16 @@ pub fn listpack_items(blob: &[u8]) -> Option<Vec<Item<'_>>> {
             0xf4 => (Item::Int(le(take(at + 1, 8)?) as i64), 9),
             _ => return None,
         };
-        at += size + backlen_size(size);
-        if at > end {
-            return None;
-        }
-        items.push(item);
-    }
-    if declared != u16::MAX as usize && declared != items.len() {
-        return None;
-    }
-    Some(items)
+        Some((item, at + size + backlen_size(size)))
+    })
 }
 
 /// The elements of a ziplist (files from Redis before 7.0).
 pub fn ziplist_items(blob: &[u8]) -> Option<Vec<Item<'_>>> {
-    if blob.len() < 11 || le(&blob[0..4]) as usize != blob.len() || *blob.last()? != 0xff {
-        return None;
-    }
-    let declared = le(&blob[8..10]) as usize;
-    let mut items = Vec::with_capacity(declared.min(blob.len()));
-    let mut at = 10;
-    let end = blob.len() - 1;
     let take = |from: usize, n: usize| blob.get(from..from + n);
-    while at < end {
+    entries(blob, 10, 8, |at| {
         // The previous entry's length: one byte, or 0xFE and four.
-        at += if blob[at] == 0xfe { 5 } else { 1 };
+        let at = at + if blob[at] == 0xfe { 5 } else { 1 };
         let b = *blob.get(at)?;
         let (item, size) = match b >> 6 {
             0 => {
@@ -213,16 +222,8 @@ pub fn ziplist_items(blob: &[u8]) -> Option<Vec<Item<'_>>> {
                 _ => return None,
             },
         };
-        at += size;
-        if at > end {
-            return None;
-        }
-        items.push(item);
-    }
-    if declared != u16::MAX as usize && declared != items.len() {
-        return None;
-    }
-    Some(items)
+        Some((item, at + size))
+    })
 }
 
 /// An intset: element width (2, 4 or 8 bytes), count, sorted values.

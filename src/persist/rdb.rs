@@ -524,7 +524,10 @@ impl<R: Read> Reader<R> {
                 } else {
                     self.blob_items(ty)?
                 };
-                let set = Set::from_members(members.iter().map(|m| &m[..]), limits.set_max_ints);
+                let mut set = Set::sized(members.len(), limits.set_max_ints);
+                for m in &members {
+                    set.insert(m, limits.set_max_ints);
+                }
                 if set.len() != members.len() {
                     return Err(format!("duplicate set members in the value at offset {at}"));
                 }
@@ -544,7 +547,7 @@ impl<R: Read> Reader<R> {
             }
             ty::ZSET | ty::ZSET_2 => {
                 let n = self.read_len()?;
-                let mut zset = ZSet::default();
+                let mut zset = ZSet::sized(self.claimed(n, 9), limits.zset);
                 for _ in 0..n {
                     let member = self.string()?;
                     let score = if ty == ty::ZSET_2 { f64::from_le_bytes(self.array()?) } else { self.text_double()? };
@@ -567,7 +570,7 @@ impl<R: Read> Reader<R> {
             }
             ty::HASH => {
                 let n = self.read_len()?;
-                let mut hash = Hash::default();
+                let mut hash = Hash::sized(self.claimed(n, 2), limits.hash);
                 for _ in 0..n {
                     let field = self.string()?;
                     let value = self.string()?;
@@ -606,6 +609,13 @@ impl<R: Read> Reader<R> {
             Value::Str(_) => false,
         };
         Ok((!empty).then_some(value))
+    }
+
+    /// A count of `n` elements of at least `min_size` bytes each, as far
+    /// as what is left of the input can hold them (for sizing tables: a
+    /// corrupt count must not become a huge allocation).
+    fn claimed(&self, n: u64, min_size: u64) -> usize {
+        n.min(self.left / min_size) as usize
     }
 
     /// The checksum of everything read so far.

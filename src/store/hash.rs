@@ -48,6 +48,18 @@ impl Default for Hash {
 }
 
 impl Hash {
+    /// An empty hash about to receive `n` fields: a table sized for them
+    /// at once when that many could not stay a listpack.
+    pub fn sized(n: usize, limits: HashLimits) -> Hash {
+        if n > limits.max_entries {
+            let mut table = Dict::new();
+            table.reserve(n);
+            Hash::Table(Box::new(table))
+        } else {
+            Hash::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Hash::Pack(p) => p.len() / 2,

@@ -43,6 +43,18 @@ impl PartialEq for Set {
 }
 
 impl Set {
+    /// An empty set about to receive `n` members: a table sized for them
+    /// at once when that many could not stay an intset.
+    pub fn sized(n: usize, max_ints: usize) -> Set {
+        if n > max_ints {
+            let mut table = Dict::new();
+            table.reserve(n);
+            Set::Table(Box::new(table))
+        } else {
+            Set::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Set::Ints(v) => v.len(),

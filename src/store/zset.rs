@@ -121,6 +121,19 @@ impl PartialEq for ZSet {
 }
 
 impl ZSet {
+    /// An empty sorted set about to receive `n` members: the tree form,
+    /// its score table sized at once, when that many could not stay a
+    /// listpack.
+    pub fn sized(n: usize, limits: ZSetLimits) -> ZSet {
+        if n > limits.max_entries {
+            let mut tree = Tree::default();
+            tree.scores.reserve(n);
+            ZSet::Tree(Box::new(tree))
+        } else {
+            ZSet::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.len() / 2,

@@ -120,3 +120,11 @@ pub fn assert_same(want: &[String], got: &[String]) {
         assert_eq!(w, g);
     }
 }
+
+/// Restarts the server stopped over `dir` and checks it holds `before`.
+pub fn restart_holds(dir: &Path, directives: &[(&str, &str)], before: &[String]) {
+    let server = start_in(dir, directives).unwrap();
+    let mut c = conn(&server);
+    assert_same(before, &fingerprint(&mut c));
+    server.stop();
+}

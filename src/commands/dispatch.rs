@@ -178,9 +178,8 @@ fn invoke_recorded(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(),
     if ctx.keys.propagating {
         ctx.keys.record_expired();
         if ctx.keys.dirty > dirty && !ctx.keys.rewritten && !records_effects(ctx.spec) {
-            let args: Vec<&[u8]> = ctx.args.iter().collect();
             let db = ctx.client.db;
-            ctx.keys.ops.push(crate::persist::aof::Op::new(db, &args));
+            ctx.keys.ops.push(crate::persist::aof::Op::encode(db, ctx.args.iter()));
         }
     }
     ctx.keys.rewritten = outer_rewritten;

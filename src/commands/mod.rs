@@ -321,15 +321,15 @@ impl<'a> Keys<'a> {
     /// since the last call.
     pub fn record_expired(&mut self) {
         let ops = &mut self.ops;
-        for shard in self.locks.all() {
+        self.locks.for_each(|shard| {
             for (i, db) in shard.dbs.iter_mut().enumerate() {
                 if db.has_expired_log() {
                     for key in db.take_expired() {
-                        ops.push(Op::new(i, &[b"DEL", &key]));
+                        ops.push(Op::new(i, &[b"DEL", &key[..]]));
                     }
                 }
             }
-        }
+        });
     }
 
     /// The events the locked shards' databases logged since last asked

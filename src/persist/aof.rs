@@ -46,16 +46,23 @@ impl Fsync {
     }
 }
 
-/// A command to append: its database and arguments.
+/// A command to append: its database, and its arguments already encoded
+/// as the record (one allocation per command, made once).
 #[derive(Debug, Clone)]
 pub struct Op {
     pub db: usize,
-    pub args: Vec<Vec<u8>>,
+    record: Vec<u8>,
 }
 
 impl Op {
     pub fn new(db: usize, args: &[&[u8]]) -> Op {
-        Op { db, args: args.iter().map(|a| a.to_vec()).collect() }
+        Op::encode(db, args.iter().copied())
+    }
+
+    pub fn encode<'a>(db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) -> Op {
+        let mut record = Vec::with_capacity(16 + args.len() * 16);
+        encode_command(&mut record, args);
+        Op { db, record }
     }
 }
 
@@ -307,7 +314,7 @@ impl Aof {
             if wrap && i == 0 {
                 encode_command(&mut seg.data, [&b"MULTI"[..]].into_iter());
             }
-            encode_command(&mut seg.data, op.args.iter().map(|a| &a[..]));
+            seg.data.extend_from_slice(&op.record);
         }
         if wrap {
             encode_command(&mut seg.data, [&b"EXEC"[..]].into_iter());

@@ -165,6 +165,16 @@ impl<'a> Locked<'a> {
         true
     }
 
+    /// Calls `f` on every locked shard, in index order (`all` without
+    /// the vector, for hot paths).
+    pub fn for_each(&mut self, mut f: impl FnMut(&mut Shard)) {
+        match self {
+            Locked::None => {}
+            Locked::One(_, g) => f(g),
+            Locked::Many(v) => v.iter_mut().for_each(|(_, g)| f(g)),
+        }
+    }
+
     /// Every locked shard, in index order.
     pub fn all(&mut self) -> Vec<&mut Shard> {
         match self {

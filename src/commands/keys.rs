@@ -7,6 +7,7 @@ use super::{blocking, CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::glob;
 use crate::notify;
+use crate::resp::reply::format_i64;
 use crate::store::{Entry, Store, Value};
 
 #[rustfmt::skip]
@@ -175,7 +176,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, absolute: bool, cmd: &'static str
         "del"
     } else {
         db.set_expiry(key, Some(at as u64), now);
-        ctx.propagate_as(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+        ctx.propagate_as(&[b"PEXPIREAT", key, format_i64(at, &mut [0; 20])]);
         "expire"
     };
     ctx.out.int(1);

@@ -144,7 +144,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     // Recorded as the members it took, not as a random pick.
     if emptied && count.is_some() {
         ctx.propagate_as(&[b"DEL", key]);
-    } else {
+    } else if ctx.keys.propagating {
         let mut srem: Vec<&[u8]> = vec![b"SREM", key];
         srem.extend(popped.iter().map(|m| &m[..]));
         ctx.propagate_as(&srem);

@@ -6,6 +6,7 @@ use super::long_double::LongDouble;
 use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::notify;
+use crate::resp::reply::format_i64;
 use crate::store::{Db, Entry, Str, Value};
 
 #[rustfmt::skip]
@@ -196,7 +197,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
         if let (Some(at), false) = (expires_at, opts.expiry == Some(ExpiryArg::KeepTtl)) {
             // Recorded with the deadline, not the relative TTL, as Redis
             // propagates it.
-            ctx.propagate_as(&[b"SET", key, ctx.arg(2), b"PXAT", at.to_string().as_bytes()]);
+            ctx.propagate_as(&[b"SET", key, ctx.arg(2), b"PXAT", format_i64(at as i64, &mut [0; 20])]);
         }
         ctx.notify(notify::STRING, "set", key);
         if expires_at.is_some() {
@@ -228,7 +229,7 @@ fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
     ctx.keys.db(key).set(key, Value::Str(Str::new(value)), at, now);
     ctx.out.ok();
     if let Some(at) = at {
-        ctx.propagate_as(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
+        ctx.propagate_as(&[b"SET", key, value, b"PXAT", format_i64(at as i64, &mut [0; 20])]);
     }
     ctx.notify(notify::STRING, "set", key);
     ctx.notify(notify::GENERIC, "expire", key);
@@ -312,8 +313,8 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
         }
         Some(_) => {
             db.set_expiry(key, at, now);
-            let at = at.map(|t| t.to_string()).unwrap_or_default();
-            ctx.propagate_as(&[b"PEXPIREAT", key, at.as_bytes()]);
+            let at = at.unwrap_or_default() as i64;
+            ctx.propagate_as(&[b"PEXPIREAT", key, format_i64(at, &mut [0; 20])]);
             ctx.notify(notify::GENERIC, "expire", key);
         }
         None => {}

@@ -621,9 +621,13 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
         ctx.keys.lock_all().into_iter().flat_map(|shard| shard.dbs.iter_mut().map(|db| db.clear())).collect();
     ctx.keys.dirty += dispose(old, lazy);
     ctx.propagate_verbatim();
-    // As Redis does: a running snapshot is now stale, and with save points
-    // set the empty dataset is saved at once (which covers this change).
-    crate::persist::kill_child(ctx.server);
+    // As Redis does: a running snapshot is now stale (an AOF rewrite is
+    // not: the FLUSHALL follows it in the new incremental file), and with
+    // save points set the empty dataset is saved at once (which covers
+    // this change).
+    if ctx.server.persist.running() == Some(crate::persist::Job::Save) {
+        crate::persist::kill_child(ctx.server);
+    }
     if !ctx.server.config.read().get("save").is_empty() && super::persistence::save_locked(ctx).is_ok() {
         ctx.keys.dirty = 0;
     }

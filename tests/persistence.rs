@@ -320,7 +320,7 @@ fn save_points_start_background_saves() {
     c.q("MSET c 3 d 4");
     c.q("SADD set x y z");
     c.q("DEL a b zz");
-    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "7");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "9");
     let deadline = Instant::now() + Duration::from_secs(10);
     while info_field(&mut c, "rdb_saves") == "0" {
         assert!(Instant::now() < deadline, "no save within 10 s");
@@ -420,4 +420,53 @@ fn idle_times_survive_under_lru() {
     server.stop();
     let reference = Reference::start(&["--dir", dir.to_str().unwrap(), "--maxmemory-policy", "allkeys-lru"]);
     near(reference.connect().q("OBJECT IDLETIME idle"));
+}
+
+/// rdb_changes_since_last_save counts changes as Redis does: each member
+/// added or removed, each field set, each key deleted; one for the rest.
+#[test]
+fn changes_are_counted_as_redis_counts_them() {
+    let reference = Reference::start(&[]);
+    let server = start_in(&common::temp_dir("changes"), &[]).unwrap();
+    let mut conns = [reference.connect(), conn(&server)];
+    let commands = [
+        "SADD s a b c",
+        "SADD s a d",
+        "SREM s a b x",
+        "HSET h f1 1 f2 2",
+        "HSET h f1 3",
+        "HDEL h f1 f2 f9",
+        "RPUSH l a b c",
+        "LPUSH l x",
+        "LREM l 0 a",
+        "ZADD z 1 a 2 b",
+        "ZADD z 3 a 2 b",
+        "ZREM z a b",
+        "MSET k1 1 k2 2",
+        "DEL k1 k2 k3",
+        "INCRBY n 5",
+        "APPEND n 1",
+        "SET t v EX 100",
+        "SETEX t 100 v",
+        "LPOP l 2",
+        "SPOP s 2",
+        "ZINCRBY z 1 q",
+        "EXPIRE n 100",
+        "PERSIST n",
+        "SREM s c d",
+        "GET n",
+    ];
+    let changes = |c: &mut Conn| info_field(c, "rdb_changes_since_last_save").parse::<i64>().unwrap();
+    for cmd in commands {
+        let deltas: Vec<i64> = conns
+            .iter_mut()
+            .map(|c| {
+                let before = changes(c);
+                c.q(cmd);
+                changes(c) - before
+            })
+            .collect();
+        assert_eq!(deltas[0], deltas[1], "{cmd}: redis counted {}, we counted {}", deltas[0], deltas[1]);
+    }
+    server.stop();
 }

@@ -46,6 +46,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, Error> {
     }
     ctx.keys.db(key).touch(key);
     ctx.notify(notify::HASH, "hset", key);
+    ctx.count_changes((args.len() - 2) / 2 - 1);
     Ok(added)
 }
 

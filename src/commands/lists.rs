@@ -71,6 +71,7 @@ fn push(ctx: &mut Ctx, at: End, create: Create) -> CmdResult {
     ctx.out.int(list.len() as i64);
     db.touch(key);
     ctx.notify(notify::LIST, if at == End::Left { "lpush" } else { "rpush" }, key);
+    ctx.count_changes(args.len() - 3);
     Ok(())
 }
 
@@ -145,8 +146,9 @@ fn pop(ctx: &mut Ctx, at: End) -> CmdResult {
     };
     let (now, key) = (ctx.now_ms(), ctx.arg(1));
     let popped = pop_from(ctx.keys.db(key), key, at, count.unwrap_or(1), now)?;
-    if popped.is_some() {
+    if let Some(items) = &popped {
         notify_pop(ctx.server, ctx.keys, ctx.client.db, key, at);
+        ctx.count_changes(items.len().saturating_sub(1));
     }
     match (popped, count) {
         (None, None) => ctx.out.null(),

@@ -415,10 +415,24 @@ impl<'a> Ctx<'a, '_> {
         }
         if removed > 0 {
             self.notify(class, event, key);
+            self.count_changes(removed - 1);
         }
         if emptied {
-            self.notify(notify::GENERIC, "del", key);
+            self.notify_uncounted(notify::GENERIC, "del", key);
         }
+    }
+
+    /// Counts `n` more changes than the events announced (Redis counts
+    /// each member a command added or removed).
+    pub fn count_changes(&mut self, n: usize) {
+        self.keys.dirty += n as u64;
+    }
+
+    /// Publishes an event that is not a change of its own (the `del` of a
+    /// collection a removal emptied, the `expire` of a SET with a TTL).
+    pub fn notify_uncounted(&mut self, class: u32, event: &str, key: &[u8]) {
+        self.notify(class, event, key);
+        self.keys.dirty -= 1;
     }
 
     /// Records `args` as what this command did, in place of the command

@@ -43,6 +43,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     if added > 0 {
         ctx.keys.db(key).touch(key);
         ctx.notify(notify::SET, "sadd", key);
+        ctx.count_changes(added - 1);
     }
     ctx.out.int(added as i64);
     Ok(())

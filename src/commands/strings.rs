@@ -201,7 +201,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.notify(notify::STRING, "set", key);
         if expires_at.is_some() {
-            ctx.notify(notify::GENERIC, "expire", key);
+            ctx.notify_uncounted(notify::GENERIC, "expire", key);
         }
     }
     Ok(())
@@ -232,7 +232,7 @@ fn set_with_ttl(ctx: &mut Ctx, unit_ms: u64, cmd: &'static str) -> CmdResult {
         ctx.propagate_as(&[b"SET", key, value, b"PXAT", format_i64(at as i64, &mut [0; 20])]);
     }
     ctx.notify(notify::STRING, "set", key);
-    ctx.notify(notify::GENERIC, "expire", key);
+    ctx.notify_uncounted(notify::GENERIC, "expire", key);
     Ok(())
 }
 

@@ -163,9 +163,10 @@ fn zadd(ctx: &mut Ctx) -> CmdResult {
     }
     if added + updated > 0 {
         ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        ctx.count_changes((added + updated - 1) as usize);
     }
     if emptied {
-        ctx.notify(notify::GENERIC, "del", key);
+        ctx.notify_uncounted(notify::GENERIC, "del", key);
     }
     if f.incr {
         if processed > 0 {

@@ -25,6 +25,12 @@ const COMMANDS_PER_TURN: usize = 4096;
 /// Commands run between two readings of the clock (the time commands see
 /// for expiry is read once per this many).
 const COMMANDS_PER_CLOCK: usize = 64;
+/// Commands run between checks of the turn's time budget.
+const COMMANDS_PER_BUDGET_CHECK: usize = 8;
+/// How long one client's commands may run before others get a turn: a
+/// client pipelining heavy commands (MSET of hundreds of keys) must not
+/// hold the loop for milliseconds.
+const TURN_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
 /// Pending output above which no more commands are read from the client.
 pub const OUTPUT_PAUSE: usize = 4 * 1024 * 1024;
 /// An output buffer with more capacity than this is shrunk once drained.
@@ -135,6 +141,13 @@ impl Connection {
 
     /// Reads what the socket has, up to this turn's budget.
     pub fn fill(&mut self, stats: &ThreadStats) -> io::Result<ReadState> {
+        if self.pending_input() >= READ_PER_TURN && self.pending_input() >= self.parser.needed_len() {
+            // Whole commands wait unparsed already (a client pipelining
+            // faster than its commands run): the socket keeps the rest
+            // until they are used, so the buffer does not grow and every
+            // turn does not move megabytes of it.
+            return Ok(ReadState::More);
+        }
         let mut read_this_turn = 0;
         loop {
             let needed = self.parser.needed_len();
@@ -200,8 +213,11 @@ impl Connection {
         self.more_to_run = false;
         let mut ran = 0;
         let mut now_ms = unix_ms();
+        let turn_start = std::time::Instant::now();
         while self.rstart < self.rend && !self.closing && self.client.blocked.is_none() {
-            if ran == COMMANDS_PER_TURN {
+            if ran == COMMANDS_PER_TURN
+                || (ran > 0 && ran % COMMANDS_PER_BUDGET_CHECK == 0 && turn_start.elapsed() >= TURN_BUDGET)
+            {
                 self.more_to_run = true;
                 break;
             }

@@ -21,6 +21,9 @@ type Link<V> = Option<Node<V>>;
 /// key's length (one byte, or 0xFF and four more bytes past 254) and the
 /// key's bytes. A set member of a few bytes costs 16 bytes this way where a
 /// node pointing at a boxed key would cost 24 plus the key's own 8 or 16.
+/// Transparent over the pointer, so an all-zero `Link` is `None` (a new
+/// table is zeroed memory).
+#[repr(transparent)]
 struct Node<V> {
     ptr: NonNull<Head<V>>,
     _owns: PhantomData<Head<V>>,
@@ -161,8 +164,15 @@ struct Table<V> {
 }
 
 impl<V> Table<V> {
+    /// A table of `size` empty buckets, as zeroed memory: for a big table
+    /// the allocator hands out fresh pages that are zero already, so a
+    /// resize of millions of buckets does not stall on writing each one.
     fn with_size(size: usize) -> Self {
-        Table { buckets: (0..size).map(|_| None).collect(), used: 0 }
+        let buckets = Box::<[Link<V>]>::new_zeroed_slice(size);
+        // SAFETY: `Node` is a transparent wrapper of a `NonNull`, so the
+        // all-zero `Option<Node<V>>` is `None` (Option's documented
+        // guarantee for such types).
+        Table { buckets: unsafe { buckets.assume_init() }, used: 0 }
     }
 
     fn empty() -> Self {

@@ -26,11 +26,11 @@ const COMMANDS_PER_TURN: usize = 4096;
 /// for expiry is read once per this many).
 const COMMANDS_PER_CLOCK: usize = 64;
 /// Commands run between checks of the turn's time budget.
-const COMMANDS_PER_BUDGET_CHECK: usize = 8;
+const COMMANDS_PER_BUDGET_CHECK: usize = 4;
 /// How long one client's commands may run before others get a turn: a
 /// client pipelining heavy commands (MSET of hundreds of keys) must not
 /// hold the loop for milliseconds.
-const TURN_BUDGET: std::time::Duration = std::time::Duration::from_micros(500);
+const TURN_BUDGET: std::time::Duration = std::time::Duration::from_micros(200);
 /// Pending output above which no more commands are read from the client.
 pub const OUTPUT_PAUSE: usize = 4 * 1024 * 1024;
 /// An output buffer with more capacity than this is shrunk once drained.

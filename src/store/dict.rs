@@ -179,6 +179,19 @@ impl<V> Table<V> {
         Table { buckets: Box::new([]), used: 0 }
     }
 
+    /// Frees an emptied table without visiting its buckets (every one is
+    /// `None`, owning nothing): dropping it as a slice would walk millions
+    /// of buckets at once when the resize of a big table completes.
+    fn discard_empty(self) {
+        debug_assert_eq!(self.used, 0);
+        let len = self.buckets.len();
+        let raw = Box::into_raw(self.buckets).cast::<std::mem::MaybeUninit<Link<V>>>();
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout, so this is the same
+        // allocation with the same length; freeing it as `MaybeUninit`
+        // drops no element, and every element is `None`.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(raw, len)) });
+    }
+
     fn mask(&self) -> u64 {
         (self.buckets.len() as u64).wrapping_sub(1)
     }
@@ -428,7 +441,8 @@ impl<V> Dict<V> {
             idx += 1;
         }
         if t0.used == 0 {
-            self.tables[0] = std::mem::replace(&mut self.tables[1], Table::empty());
+            let done = std::mem::replace(&mut self.tables[1], Table::empty());
+            std::mem::replace(&mut self.tables[0], done).discard_empty();
             self.rehash_idx = None;
             return false;
         }

@@ -114,6 +114,25 @@ pub fn human(bytes: usize) -> String {
     format!("{bytes}B")
 }
 
+/// Lets the allocator return freed pages to the kernel from a thread of
+/// its own, as Redis configures jemalloc (jemalloc-bg-thread yes), rather
+/// than inline in whichever allocation crosses its decay deadline.
+pub fn background_purging() {
+    const BACKGROUND_THREAD: &[u8] = b"background_thread\0";
+    let mut on = true;
+    // SAFETY: a NUL-terminated control name that takes a bool, passed by
+    // pointer with its size; nothing is read back.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            BACKGROUND_THREAD.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut on as *mut bool).cast(),
+            std::mem::size_of::<bool>(),
+        );
+    }
+}
+
 /// Hands the allocator's free dirty pages back to the kernel (MEMORY
 /// PURGE). Freed memory otherwise stays resident until the allocator's
 /// decay timer returns it, which an idle server never reaches.

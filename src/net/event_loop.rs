@@ -3,6 +3,26 @@
 //! Edge-triggered: accept, read and write until WouldBlock, or until a
 //! turn's budget, after which the connection waits in `ready` for its next
 //! turn. The loop never blocks on anything but `poll`.
+//!
+//! How throughput should scale with threads (this machine has 2 cores and
+//! the benchmark client takes one, so it cannot show it; `scripts/bench
+//! --cores` runs the suite on a bigger one): the kernel spreads connections
+//! over the threads' SO_REUSEPORT listeners, and a thread's work per
+//! request is parsing, one shard lock and its handler, and its share of
+//! the syscalls. So requests per second should grow close to linearly
+//! with threads, as long as
+//! - shards outnumber threads enough that two threads rarely want the
+//!   same shard at once (`--shards`, by default one per thread: raise it
+//!   before anything else if lock waits show up in a profile);
+//! - commands hold their locks briefly: a lock is never held across a
+//!   turn, but MULTI/EXEC, scripts, KEYS and FLUSHALL hold every shard
+//!   while they run and serialise every thread meanwhile;
+//! - nothing shared is written per request: statistics are per thread
+//!   (`stats.rs`, `memory.rs`), and the AOF stream's mutex is taken once
+//!   per write command only when the AOF is on.
+//!
+//! Pub/sub delivery and served blocked clients cross threads through
+//! mailboxes, one wake-up per batch.
 
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};

@@ -435,8 +435,8 @@ impl Error {
             MisConfAof(why) => write!(f, "MISCONF Errors writing to the AOF file: {why}"),
             BgsaveDuringRewrite => write_str(
                 f,
-                "ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to \
-                 schedule a BGSAVE whenever possible.",
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order \
+                 to schedule a BGSAVE whenever possible.",
             ),
             RewriteInProgress => write_str(f, "ERR Background append only file rewriting already in progress"),
             BusyKey => write_str(f, "BUSYKEY Target key name already exists."),

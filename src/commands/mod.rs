@@ -363,6 +363,11 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// `lock_all`, read only (saves and forks read every shard).
+    pub fn all_shards(&mut self) -> Vec<&Shard> {
+        self.lock_all().into_iter().map(|s| &*s).collect()
+    }
+
     /// Every shard, locked (FLUSHALL, SWAPDB, transactions): the locks
     /// already held when they are all of them, or all taken now in order
     /// for a command that held none.

@@ -7,7 +7,6 @@ use super::{CmdResult, CommandSpec, Ctx, Error};
 use crate::cmd;
 use crate::notify;
 use crate::persist::{self, rdb, Started};
-use crate::store::Shard;
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -22,7 +21,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Saves with every shard locked (SAVE, SHUTDOWN, FLUSHALL, DEBUG RELOAD).
 pub fn save_locked(ctx: &mut Ctx) -> Result<(), String> {
     let server = ctx.server;
-    let shards: Vec<&Shard> = ctx.keys.lock_all().into_iter().map(|s| &*s).collect();
+    let shards = ctx.keys.all_shards();
     persist::save(server, &shards)
 }
 
@@ -44,7 +43,7 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(Error::Syntax),
     };
     let server = ctx.server;
-    let shards: Vec<&Shard> = ctx.keys.lock_all().into_iter().map(|s| &*s).collect();
+    let shards = ctx.keys.all_shards();
     match persist::bgsave(server, &shards, schedule)? {
         Started::Now => ctx.out.simple("Background saving started"),
         Started::Scheduled => ctx.out.simple("Background saving scheduled"),
@@ -55,7 +54,7 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
 /// BGREWRITEAOF
 fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     let server = ctx.server;
-    let shards: Vec<&Shard> = ctx.keys.lock_all().into_iter().map(|s| &*s).collect();
+    let shards = ctx.keys.all_shards();
     match persist::bgrewriteaof(server, &shards)? {
         Started::Now => ctx.out.simple("Background append only file rewriting started"),
         Started::Scheduled => ctx.out.simple("Background append only file rewriting scheduled"),

@@ -255,12 +255,9 @@ pub fn bgsave(shared: &Shared, shards: &[&Shard], schedule: bool) -> Result<Star
         }
         Some(Job::Rewrite { .. }) => Err(Error::BgsaveDuringRewrite),
         None => {
-            let plan = snapshot::Plan::new(
-                shared,
-                rdb_path(&shared.config.read()),
-                snapshot::temp_path(&rdb_path(&shared.config.read()), std::process::id()).with_extension("bg.rdb"),
-                false,
-            );
+            let mut plan = snapshot::Plan::rdb(shared, std::process::id());
+            // Apart from the temporary file of a SAVE at the same time.
+            plan.temp.set_extension("bg.rdb");
             fork_job(shared, shards, Job::Save, plan).map(|_| Started::Now).map_err(|_| Error::Bare)
         }
     }

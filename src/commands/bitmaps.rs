@@ -37,7 +37,7 @@ fn bit_offset(arg: &[u8]) -> Result<u64, Error> {
 fn bytes_for_write<'d>(db: &'d mut Db, key: &[u8], len: usize, now_ms: u64) -> Result<(&'d mut Vec<u8>, bool), Error> {
     let exists = lookup_str(db, key, now_ms)?.is_some();
     if !exists {
-        db.insert_new(key, Value::Str(Str::Raw(Vec::new())), now_ms);
+        db.insert_new(key, Value::Str(Str::raw(Vec::new())), now_ms);
     }
     let raw = lookup_str(db, key, now_ms)?.expect("present").make_raw();
     let grew = raw.len() < len;
@@ -253,7 +253,7 @@ fn bitop(ctx: &mut Ctx) -> CmdResult {
     let event = if result.is_empty() {
         db.remove(dest, now).map(|_| "del")
     } else {
-        db.set(dest, Value::Str(Str::Raw(result)), None, now);
+        db.set(dest, Value::Str(Str::raw(result)), None, now);
         Some("set")
     };
     ctx.out.int(len as i64);

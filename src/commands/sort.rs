@@ -191,7 +191,7 @@ fn sort_generic(ctx: &mut Ctx, read_only: bool) -> CmdResult {
                 let items: Vec<Vec<u8>> = output.into_iter().map(Option::unwrap_or_default).collect();
                 let list = List::from_items(items.iter().map(Vec::as_slice), limits);
                 let len = list.len();
-                db.set(dest, Value::List(list), None, now);
+                db.set(dest, Value::List(Box::new(list)), None, now);
                 ctx.out.int(len as i64);
                 ctx.notify(notify::LIST, "sortstore", dest);
             }

@@ -539,7 +539,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     }
     let raw = match existing {
         Some(s) => s.make_raw(),
-        None => match &mut db.insert_new(key, Value::Str(Str::Raw(Vec::new())), now).value {
+        None => match &mut db.insert_new(key, Value::Str(Str::raw(Vec::new())), now).value {
             Value::Str(s) => s.make_raw(),
             _ => unreachable!("inserted a string"),
         },

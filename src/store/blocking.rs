@@ -239,7 +239,7 @@ mod tests {
         let mut shard = Shard::new(2);
         shard.add_waiter(0, b"k", waiter(1));
         let list = super::super::List::from_items([b"v".as_slice()], Default::default());
-        shard.dbs[1].insert_new(b"k", super::super::Value::List(list), 0);
+        shard.dbs[1].insert_new(b"k", super::super::Value::List(Box::new(list)), 0);
         shard.swap_dbs(1, 1, 0);
         assert_eq!(shard.take_ready(), None, "swapping a database with itself changes nothing");
         shard.swap_dbs(0, 1, 0);

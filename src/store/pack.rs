@@ -3,12 +3,19 @@
 //! Small collections live in one of these, so a hash of a few short fields
 //! costs one allocation instead of one per field. Operations are linear,
 //! which is what the size limits (hash-max-listpack-entries, ...) bound.
+//!
+//! The entry count is kept in the buffer's first four bytes rather than in
+//! a field, so a `Pack` is just a `Vec` and the hash and sorted-set values
+//! built on it stay 24 bytes. An empty pack has no buffer at all. Offsets
+//! in the API count from the first entry, past that header.
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pack {
     buf: Vec<u8>,
-    len: usize,
 }
+
+/// Bytes of the entry count at the start of a non-empty buffer.
+const HEADER: usize = 4;
 
 fn varint_len(mut n: usize) -> usize {
     let mut bytes = 1;
@@ -49,11 +56,34 @@ impl Pack {
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.len
+        match self.buf.first_chunk::<HEADER>() {
+            Some(header) => u32::from_le_bytes(*header) as usize,
+            None => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buf.is_empty()
+    }
+
+    /// Adds `delta` entries to the count (a new buffer gets its header);
+    /// a pack left with none gives its buffer back.
+    fn count(&mut self, delta: isize) {
+        let len = self.len().checked_add_signed(delta).expect("a pack never holds fewer than 0 entries");
+        if len == 0 {
+            self.buf = Vec::new();
+            return;
+        }
+        if self.buf.is_empty() {
+            self.buf.extend_from_slice(&[0; HEADER]);
+        }
+        let len = u32::try_from(len).expect("packs hold fewer than 2^32 entries");
+        self.buf[..HEADER].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// The entries' bytes, after the header.
+    fn entries(&self) -> &[u8] {
+        self.buf.get(HEADER..).unwrap_or_default()
     }
 
     /// Bytes allocated (for memory estimates).
@@ -76,15 +106,16 @@ impl Pack {
     }
 
     pub fn push(&mut self, item: &[u8]) {
-        self.reserve(varint_len(item.len()) + item.len());
+        let header = if self.buf.is_empty() { HEADER } else { 0 };
+        self.reserve(header + varint_len(item.len()) + item.len());
+        self.count(1);
         write_varint(&mut self.buf, item.len());
         self.buf.extend_from_slice(item);
-        self.len += 1;
     }
 
     /// Entries with the byte offset each starts at.
     pub fn iter(&self) -> PackIter<'_> {
-        PackIter { buf: &self.buf, at: 0 }
+        PackIter { buf: self.entries(), at: 0 }
     }
 
     /// Inserts `items` in order before the entry at byte offset `at` (or at
@@ -95,24 +126,28 @@ impl Pack {
             write_varint(&mut encoded, item.len());
             encoded.extend_from_slice(item);
         }
-        self.reserve(encoded.len());
-        self.buf.splice(at..at, encoded);
-        self.len += items.len();
+        if items.is_empty() {
+            return;
+        }
+        let header = if self.buf.is_empty() { HEADER } else { 0 };
+        self.reserve(header + encoded.len());
+        self.count(items.len() as isize);
+        self.buf.splice(HEADER + at..HEADER + at, encoded);
     }
 
     /// Bytes used by the entries (the offset just past the last one).
     pub fn byte_len(&self) -> usize {
-        self.buf.len()
+        self.entries().len()
     }
 
     /// Replaces the entry starting at byte offset `at`.
     pub fn replace(&mut self, at: usize, item: &[u8]) {
-        let (_, end) = read_at(&self.buf, at);
+        let (_, end) = read_at(self.entries(), at);
         let mut encoded = Vec::with_capacity(varint_len(item.len()) + item.len());
         write_varint(&mut encoded, item.len());
         encoded.extend_from_slice(item);
         self.reserve(encoded.len().saturating_sub(end - at));
-        self.buf.splice(at..end, encoded);
+        self.buf.splice(HEADER + at..HEADER + end, encoded);
         self.trim();
     }
 
@@ -120,10 +155,10 @@ impl Pack {
     pub fn remove(&mut self, at: usize, count: usize) {
         let mut end = at;
         for _ in 0..count {
-            end = read_at(&self.buf, end).1;
+            end = read_at(self.entries(), end).1;
         }
-        self.buf.drain(at..end);
-        self.len -= count;
+        self.buf.drain(HEADER + at..HEADER + end);
+        self.count(-(count as isize));
         self.trim();
     }
 }
@@ -175,5 +210,10 @@ mod tests {
         let items: Vec<&[u8]> = p.iter().map(|(_, i)| i).collect();
         assert_eq!(items, vec![&b"short"[..], b"x", b"yy", b"dd", b"end"]);
         assert_eq!(p.len(), 5);
+        p.remove(0, 5);
+        assert!(p.is_empty());
+        assert_eq!(p, Pack::new(), "an emptied pack holds no buffer");
+        p.insert(0, &[b"again"]);
+        assert_eq!(p.iter().map(|(_, i)| i).collect::<Vec<_>>(), vec![&b"again"[..]]);
     }
 }

@@ -15,7 +15,32 @@ const SHARED_INTEGERS: i64 = 10_000;
 /// Strings longer than this are never integer-encoded.
 const INT_ENCODE_MAX: usize = 20;
 
-/// A string value: an integer, or bytes.
+/// Bytes this short are kept inside the value itself, with no allocation
+/// of their own: 22 is what fits beside the length and the tag in the 24
+/// bytes `Str` takes anyway.
+const INLINE_MAX: usize = 22;
+
+/// Short bytes held in place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inline {
+    len: u8,
+    bytes: [u8; INLINE_MAX],
+}
+
+impl Inline {
+    fn new(bytes: &[u8]) -> Inline {
+        let mut inline = Inline { len: bytes.len() as u8, bytes: [0; INLINE_MAX] };
+        inline.bytes[..bytes.len()].copy_from_slice(bytes);
+        inline
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+/// A string value: an integer, or bytes. 24 bytes, so that with its tag a
+/// `Value` takes 32 and every key's entry stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
     /// A decimal integer that round-trips exactly ("int"). Redis shares
@@ -24,10 +49,13 @@ pub enum Str {
     /// An "int" that is a private copy (COPY duplicates the object, so
     /// even a small value is not the shared one).
     IntUnshared(i64),
-    /// Short bytes created in one piece ("embstr").
+    /// Short bytes created in one piece ("embstr"), up to `INLINE_MAX`.
+    Small(Inline),
+    /// Longer bytes created in one piece ("embstr" up to `EMBSTR_MAX`).
     Emb(Box<[u8]>),
-    /// Bytes that were appended to or edited in place ("raw").
-    Raw(Vec<u8>),
+    /// Bytes that were appended to or edited in place ("raw"); boxed to
+    /// keep the enum at 24 bytes.
+    Raw(Box<Vec<u8>>),
 }
 
 impl Str {
@@ -45,17 +73,25 @@ impl Str {
     /// A string built as text, never integer-encoded (Redis's INCRBYFLOAT
     /// results): embstr when short, raw otherwise.
     pub fn text(bytes: &[u8]) -> Str {
-        if bytes.len() <= EMBSTR_MAX {
+        if bytes.len() <= INLINE_MAX {
+            Str::Small(Inline::new(bytes))
+        } else if bytes.len() <= EMBSTR_MAX {
             Str::Emb(bytes.into())
         } else {
-            Str::Raw(bytes.to_vec())
+            Str::raw(bytes.to_vec())
         }
+    }
+
+    /// A "raw" string holding `bytes`.
+    pub fn raw(bytes: Vec<u8>) -> Str {
+        Str::Raw(Box::new(bytes))
     }
 
     /// The bytes of the value; integers are formatted into `buf`.
     pub fn bytes<'a>(&'a self, buf: &'a mut [u8; 20]) -> &'a [u8] {
         match self {
             Str::Int(n) | Str::IntUnshared(n) => format_i64(*n, buf),
+            Str::Small(s) => s.as_slice(),
             Str::Emb(b) => b,
             Str::Raw(v) => v,
         }
@@ -64,6 +100,7 @@ impl Str {
     pub fn len(&self) -> usize {
         match self {
             Str::Int(n) | Str::IntUnshared(n) => format_i64(*n, &mut [0; 20]).len(),
+            Str::Small(s) => s.len as usize,
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
         }
@@ -77,6 +114,7 @@ impl Str {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Str::Int(n) | Str::IntUnshared(n) => Some(*n),
+            Str::Small(s) => parse_i64(s.as_slice()),
             Str::Emb(b) => parse_i64(b),
             Str::Raw(v) => parse_i64(v),
         }
@@ -87,7 +125,7 @@ impl Str {
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, Str::Raw(_)) {
             let bytes = self.bytes(&mut [0; 20]).to_vec();
-            *self = Str::Raw(bytes);
+            *self = Str::raw(bytes);
         }
         match self {
             Str::Raw(v) => v,
@@ -114,7 +152,7 @@ impl Str {
     pub fn encoding(&self) -> &'static str {
         match self {
             Str::Int(_) | Str::IntUnshared(_) => "int",
-            Str::Emb(_) => "embstr",
+            Str::Small(_) | Str::Emb(_) => "embstr",
             Str::Raw(_) => "raw",
         }
     }
@@ -122,9 +160,9 @@ impl Str {
     /// Heap bytes held, for memory estimates.
     pub fn heap_size(&self) -> usize {
         match self {
-            Str::Int(_) | Str::IntUnshared(_) => 0,
+            Str::Int(_) | Str::IntUnshared(_) | Str::Small(_) => 0,
             Str::Emb(b) => b.len(),
-            Str::Raw(v) => v.capacity(),
+            Str::Raw(v) => size_of::<Vec<u8>>() + v.capacity(),
         }
     }
 }
@@ -142,7 +180,9 @@ pub enum Value {
     Str(Str),
     Hash(Hash),
     Set(Set),
-    List(List),
+    /// Boxed: every key's entry holds a `Value`, so its largest form sets
+    /// the size of all of them.
+    List(Box<List>),
     ZSet(ZSet),
 }
 
@@ -207,7 +247,19 @@ macro_rules! typed {
 typed!(Str, Str);
 typed!(Hash, Hash);
 typed!(Set, Set);
-typed!(List, List);
+
+impl Typed for List {
+    fn from_value(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn into_value(self) -> Value {
+        Value::List(Box::new(self))
+    }
+}
 typed!(ZSet, ZSet);
 
 /// A key's slot in the keyspace: its value and its expiry.
@@ -293,8 +345,8 @@ mod size_tests {
     #[test]
     fn values_stay_small() {
         let size = std::mem::size_of::<super::Value>();
-        assert!(size <= 40, "Value is {size} bytes");
+        assert!(size <= 32, "Value is {size} bytes");
         let size = std::mem::size_of::<super::Entry>();
-        assert!(size <= 56, "Entry is {size} bytes");
+        assert!(size <= 48, "Entry is {size} bytes");
     }
 }

@@ -196,7 +196,7 @@ mod tests {
         let texts: Vec<Vec<u8>> = ints.iter().map(|n| n.to_string().into_bytes()).collect();
         vec![
             Value::Str(Str::new(items.concat().as_slice())),
-            Value::List(List::from_items(items.iter().map(|v| &v[..]), l.list)),
+            Value::List(Box::new(List::from_items(items.iter().map(|v| &v[..]), l.list))),
             Value::Set(Set::from_members(items.iter().map(|v| &v[..]), l.set_max_ints)),
             Value::Set(Set::from_members(texts.iter().map(|v| &v[..]), l.set_max_ints)),
             Value::Hash(hash),

@@ -147,9 +147,11 @@ impl<R: Read> Reader<R> {
                 for _ in 0..n {
                     list.push_back(&self.string()?, limits.list);
                 }
-                Value::List(list)
+                Value::List(Box::new(list))
             }
-            ty::LIST_ZIPLIST => Value::List(List::from_items(self.blob_items(ty)?.iter().map(|v| &v[..]), limits.list)),
+            ty::LIST_ZIPLIST => {
+                Value::List(Box::new(List::from_items(self.blob_items(ty)?.iter().map(|v| &v[..]), limits.list)))
+            }
             ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => {
                 let nodes = self.read_len()?;
                 let mut list = List::new();
@@ -167,7 +169,7 @@ impl<R: Read> Reader<R> {
                         other => return Err(format!("unknown quicklist container {other} at offset {at}")),
                     }
                 }
-                Value::List(list)
+                Value::List(Box::new(list))
             }
             ty::SET | ty::SET_LISTPACK => {
                 let members = if ty == ty::SET {

@@ -3,7 +3,8 @@
 //! lazily: an expired key is deleted when it is touched.
 
 use super::blocking::Waiters;
-use super::dict::Dict;
+use super::chunked::Chunked;
+use super::dict::{Dict, Handle};
 use super::value::{Entry, Value};
 use super::watch::{Change, Watches};
 use crate::notify;
@@ -11,11 +12,15 @@ use crate::notify;
 #[derive(Default)]
 pub struct Db {
     keys: Dict<Entry>,
-    /// The keys whose entry has `expires_at_ms` set; kept in step by every
-    /// method that changes an expiry.
-    expires: Dict<()>,
+    /// The TTL index: a handle to every entry with `expires_at_ms` set, in
+    /// no order; each such entry's `ttl_slot` is its place here. Every
+    /// method that adds, removes or re-times a key keeps the two in step,
+    /// and removes a key's handle when it removes the key, which is what
+    /// makes reading through the handles sound. It costs 8 bytes a key
+    /// where a set of the keys' names would cost 40.
+    expires: Chunked<Handle<Entry>>,
     /// Where the active expiry cycle resumes in `expires`.
-    expires_cursor: u64,
+    expires_cursor: usize,
     /// Keys deleted because their TTL passed (lazily or actively).
     pub expired: u64,
     /// Read lookups that found a key, and that did not (INFO's
@@ -113,7 +118,7 @@ impl Db {
     /// the name inline) and its value's heap.
     pub fn usage(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
         let entry = self.get_no_touch(key, now_ms)?;
-        let expiry = if entry.expires_at_ms().is_some() { Dict::<()>::node_size(key.len()) } else { 0 };
+        let expiry = if entry.expires_at_ms().is_some() { size_of::<Handle<Entry>>() } else { 0 };
         let value = entry.value.heap_size();
         Some(Dict::<Entry>::node_size(key.len()) + expiry + value)
     }
@@ -132,14 +137,40 @@ impl Db {
     }
 
     fn delete_expired(&mut self, key: &[u8]) {
-        self.keys.remove(key);
-        self.expires.remove(key);
+        if let Some(entry) = self.keys.remove(key) {
+            self.unindex(&entry);
+        }
         self.expired += 1;
         if self.log_expired {
             self.expired_log.push(key.into());
         }
         self.touch(key);
         self.log(notify::EXPIRED, key);
+    }
+
+    /// Adds `key`, whose entry has just been given a TTL, to the TTL index.
+    fn index(&mut self, key: &[u8]) {
+        let handle = self.keys.handle(key).expect("the key was just stored");
+        let slot = u32::try_from(self.expires.push(handle)).expect("fewer than 2^32 keys with a TTL in a database");
+        // SAFETY: the handle was taken from `keys` just now.
+        unsafe { self.keys.at_mut(handle) }.ttl_slot = slot;
+    }
+
+    /// Takes the entry of a key that had a TTL out of the TTL index (the
+    /// entry has been removed, or keeps its place in `keys`).
+    fn unindex_slot(&mut self, slot: u32) {
+        if let Some(moved) = self.expires.swap_remove(slot as usize) {
+            // SAFETY: every handle in the index is of a live entry of
+            // `keys`: entries leave the index when they leave the table.
+            unsafe { self.keys.at_mut(moved) }.ttl_slot = slot;
+        }
+    }
+
+    /// `unindex_slot` for a removed entry, if it had a TTL.
+    fn unindex(&mut self, removed: &Entry) {
+        if removed.expires_at_ms().is_some() {
+            self.unindex_slot(removed.ttl_slot);
+        }
     }
 
     fn log(&mut self, class: u32, key: &[u8]) {
@@ -192,13 +223,12 @@ impl Db {
         if !replaced_live {
             self.log(notify::NEW, key);
         }
-        let had_ttl = old.is_some_and(|e| e.expires_at_ms().is_some());
-        match (had_ttl, expires_at_ms.is_some()) {
-            (false, true) => self.expires.insert_new(key, ()),
-            (true, false) => {
-                self.expires.remove(key);
-            }
-            _ => {}
+        let old_slot = old.and_then(|e| e.expires_at_ms().map(|_| e.ttl_slot));
+        match (old_slot, expires_at_ms.is_some()) {
+            (None, true) => self.index(key),
+            (Some(slot), false) => self.unindex_slot(slot),
+            (Some(slot), true) => self.keys.get_mut(key).expect("just stored").ttl_slot = slot,
+            (None, false) => {}
         }
         self.touch(key);
     }
@@ -231,11 +261,14 @@ impl Db {
     /// kept).
     pub fn load(&mut self, key: &[u8], entry: Entry) -> bool {
         let expires = entry.expires_at_ms().is_some();
-        if self.keys.insert(key, entry).is_some() {
+        if let Some(old) = self.keys.insert(key, entry) {
+            // Back as it was, so the index stays in step until the
+            // abandoned load clears the database.
+            self.keys.insert(key, old);
             return false;
         }
         if expires {
-            self.expires.insert_new(key, ());
+            self.index(key);
         }
         true
     }
@@ -251,9 +284,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         self.get(key, now_ms)?;
         let entry = self.keys.remove(key)?;
-        if entry.expires_at_ms().is_some() {
-            self.expires.remove(key);
-        }
+        self.unindex(&entry);
         self.touch(key);
         Some(entry)
     }
@@ -264,11 +295,10 @@ impl Db {
             return false;
         };
         let had = entry.set_expires_at_ms(expires_at_ms).is_some();
+        let slot = entry.ttl_slot;
         match (had, expires_at_ms.is_some()) {
-            (false, true) => self.expires.insert_new(key, ()),
-            (true, false) => {
-                self.expires.remove(key);
-            }
+            (false, true) => self.index(key),
+            (true, false) => self.unindex_slot(slot),
             _ => {}
         }
         self.touch(key);
@@ -303,34 +333,33 @@ impl Db {
 
     /// Moves some buckets of a pending resize; true while one remains.
     pub fn rehash(&mut self, steps: usize) -> bool {
-        let a = self.keys.rehash(steps);
-        let b = self.expires.rehash(steps);
-        a || b
+        self.keys.rehash(steps)
     }
 
     /// Samples up to `sample` keys with a TTL, continuing where the last
     /// call stopped, and deletes the expired ones. Returns (sampled,
     /// expired, wrapped): `wrapped` when the walk over the index completed.
     pub fn expire_sample(&mut self, sample: usize, now_ms: u64) -> (usize, usize, bool) {
-        let mut sampled = 0;
         let mut due: Vec<Box<[u8]>> = Vec::new();
-        let mut cursor = self.expires_cursor;
-        let keys = &self.keys;
-        loop {
-            cursor = self.expires.scan(cursor, |k, _| {
-                sampled += 1;
-                if keys.peek(k).is_some_and(|e| e.is_expired(now_ms)) {
-                    due.push(k.into());
-                }
-            });
-            if cursor == 0 || sampled >= sample {
-                break;
+        let from = self.expires_cursor.min(self.expires.len());
+        let to = (from + sample).min(self.expires.len());
+        for slot in from..to {
+            let handle = self.expires.get(slot).expect("slot below the index's length");
+            // SAFETY: every handle in the index is of a live entry of
+            // `keys` (see `unindex_slot`).
+            let (key, entry) = unsafe { self.keys.at(handle) };
+            if entry.is_expired(now_ms) {
+                due.push(key.into());
             }
         }
-        self.expires_cursor = cursor;
+        let wrapped = to == self.expires.len();
+        // Each deletion moves a handle from the end into a slot just
+        // visited; stepping back as many slots visits most of those next
+        // time, which matters when a mass of keys expires at once.
+        self.expires_cursor = if wrapped { 0 } else { to - due.len() };
         for k in &due {
             self.delete_expired(k);
         }
-        (sampled, due.len(), cursor == 0)
+        (to - from, due.len(), wrapped)
     }
 }

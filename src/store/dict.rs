@@ -87,23 +87,13 @@ impl<V> Node<V> {
 
     /// The key's length and the offset of its first byte.
     fn key_span(&self) -> (usize, usize) {
-        let off = size_of::<Head<V>>();
-        // SAFETY: new() wrote the prefix right after the head, within the
-        // allocation.
-        unsafe {
-            let tail = self.ptr.as_ptr().cast::<u8>().add(off);
-            match tail.read() {
-                LONG_KEY => (u32::from_le_bytes(tail.add(1).cast::<[u8; 4]>().read_unaligned()) as usize, off + 5),
-                len => (len as usize, off + 1),
-            }
-        }
+        // SAFETY: self owns a node that new() initialised.
+        unsafe { key_span_at(self.ptr) }
     }
 
     fn key(&self) -> &[u8] {
-        let (len, at) = self.key_span();
-        // SAFETY: new() copied `len` key bytes at offset `at`; they live as
-        // long as the node and are never written again.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>().add(at), len) }
+        // SAFETY: as above; the key lives as long as the node.
+        unsafe { key_at(self.ptr) }
     }
 
     fn value(&self) -> &V {
@@ -138,6 +128,58 @@ impl<V> Node<V> {
         }
     }
 }
+
+/// The key's length and the offset of its first byte in the node at
+/// `ptr`.
+///
+/// # Safety
+/// `ptr` is a node made by `Node::new` and not yet freed.
+unsafe fn key_span_at<V>(ptr: NonNull<Head<V>>) -> (usize, usize) {
+    let off = size_of::<Head<V>>();
+    // SAFETY: new() wrote the prefix right after the head, within the
+    // allocation.
+    unsafe {
+        let tail = ptr.as_ptr().cast::<u8>().add(off);
+        match tail.read() {
+            LONG_KEY => (u32::from_le_bytes(tail.add(1).cast::<[u8; 4]>().read_unaligned()) as usize, off + 5),
+            len => (len as usize, off + 1),
+        }
+    }
+}
+
+/// The key of the node at `ptr`.
+///
+/// # Safety
+/// As for `key_span_at`, and the node outlives `'a`.
+unsafe fn key_at<'a, V>(ptr: NonNull<Head<V>>) -> &'a [u8] {
+    // SAFETY: new() copied `len` key bytes at offset `at`; they are never
+    // written again.
+    unsafe {
+        let (len, at) = key_span_at(ptr);
+        std::slice::from_raw_parts(ptr.as_ptr().cast::<u8>().add(at), len)
+    }
+}
+
+/// Where one entry lives, for an index kept beside the table (the
+/// keyspace's list of keys with a TTL): an address, not a borrow. It
+/// stays valid until that entry is removed, because a resize moves the
+/// links to entries and never the entries themselves. Using one is
+/// unsafe: its owner must drop it when it removes the entry.
+pub struct Handle<V>(NonNull<Head<V>>);
+
+impl<V> Clone for Handle<V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for Handle<V> {}
+
+// SAFETY: a handle is an address; only the unsafe accessors below, whose
+// callers hold the dict, read through it.
+unsafe impl<V: Send> Send for Handle<V> {}
+// SAFETY: as above.
+unsafe impl<V: Sync> Sync for Handle<V> {}
 
 impl<V> Drop for Node<V> {
     fn drop(&mut self) {
@@ -271,12 +313,15 @@ impl<V> Dict<V> {
 
     /// A lookup that does not advance a pending resize.
     pub fn peek(&self, key: &[u8]) -> Option<&V> {
+        self.find(key).map(Node::value)
+    }
+
+    fn find(&self, key: &[u8]) -> Option<&Node<V>> {
         let h = Self::hash(key);
         self.tables
             .iter()
             .filter(|t| !t.buckets.is_empty())
             .find_map(|t| find(t.buckets[(h & t.mask()) as usize].as_ref(), key))
-            .map(Node::value)
     }
 
     pub fn contains_key(&mut self, key: &[u8]) -> bool {
@@ -488,6 +533,30 @@ impl<V> Dict<V> {
             }
         }
         v
+    }
+
+    /// The handle of `key`'s entry.
+    pub fn handle(&self, key: &[u8]) -> Option<Handle<V>> {
+        self.find(key).map(|node| Handle(node.ptr))
+    }
+
+    /// The key and value `handle` stands for.
+    ///
+    /// # Safety
+    /// `handle` came from this dict and its entry has not been removed.
+    pub unsafe fn at(&self, handle: Handle<V>) -> (&[u8], &V) {
+        // SAFETY: the caller guarantees the node is live and owned by
+        // self, which the returned borrows keep borrowed.
+        unsafe { (key_at(handle.0), &(*handle.0.as_ptr()).value) }
+    }
+
+    /// The value `handle` stands for, to change.
+    ///
+    /// # Safety
+    /// As for `at`.
+    pub unsafe fn at_mut(&mut self, handle: Handle<V>) -> &mut V {
+        // SAFETY: as for `at`; `&mut self` makes the access exclusive.
+        unsafe { &mut (*handle.0.as_ptr()).value }
     }
 
     /// The bytes one entry with a key of `key_len` bytes takes, besides its

@@ -4,6 +4,7 @@
 //! hold a lock across an event-loop turn. The store never touches sockets.
 
 pub mod blocking;
+pub mod chunked;
 pub mod db;
 pub mod dict;
 pub mod expiry;

@@ -273,6 +273,9 @@ pub struct Entry {
     /// Unix time in seconds (truncated to 32 bits) of the last access,
     /// for OBJECT IDLETIME.
     pub accessed_s: u32,
+    /// While the key has a TTL, its place in its database's TTL index
+    /// (`Db` keeps the two in step). It fills what would be padding.
+    pub(super) ttl_slot: u32,
 }
 
 impl Entry {
@@ -286,12 +289,12 @@ impl Entry {
     }
 
     pub fn new(value: Value) -> Self {
-        Entry { value, expires_at: 0, accessed_s: 0 }
+        Entry { value, expires_at: 0, accessed_s: 0, ttl_slot: 0 }
     }
 
     /// An entry with this expiry and access time.
     pub fn with(value: Value, expires_at_ms: Option<u64>, accessed_s: u32) -> Self {
-        let mut e = Entry { value, expires_at: 0, accessed_s };
+        let mut e = Entry { value, expires_at: 0, accessed_s, ttl_slot: 0 };
         e.set_expires_at_ms(expires_at_ms);
         e
     }
@@ -301,8 +304,9 @@ impl Entry {
         (self.expires_at != 0).then_some(self.expires_at)
     }
 
-    /// Sets the expiry, returning the old one.
-    pub fn set_expires_at_ms(&mut self, at: Option<u64>) -> Option<u64> {
+    /// Sets the expiry, returning the old one. Only `Db` may, as it keeps
+    /// the TTL index in step.
+    pub(super) fn set_expires_at_ms(&mut self, at: Option<u64>) -> Option<u64> {
         let old = self.expires_at_ms();
         self.expires_at = at.map_or(0, |ms| ms.max(1));
         old

@@ -363,3 +363,70 @@ impl Db {
         (to - from, due.len(), wrapped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::value::Str;
+
+    impl Db {
+        /// The TTL index holds exactly the keys with a TTL, each entry
+        /// knowing its slot.
+        fn check_index(&self) {
+            let with_ttl = self.keys.iter().filter(|(_, e)| e.expires_at_ms().is_some()).count();
+            assert_eq!(self.expires.len(), with_ttl);
+            for slot in 0..self.expires.len() {
+                // SAFETY: what this test checks is that the index holds
+                // only live handles; a stale one would fail the lookup.
+                let (key, entry) = unsafe { self.keys.at(self.expires.get(slot).unwrap()) };
+                assert!(entry.expires_at_ms().is_some());
+                assert_eq!(entry.ttl_slot as usize, slot);
+                assert!(std::ptr::eq(self.keys.peek(key).unwrap(), entry));
+            }
+        }
+    }
+
+    /// Random writes, re-timings, deletions and expiry sweeps over a few
+    /// hundred keys keep the TTL index in step with the table.
+    #[test]
+    fn ttl_index_follows_every_change() {
+        let mut db = Db::default();
+        let mut x = 1u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut now = 1_000_000;
+        for round in 0..20_000 {
+            let r = next();
+            let key = format!("k{}", r % 300).into_bytes();
+            let ttl = (r >> 20) % 2 == 0;
+            let deadline = now + (r >> 30) % 5_000;
+            match (r >> 8) % 7 {
+                0 | 1 => db.set(&key, Value::Str(Str::new(b"v")), ttl.then_some(deadline), now),
+                2 => {
+                    db.set_expiry(&key, ttl.then_some(deadline), now);
+                }
+                3 => {
+                    db.remove(&key, now);
+                }
+                4 => {
+                    db.expire_sample(20, now);
+                }
+                5 => {
+                    db.load(&key, Entry::with(Value::Str(Str::new(b"f")), ttl.then_some(deadline), 0));
+                }
+                _ => {
+                    db.get(&key, now);
+                }
+            }
+            if round % 1000 == 999 {
+                db.clear();
+            }
+            now += 7;
+            db.check_index();
+        }
+    }
+}

@@ -591,12 +591,12 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
     }
 }
 
-/// Frees the old tables in a background thread (ASYNC) or here; returns
+/// Frees the old tables on the freeing thread (ASYNC) or here; returns
 /// the keys they held.
 fn dispose(tables: Vec<crate::store::dict::Dict<Entry>>, lazy: bool) -> u64 {
     let keys = tables.iter().map(|t| t.len() as u64).sum();
-    if lazy && tables.iter().any(|t| t.len() > 64) {
-        std::thread::spawn(move || drop(tables));
+    if lazy && keys > 64 {
+        crate::lazyfree::free_later(tables, keys);
     }
     keys
 }

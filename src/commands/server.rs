@@ -154,7 +154,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("maxmemory_policy", server.config.read().get("maxmemory-policy").to_string());
             field("mem_fragmentation_ratio", format!("{:.2}", rss as f64 / used.max(1) as f64));
             field("mem_allocator", "libc".into());
-            field("lazyfree_pending_objects", "0".into());
+            field("lazyfree_pending_objects", crate::lazyfree::pending().to_string());
         }
         "persistence" => {
             let p = server.persist.info(server);

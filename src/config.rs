@@ -162,6 +162,7 @@ static PARAMS: &[Param] = &[
     },
     p("slowlog-log-slower-than", Kind::Int { min: -1, max: i64::MAX }, "10000", true),
     p("slowlog-max-len", Kind::Int { min: 0, max: i64::MAX }, "128", true),
+    p("latency-monitor-threshold", Kind::Int { min: 0, max: i64::MAX }, "0", true),
     p("always-show-logo", YES_NO, "no", false),
     p("set-proc-title", YES_NO, "yes", false),
     p("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),

@@ -13,6 +13,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod glob;
+pub mod latency;
 pub mod lazyfree;
 pub mod memory;
 pub mod net;

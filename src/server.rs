@@ -123,6 +123,7 @@ pub struct Shared {
     pub functions: crate::commands::functions::Functions,
     pub persist: crate::persist::Persistence,
     pub aof: crate::persist::aof::Aof,
+    pub latency: crate::latency::Monitor,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -277,6 +278,7 @@ impl Server {
             functions: Default::default(),
             persist: crate::persist::Persistence::new(unix_ms() / 1000),
             aof: crate::persist::aof::Aof::new(threads),
+            latency: Default::default(),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -285,6 +287,7 @@ impl Server {
             shutdown_requested: AtomicBool::new(false),
             ops_samples: Mutex::new(OpsSamples::default()),
         });
+        shared.latency.configure(&shared.config.read());
         let logged = crate::notify::logged_by_store(shared.hot.notify_flags.load(Relaxed));
         for s in 0..shared.store.shard_count() {
             for db in shared.store.lock(s).dbs.iter_mut() {

@@ -222,3 +222,46 @@ fn config_dir_when_protected_configs_are_enabled() {
     );
     assert_eq!(c.cmd(&["CONFIG", "SET", "dir", &dir[1]]), "+OK");
 }
+
+/// LATENCY LATEST/HISTORY/RESET: a DEBUG SLEEP past the threshold is
+/// logged as a `command` event, one sample a second, as redis-server
+/// logs it; the replies' shapes and every error match redis-server's.
+#[test]
+fn latency_monitor() {
+    let s = common::start_with(&[("enable-debug-command", "yes")]);
+    let reference = common::Reference::start(&[]);
+    let mut ours = s.connect();
+    let mut theirs = common::Conn::connect(reference.port);
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(c.q("LATENCY LATEST"), "[]");
+        assert_eq!(c.q("CONFIG GET latency-monitor-threshold"), "[\"latency-monitor-threshold\", \"0\"]");
+        c.q("DEBUG SLEEP 0.02");
+        assert_eq!(c.q("LATENCY LATEST"), "[]", "off at threshold 0");
+        assert_eq!(c.q("CONFIG SET latency-monitor-threshold 5"), "+OK");
+        c.q("DEBUG SLEEP 0.02");
+        c.q("DEBUG SLEEP 0.03");
+        c.q("SET fast 1");
+        let latest = c.q("LATENCY LATEST");
+        // [["command", <time>, <latest>, <max>]]; both sleeps fell within
+        // a second or two, so one or two samples, and the max is the 30 ms.
+        let fields: Vec<&str> = latest.trim_matches(|ch| ch == '[' || ch == ']').split(", ").collect();
+        assert_eq!(fields.len(), 4, "{latest}");
+        assert_eq!(fields[0], "\"command\"");
+        let max: u64 = fields[3].trim_start_matches(':').parse().unwrap_or_else(|_| panic!("{latest}"));
+        assert!((30..200).contains(&max), "{latest}");
+        let history = c.q("LATENCY HISTORY command");
+        assert!(history.starts_with("[[") && history.matches('[').count() <= 3, "{history}");
+        assert_eq!(c.q("LATENCY HISTORY COMMAND"), "[]", "event names are case-sensitive");
+        assert_eq!(c.q("LATENCY HISTORY nosuch"), "[]");
+        assert_eq!(c.q("LATENCY RESET Command command nosuch"), ":1");
+        assert_eq!(c.q("LATENCY LATEST"), "[]");
+        assert_eq!(c.q("LATENCY RESET"), ":0");
+        // Queued in a transaction, though RESET alone would run at once.
+        assert_eq!(c.q("MULTI"), "+OK");
+        assert_eq!(c.q("LATENCY RESET"), "+QUEUED");
+        assert_eq!(c.q("EXEC"), "[:0]");
+    }
+    for line in ["LATENCY", "LATENCY FOO", "LATENCY HISTORY", "LATENCY LATEST x", "LATENCY HISTORY a b"] {
+        assert_eq!(ours.q(line), theirs.q(line), "{line}");
+    }
+}

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::args::is;
-use super::{blocking, multi, table, CommandSpec, Ctx, Error, Keys};
+use super::{blocking, flags, multi, table, CommandSpec, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
@@ -80,7 +80,7 @@ fn run(
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
     }
     if let Some(multi) = client.multi.as_mut() {
-        if !multi::runs_inside_multi(spec) {
+        if !multi::runs_inside_multi(idx) {
             if spec.has(super::flags::NO_MULTI) {
                 multi.abort();
                 return Err(Error::NotInTransaction);
@@ -203,7 +203,12 @@ fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     };
     let stat = &stats.per_command[idx];
     bump(&stat.calls, 1);
-    bump(&stat.usec, started.elapsed().as_micros() as u64);
+    let took = started.elapsed();
+    bump(&stat.usec, took.as_micros() as u64);
+    if ctx.spec.flags & flags::SKIP_SLOWLOG == 0 {
+        let event = if ctx.spec.flags & flags::FAST != 0 { "fast-command" } else { "command" };
+        ctx.server.latency.observe(event, took);
+    }
     bump(&stats.commands, 1);
     if result.is_err() {
         bump(&stat.failed, 1);

@@ -15,6 +15,7 @@ pub mod error;
 pub mod functions;
 pub mod hashes;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod long_double;
 mod lua_engine;

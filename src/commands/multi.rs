@@ -76,8 +76,9 @@ impl Queued {
 }
 
 /// The commands that act at once inside MULTI instead of being queued.
-pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+/// Matched on the full name: a subcommand such as LATENCY RESET is queued.
+pub fn runs_inside_multi(idx: usize) -> bool {
+    matches!(super::table::full_name(idx), "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
 }
 
 /// MULTI

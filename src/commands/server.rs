@@ -390,6 +390,7 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     let aof_now = updated.get("appendonly") == "yes";
     let fsync = crate::persist::aof::Fsync::parse(updated.get("appendfsync"));
     ctx.server.hot.refresh(&updated);
+    ctx.server.latency.configure(&updated);
     *ctx.server.config.write() = updated;
     ctx.server.aof.set_fsync_policy(fsync);
     if aof_now != aof_was {

@@ -611,6 +611,7 @@ impl EventLoop {
         let hz = self.shared.hot.hz.load(Relaxed).max(1);
         if self.shared.hot.active_expire.load(Relaxed) {
             let budget = Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
+            let started = Instant::now();
             expiry::active_expire_cycle(
                 &self.shared.store,
                 &self.owned_shards,
@@ -631,6 +632,7 @@ impl EventLoop {
                     }
                 },
             );
+            self.shared.latency.observe("expire-cycle", started.elapsed());
         }
         for &s in &self.owned_shards {
             // Skipped while someone holds it (a long script): never wait.

@@ -314,6 +314,7 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snaps
         child_main(&plan, shards, File::from(write_end));
     }
     state.fork_usec = forking.elapsed().as_micros() as u64;
+    shared.latency.observe("fork", forking.elapsed());
     state.forks += 1;
     drop(write_end);
     crate::store::set_snapshot_running(true);

@@ -53,6 +53,12 @@ const FIRST_CONN: usize = LISTENERS_MAX + 1;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Buckets of a pending table resize moved per database per cron tick.
 const REHASH_STEPS_PER_CRON: usize = 1000;
+/// The longest the active expiry cycle runs before the loop serves its
+/// clients again. A cron period's expiry budget (25% of it, as Redis
+/// gives its slow cycle) is spent in slices this long, one a turn, so a
+/// mass of keys expiring at once delays a request by about a slice rather
+/// than by the whole 25 ms a single run would take.
+const EXPIRE_SLICE: Duration = Duration::from_millis(1);
 
 pub struct EventLoop {
     index: usize,
@@ -70,6 +76,11 @@ pub struct EventLoop {
     /// The shards whose active expiry and rehashing this thread runs.
     owned_shards: Vec<usize>,
     expiry_cursor: ExpiryCursor,
+    /// What remains of this cron period's active expiry budget.
+    expire_budget: Duration,
+    /// The last expiry slice ran out of time with keys still expiring: run
+    /// another next turn.
+    expire_more: bool,
     shutting_down: Option<Instant>,
     last_client_check: Instant,
     /// The connection whose commands are running, taken out of `conns`
@@ -136,6 +147,8 @@ impl EventLoop {
             shared,
             owned_shards,
             expiry_cursor: ExpiryCursor::default(),
+            expire_budget: Duration::ZERO,
+            expire_more: false,
             shutting_down: None,
             last_client_check: Instant::now(),
             running: None,
@@ -151,8 +164,11 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         loop {
             let now = Instant::now();
-            let mut timeout =
-                if self.ready.is_empty() { next_cron.saturating_duration_since(now) } else { Duration::ZERO };
+            let mut timeout = if self.ready.is_empty() && !self.expire_more {
+                next_cron.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
             if let Some(&(deadline, _)) = self.timers.first() {
                 timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
             }
@@ -183,6 +199,9 @@ impl EventLoop {
             self.serve_ready();
             self.flush_served();
             self.expire_blocked();
+            if self.expire_more {
+                self.expire_slice();
+            }
             if Instant::now() >= next_cron {
                 self.cron();
                 next_cron = Instant::now() + Duration::from_millis(1000 / self.shared.hot.hz.load(Relaxed).max(1));
@@ -605,35 +624,46 @@ impl EventLoop {
         }
     }
 
+    /// One slice of the active expiry cycle, within what is left of the
+    /// period's budget (see `EXPIRE_SLICE`).
+    fn expire_slice(&mut self) {
+        self.expire_more = false;
+        if !self.shared.hot.active_expire.load(Relaxed) || self.expire_budget.is_zero() {
+            return;
+        }
+        let slice = EXPIRE_SLICE.min(self.expire_budget);
+        let started = Instant::now();
+        expiry::active_expire_cycle(
+            &self.shared.store,
+            &self.owned_shards,
+            &mut self.expiry_cursor,
+            slice,
+            crate::server::unix_ms,
+            |index, db| {
+                if db.log_events != 0 {
+                    crate::notify::emit_logged(&self.shared, db.take_events(), index);
+                }
+                // Recorded while the shard is locked, like any write.
+                if db.has_expired_log() {
+                    let ops: Vec<Op> = db.take_expired().iter().map(|k| Op::new(index, &[&b"DEL"[..], k])).collect();
+                    if self.shared.aof.is_on() {
+                        self.shared.aof.append(&ops);
+                    }
+                }
+            },
+        );
+        let took = started.elapsed();
+        self.shared.latency.observe("expire-cycle", took);
+        self.expire_budget = self.expire_budget.saturating_sub(took);
+        self.expire_more = took >= slice && !self.expire_budget.is_zero();
+    }
+
     /// Periodic work: active expiry and table resizes for the shards this
     /// thread owns, and idle-client timeouts.
     fn cron(&mut self) {
         let hz = self.shared.hot.hz.load(Relaxed).max(1);
-        if self.shared.hot.active_expire.load(Relaxed) {
-            let budget = Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
-            let started = Instant::now();
-            expiry::active_expire_cycle(
-                &self.shared.store,
-                &self.owned_shards,
-                &mut self.expiry_cursor,
-                budget,
-                crate::server::unix_ms,
-                |index, db| {
-                    if db.log_events != 0 {
-                        crate::notify::emit_logged(&self.shared, db.take_events(), index);
-                    }
-                    // Recorded while the shard is locked, like any write.
-                    if db.has_expired_log() {
-                        let ops: Vec<Op> =
-                            db.take_expired().iter().map(|k| Op::new(index, &[&b"DEL"[..], k])).collect();
-                        if self.shared.aof.is_on() {
-                            self.shared.aof.append(&ops);
-                        }
-                    }
-                },
-            );
-            self.shared.latency.observe("expire-cycle", started.elapsed());
-        }
+        self.expire_budget = Duration::from_micros(1_000_000 / hz * expiry::BUDGET_PERCENT as u64 / 100);
+        self.expire_slice();
         for &s in &self.owned_shards {
             // Skipped while someone holds it (a long script): never wait.
             let Some(mut shard) = self.shared.store.try_lock(s) else { continue };

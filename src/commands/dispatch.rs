@@ -4,14 +4,12 @@
 //! order. The handler writes its reply or returns an error, which is
 //! rendered here.
 
-use std::time::Instant;
-
 use super::args::is;
 use super::{blocking, flags, multi, table, CommandSpec, Ctx, Error, Keys};
 use crate::client::{Client, ReplyMode};
 use crate::resp::{Args, Reply};
 use crate::server::Shared;
-use crate::stats::{bump, ThreadStats};
+use crate::stats::{bump, mono_ns, ThreadStats};
 use crate::store::Locked;
 
 /// Arguments kept for an unknown-command error: it shows at most 128 bytes
@@ -189,7 +187,7 @@ fn invoke_recorded(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(),
 /// Runs the handler, counting the call; a panic becomes an error reply
 /// and closes the client.
 fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
-    let started = Instant::now();
+    let started = mono_ns();
     // A panic in a handler is a bug; it must not take the event loop and
     // every other client of this thread down with it. The shard locks are
     // released as the panic unwinds; the client gets an error and is closed.
@@ -203,11 +201,11 @@ fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     };
     let stat = &stats.per_command[idx];
     bump(&stat.calls, 1);
-    let took = started.elapsed();
-    bump(&stat.usec, took.as_micros() as u64);
+    let took_ns = mono_ns().saturating_sub(started);
+    bump(&stat.usec, took_ns / 1000);
     if ctx.spec.flags & flags::SKIP_SLOWLOG == 0 {
         let event = if ctx.spec.flags & flags::FAST != 0 { "fast-command" } else { "command" };
-        ctx.server.latency.observe(event, took);
+        ctx.server.latency.observe_ns(event, took_ns);
     }
     bump(&stats.commands, 1);
     if result.is_err() {

@@ -119,13 +119,18 @@ impl RequestParser {
             };
             if first == b'*' {
                 self.kind = Kind::Multibulk;
-                let Some((count, next)) = header_line(buf, 1, ProtocolError::TooBigMultibulkCount)? else {
-                    return Ok(None);
+                let (count, next) = match plain_header(buf, 1) {
+                    Some(found) => found,
+                    None => {
+                        let Some((count, next)) = header_line(buf, 1, ProtocolError::TooBigMultibulkCount)? else {
+                            return Ok(None);
+                        };
+                        (parse_i64(count).ok_or(ProtocolError::InvalidMultibulkLength)?, next)
+                    }
                 };
-                let count = parse_i64(count).filter(|&n| n <= MULTIBULK_MAX);
-                let Some(count) = count else {
+                if count > MULTIBULK_MAX {
                     return Err(ProtocolError::InvalidMultibulkLength);
-                };
+                }
                 if count > UNAUTH_MULTIBULK_MAX && limits.auth_required {
                     return Err(ProtocolError::UnauthenticatedMultibulkLength);
                 }
@@ -140,42 +145,12 @@ impl RequestParser {
                 return self.parse_inline(buf);
             }
         }
-        loop {
-            match self.state {
-                State::Multibulk { remaining } => {
-                    let Some((line, next)) = header_line(buf, self.pos, ProtocolError::TooBigBulkCount)? else {
-                        return Ok(None);
-                    };
-                    if buf[self.pos] != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(buf[self.pos]));
-                    }
-                    let len = parse_i64(&line[1..]);
-                    let len = len.filter(|&n| n >= 0 && n as u64 <= limits.max_bulk_len as u64);
-                    let Some(len) = len else {
-                        return Err(ProtocolError::InvalidBulkLength);
-                    };
-                    if len > UNAUTH_BULK_MAX && limits.auth_required {
-                        return Err(ProtocolError::UnauthenticatedBulkLength);
-                    }
-                    self.pos = next;
-                    self.state = State::Bulk { remaining, len: len as usize };
-                }
-                State::Bulk { remaining, len } => {
-                    // Like Redis, the two bytes after the bulk are skipped
-                    // without checking that they are CRLF.
-                    if buf.len() < self.pos + len + 2 {
-                        return Ok(None);
-                    }
-                    self.spans.push(self.pos..self.pos + len);
-                    self.pos += len + 2;
-                    if remaining == 1 {
-                        return Ok(Some(self.finish()));
-                    }
-                    self.state = State::Multibulk { remaining: remaining - 1 };
-                }
-                State::Idle | State::Done => unreachable!("handled above"),
-            }
-        }
+        // The position and state live in locals while the arguments are
+        // read, and go back to `self` once.
+        let (mut pos, mut state) = (self.pos, self.state);
+        let result = read_arguments(buf, limits, &mut pos, &mut state, &mut self.spans);
+        (self.pos, self.state) = (pos, state);
+        result
     }
 
     fn finish(&mut self) -> usize {
@@ -208,6 +183,89 @@ impl RequestParser {
             Kind::Inline => &self.inline,
         };
         Args { data, spans: &self.spans }
+    }
+}
+
+/// The common header, read in one pass: a plain decimal of 1 to 18 digits
+/// (no sign, no leading zero) at `start`, then `\r` and at least one more
+/// byte. Returns it and the offset after its CRLF, as `header_line` and
+/// `parse_i64` together would. Anything else is `None`, and those decide:
+/// the line may be incomplete, negative, or an error.
+#[inline]
+fn plain_header(buf: &[u8], start: usize) -> Option<(i64, usize)> {
+    let rest = buf.get(start..)?;
+    if rest.first() == Some(&b'0') {
+        return (rest.get(1) == Some(&b'\r') && rest.len() > 2).then_some((0, start + 3));
+    }
+    let mut value: i64 = 0;
+    for (i, &c) in rest.iter().enumerate() {
+        let digit = c.wrapping_sub(b'0');
+        if digit >= 10 {
+            return (c == b'\r' && i > 0 && i + 1 < rest.len()).then_some((value, start + i + 2));
+        }
+        if i == 18 {
+            return None;
+        }
+        value = value * 10 + digit as i64;
+    }
+    None
+}
+
+/// Reads a multibulk command's `$` headers and arguments from `*pos`, in
+/// `*state`, recording each argument's span.
+#[inline]
+fn read_arguments(
+    buf: &[u8],
+    limits: ParseLimits,
+    pos: &mut usize,
+    state: &mut State,
+    spans: &mut Vec<Range<usize>>,
+) -> Result<Option<usize>, ProtocolError> {
+    loop {
+        match *state {
+            State::Multibulk { remaining } => {
+                let plain = match buf.get(*pos) {
+                    Some(b'$') => plain_header(buf, *pos + 1),
+                    _ => None,
+                };
+                let (len, next) = match plain {
+                    Some(found) => (Some(found.0), found.1),
+                    None => {
+                        let Some((line, next)) = header_line(buf, *pos, ProtocolError::TooBigBulkCount)? else {
+                            return Ok(None);
+                        };
+                        if buf[*pos] != b'$' {
+                            return Err(ProtocolError::ExpectedDollar(buf[*pos]));
+                        }
+                        (parse_i64(&line[1..]), next)
+                    }
+                };
+                let len = len.filter(|&n| n >= 0 && n as u64 <= limits.max_bulk_len as u64);
+                let Some(len) = len else {
+                    return Err(ProtocolError::InvalidBulkLength);
+                };
+                if len > UNAUTH_BULK_MAX && limits.auth_required {
+                    return Err(ProtocolError::UnauthenticatedBulkLength);
+                }
+                *pos = next;
+                *state = State::Bulk { remaining, len: len as usize };
+            }
+            State::Bulk { remaining, len } => {
+                // Like Redis, the two bytes after the bulk are skipped
+                // without checking that they are CRLF.
+                if buf.len() < *pos + len + 2 {
+                    return Ok(None);
+                }
+                spans.push(*pos..*pos + len);
+                *pos += len + 2;
+                if remaining == 1 {
+                    *state = State::Done;
+                    return Ok(Some(*pos));
+                }
+                *state = State::Multibulk { remaining: remaining - 1 };
+            }
+            State::Idle | State::Done => unreachable!("handled above"),
+        }
     }
 }
 
@@ -540,6 +598,21 @@ mod tests {
         }
 
         proptest! {
+            /// The one-pass header reader, where it answers, answers as the
+            /// general line finder and integer parser do.
+            #[test]
+            fn plain_header_agrees_with_the_general_path(
+                line in proptest::collection::vec(prop_oneof![
+                    Just(b'0'), Just(b'1'), Just(b'9'), Just(b'-'), Just(b'+'), Just(b'\r'), Just(b'\n'), Just(b'x')
+                ], 0..24))
+            {
+                if let Some((value, next)) = plain_header(&line, 0) {
+                    let (text, general_next) = header_line(&line, 0, ProtocolError::TooBigBulkCount).unwrap().unwrap();
+                    prop_assert_eq!(parse_i64(text), Some(value));
+                    prop_assert_eq!(next, general_next);
+                }
+            }
+
             /// Our parser agrees with redis-protocol's decoder on valid input.
             #[test]
             fn agrees_with_reference_decoder(cmds in proptest::collection::vec(

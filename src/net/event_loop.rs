@@ -64,7 +64,9 @@ pub struct EventLoop {
     index: usize,
     poll: Poll,
     listeners: Vec<TcpListener>,
-    conns: Vec<Option<Connection>>,
+    /// Boxed: a connection is taken out of here and put back for every
+    /// turn that runs its commands, which moves only the pointer.
+    conns: Vec<Option<Box<Connection>>>,
     free: Vec<usize>,
     by_client: HashMap<u64, usize>,
     ready: VecDeque<usize>,
@@ -274,7 +276,7 @@ impl EventLoop {
             }
             self.shared.clients.add(meta);
             self.by_client.insert(id, idx);
-            self.conns[idx] = Some(conn);
+            self.conns[idx] = Some(Box::new(conn));
         }
     }
 
@@ -707,10 +709,10 @@ fn unblocked(timers: &mut BTreeSet<(u64, u64)>, shared: &Shared, client: &Client
     blocking::forget(&shared.store, waiter);
 }
 
-fn conn_ref(conns: &[Option<Connection>], idx: usize) -> &Connection {
+fn conn_ref(conns: &[Option<Box<Connection>>], idx: usize) -> &Connection {
     conns[idx].as_ref().expect("live connection")
 }
 
-fn conn_mut(conns: &mut [Option<Connection>], idx: usize) -> &mut Connection {
+fn conn_mut(conns: &mut [Option<Box<Connection>>], idx: usize) -> &mut Connection {
     conns[idx].as_mut().expect("live connection")
 }

@@ -30,6 +30,9 @@ pub struct Client {
     pub id: u64,
     pub db: usize,
     pub authenticated: bool,
+    /// Memory was over maxmemory when the running command started (a
+    /// script's write commands are refused then, as in Redis).
+    pub oom_at_start: bool,
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written (QUIT).
     pub close_after_reply: bool,
@@ -58,6 +61,7 @@ impl Client {
             id: meta.id,
             db: 0,
             authenticated,
+            oom_at_start: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             blocked: None,

@@ -123,10 +123,7 @@ static PARAMS: &[Param] = &[
     p("enable-protected-configs", Kind::Enum(&["no", "yes", "local"]), "no", false),
     p("enable-module-command", Kind::Enum(&["no", "yes", "local"]), "no", false),
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
-    Param {
-        support: Support::Only(&["0"], "a memory limit (eviction)"),
-        ..p("maxmemory", Kind::Memory { min: 0 }, "0", true)
-    },
+    p("maxmemory", Kind::Memory { min: 0 }, "0", true),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
     p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
     p("protected-mode", YES_NO, "yes", true),
@@ -250,6 +247,19 @@ impl Config {
             if !allowed.contains(&normalised.as_str()) {
                 return Err(ConfigError::Unsupported { name: param.name.to_string(), what });
             }
+        }
+        // A memory limit is enforced by refusing writes (noeviction); no
+        // policy evicts yet, so a limit with one is refused, not ignored.
+        let evicting = match param.name {
+            "maxmemory" => normalised != "0" && self.get("maxmemory-policy") != "noeviction",
+            "maxmemory-policy" => normalised != "noeviction" && self.get("maxmemory") != "0",
+            _ => false,
+        };
+        if evicting {
+            return Err(ConfigError::Unsupported {
+                name: param.name.to_string(),
+                what: "eviction (a memory limit with a maxmemory-policy other than noeviction)",
+            });
         }
         self.values[idx] = normalised;
         Ok(())

@@ -113,9 +113,15 @@ unsafe impl GlobalAlloc for Counting {
 /// Live heap bytes counted so far (0 when the counting allocator is not
 /// installed, as in tests).
 pub fn used() -> usize {
-    let total: isize = COUNTS.iter().map(|s| s.0.load(Relaxed)).sum();
+    // Only the slots handed out so far (and the shared last one): every
+    // write checks this against maxmemory. No locked instruction unless
+    // the peak moves.
+    let handed_out = NEXT_SLOT.load(Relaxed).min(SLOTS - 1);
+    let total: isize = COUNTS[..handed_out].iter().chain([&COUNTS[SLOTS - 1]]).map(|s| s.0.load(Relaxed)).sum();
     let used = total.max(0) as usize;
-    PEAK.fetch_max(used, Relaxed);
+    if used > PEAK.load(Relaxed) {
+        PEAK.fetch_max(used, Relaxed);
+    }
     used
 }
 

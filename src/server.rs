@@ -41,6 +41,8 @@ pub struct Hot {
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// busy-reply-threshold (alias lua-time-limit), in milliseconds.
     pub busy_reply_ms: AtomicU64,
+    /// maxmemory in bytes; 0 for no limit.
+    pub maxmemory: AtomicU64,
 }
 
 impl Hot {
@@ -62,6 +64,7 @@ impl Hot {
             list_fill: AtomicI64::new(-2),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             busy_reply_ms: AtomicU64::new(5000),
+            maxmemory: AtomicU64::new(0),
         };
         hot.refresh(c);
         hot
@@ -85,6 +88,7 @@ impl Hot {
         self.list_fill.store(c.get("list-max-listpack-size").parse().unwrap_or(-2), Relaxed);
         self.notify_flags.store(crate::notify::parse(c.get("notify-keyspace-events")).unwrap_or(0), Relaxed);
         self.busy_reply_ms.store(c.get("busy-reply-threshold").parse().unwrap_or(5000), Relaxed);
+        self.maxmemory.store(c.memory("maxmemory"), Relaxed);
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {

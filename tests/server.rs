@@ -79,10 +79,15 @@ fn config_get_set() {
     assert_eq!(c.q("CONFIG GET proto-max-bulk-len"), "[\"proto-max-bulk-len\", \"2097152\"]");
     assert_eq!(c.q("CONFIG GET"), "-ERR wrong number of arguments for 'config|get' command");
     assert_eq!(c.q("CONFIG RESETSTAT"), "+OK");
-    // Setting a feature that does not exist yet is refused, not ignored.
-    assert!(c
-        .q("CONFIG SET maxmemory 100mb")
-        .starts_with("-ERR CONFIG SET failed (possibly related to argument 'maxmemory')"));
+    // Setting a feature that does not exist yet is refused, not ignored:
+    // a memory limit works under noeviction, but no policy evicts yet.
+    assert_eq!(c.q("CONFIG SET maxmemory 100mb"), "+OK");
+    assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-lru"), "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - this server does not support eviction (a memory limit with a maxmemory-policy other than noeviction) yet");
+    assert_eq!(c.q("CONFIG SET maxmemory 0"), "+OK");
+    assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-lru"), "+OK");
+    assert!(c.q("CONFIG SET maxmemory 1gb").starts_with(
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - this server does not support eviction"
+    ));
 }
 
 #[test]

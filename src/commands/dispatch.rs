@@ -69,6 +69,9 @@ fn run(
     if shared.scripts.running.is_busy() && !allowed_while_busy(spec, args) {
         return Err(refuse_in_multi(client, args, shared.scripts.running.busy_error()));
     }
+    if let Some(e) = over_maxmemory(shared, client, idx, spec) {
+        return Err(refuse_in_multi(client, args, e));
+    }
     if spec.has(super::flags::WRITE) || spec.name == "ping" {
         if let Some(e) = crate::persist::writes_refused(shared) {
             return Err(refuse_in_multi(client, args, e));
@@ -117,6 +120,25 @@ fn run(
         bump(&stats.dirty, dirty);
     }
     result
+}
+
+/// The OOM refusal, when memory is over maxmemory and the command may
+/// grow it: a command flagged denyoom, EXEC of a transaction holding one,
+/// or anything queued inside MULTI (a queue grows without bound) but the
+/// commands that end it. Reads, deletions and the like still run. Records
+/// the state for the command's scripts either way.
+fn over_maxmemory(shared: &Shared, client: &mut Client, idx: usize, spec: &CommandSpec) -> Option<Error> {
+    let limit = shared.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
+    client.oom_at_start = limit != 0 && crate::memory::used() as u64 > limit;
+    if !client.oom_at_start {
+        return None;
+    }
+    let grows = match client.multi.as_ref() {
+        Some(multi) if spec.name == "exec" => multi.queued_flags() & flags::DENYOOM != 0,
+        Some(_) => !multi::runs_inside_multi(idx),
+        None => spec.has(flags::DENYOOM),
+    };
+    grows.then_some(Error::Oom)
 }
 
 /// Lookup, arity and authentication: the command's table index and spec.

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::io::Write;
 
+/// The OOM refusal, also raised from scripts.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 use crate::resp::ProtocolError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +29,8 @@ pub enum Error {
         command: &'static str,
     },
     NoAuth,
+    /// A command that may grow memory, refused above maxmemory.
+    Oom,
     WrongPass,
     AuthNotConfigured,
     NoProto,
@@ -271,6 +276,7 @@ impl Error {
                 &format!("'. Try {} HELP.", command.to_uppercase()),
             ),
             NoAuth => write_str(f, "NOAUTH Authentication required."),
+            Oom => write_str(f, OOM),
             WrongPass => write_str(f, "WRONGPASS invalid username-password pair or user is disabled."),
             AuthNotConfigured => write_str(
                 f,

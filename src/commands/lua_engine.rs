@@ -651,6 +651,9 @@ fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool)
     if read_only && spec.has(WRITE) {
         return err("ERR Write commands are not allowed from read-only scripts.");
     }
+    if spec.has(DENYOOM) && ctx.client.oom_at_start {
+        return err(super::error::OOM);
+    }
     if spec.has(WRITE) {
         ctx.server.scripts.running.wrote.store(true, Relaxed);
     }

@@ -39,6 +39,11 @@ pub struct Multi {
 }
 
 impl Multi {
+    /// The flags of every queued command, or-ed together.
+    pub fn queued_flags(&self) -> u32 {
+        self.queued.iter().filter_map(|q| super::table::lookup(q.args().get(0))).fold(0, |f, (_, spec)| f | spec.flags)
+    }
+
     pub fn queue(&mut self, args: Args) {
         let mut data = Vec::with_capacity(args.iter().map(<[u8]>::len).sum());
         let mut spans = Vec::with_capacity(args.len());

@@ -149,6 +149,87 @@ pub fn human(bytes: usize) -> String {
     format!("{bytes}B")
 }
 
+/// What the allocator reports about itself, in bytes: what it handed out,
+/// the pages those live in, and the pages it holds resident.
+pub struct AllocatorStats {
+    pub allocated: usize,
+    pub active: usize,
+    pub resident: usize,
+}
+
+/// Reads jemalloc's statistics (refreshed first: they are cached).
+pub fn allocator_stats() -> AllocatorStats {
+    let read = |name: &std::ffi::CStr| -> usize {
+        let mut value: usize = 0;
+        let mut len = size_of::<usize>();
+        // SAFETY: NUL-terminated names of size_t statistics, read into a
+        // size_t with its size given.
+        unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                (&mut value as *mut usize).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            );
+        }
+        value
+    };
+    let mut epoch: u64 = 1;
+    // SAFETY: "epoch" takes a u64 written with its size; it refreshes the
+    // cached statistics.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"epoch".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut epoch as *mut u64).cast(),
+            size_of::<u64>(),
+        );
+    }
+    AllocatorStats {
+        allocated: read(c"stats.allocated"),
+        active: read(c"stats.active"),
+        resident: read(c"stats.resident"),
+    }
+}
+
+/// The allocator's name as Redis reports it (`jemalloc-5.3.0`).
+pub fn allocator_name() -> String {
+    let mut version: *const std::ffi::c_char = std::ptr::null();
+    let mut len = size_of::<*const std::ffi::c_char>();
+    // SAFETY: "version" is a string statistic: a pointer to a static
+    // NUL-terminated string, read into a pointer with its size given.
+    let found = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"version".as_ptr(),
+            (&mut version as *mut *const std::ffi::c_char).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        ) == 0
+    };
+    if !found || version.is_null() {
+        return "jemalloc".into();
+    }
+    // SAFETY: jemalloc's version string is static and NUL-terminated.
+    let text = unsafe { std::ffi::CStr::from_ptr(version) }.to_string_lossy();
+    // "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c": the release.
+    format!("jemalloc-{}", text.split('-').next().unwrap_or(&text))
+}
+
+/// `used()` when the server finished starting (INFO's
+/// used_memory_startup).
+static STARTUP: AtomicUsize = AtomicUsize::new(0);
+
+pub fn mark_startup() {
+    STARTUP.store(used(), Relaxed);
+}
+
+pub fn startup() -> usize {
+    STARTUP.load(Relaxed)
+}
+
 /// Lets the allocator return freed pages to the kernel from a thread of
 /// its own, as Redis configures jemalloc (jemalloc-bg-thread yes), rather
 /// than inline in whichever allocation crosses its decay deadline.

@@ -298,6 +298,7 @@ impl Server {
                 db.log_events = logged;
             }
         }
+        crate::memory::mark_startup();
         crate::persist::load_at_startup(&shared).map_err(StartError)?;
         let aof_shared = shared.clone();
         let aof_writer = std::thread::Builder::new()

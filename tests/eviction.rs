@@ -1,6 +1,7 @@
-//! maxmemory: what the real binary (its allocator counts memory; the
-//! in-process test server's does not) refuses above the limit, compared
-//! reply for reply with redis-server.
+//! maxmemory and memory reporting, on the real binary (its allocator
+//! counts memory; the in-process test server's does not): what is refused
+//! above the limit, compared reply for reply with redis-server, and INFO
+//! memory's allocator figures.
 
 mod common;
 
@@ -81,4 +82,30 @@ fn noeviction_refuses_what_would_grow_memory() {
     assert_eq!(ours.q("EXEC"), theirs.q("EXEC"));
     let info = ours.q("INFO memory");
     assert!(info.contains("maxmemory:1\\r\\n"), "{info}");
+}
+
+/// INFO memory reports the allocator's own figures from the real binary,
+/// under Redis's field names, with the ratios consistent with them.
+#[test]
+fn info_memory_reports_the_allocator() {
+    let (_ours, port) = start_binary();
+    let mut c = common::Conn::connect(port);
+    let info = c.q("INFO memory");
+    let field = |name: &str| -> String {
+        info.split("\\r\\n")
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+            .to_string()
+    };
+    let int = |name: &str| field(name).parse::<i64>().unwrap();
+    assert!(field("mem_allocator").starts_with("jemalloc-"), "{info}");
+    assert!(int("allocator_allocated") > 0);
+    assert!(int("allocator_active") >= int("allocator_allocated"));
+    assert!(int("allocator_resident") >= int("allocator_active"));
+    assert_eq!(int("allocator_frag_bytes"), int("allocator_active") - int("allocator_allocated"));
+    assert!(int("used_memory_startup") > 0 && int("used_memory_startup") <= int("used_memory_peak"));
+    assert_eq!(int("number_of_cached_scripts"), 0);
+    c.q("SCRIPT LOAD return");
+    let info = c.q("INFO memory");
+    assert!(info.contains("number_of_cached_scripts:1\\r\\n"), "{info}");
 }

@@ -84,6 +84,12 @@ impl Functions {
         self.registry.read().libraries.values().map(|l| l.code.to_vec()).collect()
     }
 
+    /// (libraries, functions) loaded, for INFO.
+    pub fn counts(&self) -> (usize, usize) {
+        let registry = self.registry.read();
+        (registry.libraries.len(), registry.functions.len())
+    }
+
     /// Drops every library (before loading a file over them).
     pub fn clear(&self) {
         *self.registry.write() = Registry::default();

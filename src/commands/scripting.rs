@@ -54,6 +54,15 @@ impl ScriptCache {
     fn get(&self, sha: &str) -> Option<Arc<[u8]>> {
         self.bodies.read().get(sha).cloned()
     }
+
+    /// Scripts cached (EVAL and SCRIPT LOAD), for INFO.
+    pub fn len(&self) -> usize {
+        self.bodies.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 pub(super) fn sha1_hex(bytes: &[u8]) -> String {

@@ -152,8 +152,33 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("maxmemory", server.config.read().get("maxmemory").to_string());
             field("maxmemory_human", memory::human(server.config.read().get("maxmemory").parse().unwrap_or(0)));
             field("maxmemory_policy", server.config.read().get("maxmemory-policy").to_string());
-            field("mem_fragmentation_ratio", format!("{:.2}", rss as f64 / used.max(1) as f64));
-            field("mem_allocator", "libc".into());
+            let a = memory::allocator_stats();
+            let ratio = |x: usize, y: usize| format!("{:.2}", x as f64 / y.max(1) as f64);
+            let diff = |x: usize, y: usize| (x as i64 - y as i64).to_string();
+            field("used_memory_startup", memory::startup().to_string());
+            field("allocator_allocated", a.allocated.to_string());
+            field("allocator_active", a.active.to_string());
+            field("allocator_resident", a.resident.to_string());
+            field("allocator_frag_ratio", ratio(a.active, a.allocated));
+            field("allocator_frag_bytes", diff(a.active, a.allocated));
+            field("allocator_rss_ratio", ratio(a.resident, a.active));
+            field("allocator_rss_bytes", diff(a.resident, a.active));
+            field("rss_overhead_ratio", ratio(rss, a.resident));
+            field("rss_overhead_bytes", diff(rss, a.resident));
+            field("mem_fragmentation_ratio", ratio(rss, used));
+            field("mem_fragmentation_bytes", diff(rss, used));
+            // No replication, cluster links or defragmentation exist: their
+            // memory is truly none.
+            field("mem_clients_slaves", "0".into());
+            field("mem_replication_backlog", "0".into());
+            field("mem_total_replication_buffers", "0".into());
+            field("mem_cluster_links", "0".into());
+            let (libraries, functions) = server.functions.counts();
+            field("number_of_cached_scripts", server.scripts.len().to_string());
+            field("number_of_functions", functions.to_string());
+            field("number_of_libraries", libraries.to_string());
+            field("mem_allocator", memory::allocator_name());
+            field("active_defrag_running", "0".into());
             field("lazyfree_pending_objects", crate::lazyfree::pending().to_string());
         }
         "persistence" => {

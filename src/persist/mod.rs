@@ -78,6 +78,10 @@ struct State {
 
 #[derive(Default, Clone, Copy)]
 struct RewriteStats {
+    /// The child has exited and its files are being swapped in (without
+    /// the state lock): INFO still shows the rewrite in progress, so no
+    /// one sees it ended before it is counted.
+    finishing: bool,
     last_secs: Option<u64>,
     failed: bool,
     count: u64,
@@ -152,7 +156,7 @@ impl Persistence {
             loaded_expired: s.loaded_expired,
             fork_usec: s.fork_usec,
             forks: s.forks,
-            rewrite_in_progress: rewrite.is_some(),
+            rewrite_in_progress: rewrite.is_some() || s.rewrite.finishing,
             rewrite_scheduled: s.rewrite_scheduled,
             rewrite_last_secs: s.rewrite.last_secs,
             rewrite_current_secs: rewrite.map(|c| c.started.elapsed().as_secs()),
@@ -283,7 +287,7 @@ pub fn bgrewriteaof(shared: &Shared, shards: &[&Shard]) -> Result<Started, Error
 pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snapshot::Plan) -> io::Result<()> {
     let p = &shared.persist;
     let mut state = p.state.lock();
-    if state.child.is_some() {
+    if state.child.is_some() || state.rewrite.finishing {
         return Err(io::Error::other("a child is already running"));
     }
     let dirty = total_dirty(shared);
@@ -455,9 +459,11 @@ fn reap(shared: &Shared, wait: bool) {
         }
         Job::Rewrite { base_seq } => {
             state.rewrite.last_secs = Some(secs);
+            state.rewrite.finishing = true;
             drop(state);
             let finished = if ok { rewrite::finish(shared, base_seq) } else { Err("the child failed".into()) };
             let mut state = p.state.lock();
+            state.rewrite.finishing = false;
             match finished {
                 Ok(()) => {
                     state.rewrite.count += 1;

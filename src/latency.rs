@@ -78,10 +78,8 @@ impl Monitor {
     /// The samples of `event`, oldest first.
     pub fn history(&self, event: &[u8]) -> Vec<(u64, u64)> {
         let events = self.events.lock();
-        events
-            .iter()
-            .find(|(name, _)| name.as_bytes() == event)
-            .map_or_else(Vec::new, |(_, s)| s.samples.iter().copied().collect())
+        let series = std::str::from_utf8(event).ok().and_then(|name| events.get(name));
+        series.map_or_else(Vec::new, |s| s.samples.iter().copied().collect())
     }
 
     /// Forgets the named events (all with `None`); returns how many there

@@ -225,8 +225,8 @@ fn invoke(ctx: &mut Ctx, idx: usize, stats: &ThreadStats) -> Result<(), Error> {
     bump(&stat.calls, 1);
     let took_ns = mono_ns().saturating_sub(started);
     bump(&stat.usec, took_ns / 1000);
-    if ctx.spec.flags & flags::SKIP_SLOWLOG == 0 {
-        let event = if ctx.spec.flags & flags::FAST != 0 { "fast-command" } else { "command" };
+    if !ctx.spec.has(flags::SKIP_SLOWLOG) {
+        let event = if ctx.spec.has(flags::FAST) { "fast-command" } else { "command" };
         ctx.server.latency.observe_ns(event, took_ns);
     }
     bump(&stats.commands, 1);

@@ -70,11 +70,6 @@ impl<T: Copy> Chunked<T> {
     pub fn clear(&mut self) {
         *self = Chunked::default();
     }
-
-    /// Bytes held on the heap.
-    pub fn heap_size(&self) -> usize {
-        self.chunks.capacity() * size_of::<usize>() + self.chunks.len() * size_of::<[T; CHUNK]>()
-    }
 }
 
 #[cfg(test)]

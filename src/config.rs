@@ -125,7 +125,10 @@ static PARAMS: &[Param] = &[
     p("hz", Kind::Int { min: 1, max: 500 }, "10", true),
     p("maxmemory", Kind::Memory { min: 0 }, "0", true),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
-    p("maxmemory-samples", Kind::Int { min: 1, max: 64 }, "5", true),
+    p("maxmemory-samples", Kind::Int { min: 1, max: INT_MAX }, "5", true),
+    p("maxmemory-eviction-tenacity", Kind::Int { min: 0, max: 100 }, "10", true),
+    p("lfu-log-factor", Kind::Int { min: 0, max: INT_MAX }, "10", true),
+    p("lfu-decay-time", Kind::Int { min: 0, max: INT_MAX }, "1", true),
     p("protected-mode", YES_NO, "yes", true),
     p("notify-keyspace-events", Kind::NotifyEvents, "", true),
     Param { support: Support::Only(&["no"], "cluster mode"), ..p("cluster-enabled", YES_NO, "no", false) },
@@ -247,19 +250,6 @@ impl Config {
             if !allowed.contains(&normalised.as_str()) {
                 return Err(ConfigError::Unsupported { name: param.name.to_string(), what });
             }
-        }
-        // A memory limit is enforced by refusing writes (noeviction); no
-        // policy evicts yet, so a limit with one is refused, not ignored.
-        let evicting = match param.name {
-            "maxmemory" => normalised != "0" && self.get("maxmemory-policy") != "noeviction",
-            "maxmemory-policy" => normalised != "noeviction" && self.get("maxmemory") != "0",
-            _ => false,
-        };
-        if evicting {
-            return Err(ConfigError::Unsupported {
-                name: param.name.to_string(),
-                what: "eviction (a memory limit with a maxmemory-policy other than noeviction)",
-            });
         }
         self.values[idx] = normalised;
         Ok(())
@@ -389,6 +379,16 @@ impl Config {
     }
 
     /// A byte-size setting (`Kind::Memory`), as bytes.
+    /// How keys' accesses are stamped: maxmemory-policy, lfu-log-factor
+    /// and lfu-decay-time.
+    pub fn access(&self) -> crate::store::access::Access {
+        crate::store::access::Access {
+            lfu: self.get("maxmemory-policy").contains("lfu"),
+            log_factor: self.int("lfu-log-factor") as u32,
+            decay_minutes: self.int("lfu-decay-time") as u32,
+        }
+    }
+
     pub fn memory(&self, name: &str) -> u64 {
         self.int(name) as u64
     }

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod evict;
 pub mod glob;
 pub mod latency;
 pub mod lazyfree;

@@ -43,6 +43,9 @@ pub struct Hot {
     pub busy_reply_ms: AtomicU64,
     /// maxmemory in bytes; 0 for no limit.
     pub maxmemory: AtomicU64,
+    pub maxmemory_samples: AtomicUsize,
+    pub eviction_tenacity: AtomicU64,
+    pub lazyfree_eviction: AtomicBool,
 }
 
 impl Hot {
@@ -65,6 +68,9 @@ impl Hot {
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             busy_reply_ms: AtomicU64::new(5000),
             maxmemory: AtomicU64::new(0),
+            maxmemory_samples: AtomicUsize::new(5),
+            eviction_tenacity: AtomicU64::new(10),
+            lazyfree_eviction: AtomicBool::new(false),
         };
         hot.refresh(c);
         hot
@@ -89,6 +95,9 @@ impl Hot {
         self.notify_flags.store(crate::notify::parse(c.get("notify-keyspace-events")).unwrap_or(0), Relaxed);
         self.busy_reply_ms.store(c.get("busy-reply-threshold").parse().unwrap_or(5000), Relaxed);
         self.maxmemory.store(c.memory("maxmemory"), Relaxed);
+        self.maxmemory_samples.store(int("maxmemory-samples"), Relaxed);
+        self.eviction_tenacity.store(int("maxmemory-eviction-tenacity") as u64, Relaxed);
+        self.lazyfree_eviction.store(c.get("lazyfree-lazy-eviction") == "yes", Relaxed);
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {
@@ -128,6 +137,7 @@ pub struct Shared {
     pub persist: crate::persist::Persistence,
     pub aof: crate::persist::aof::Aof,
     pub latency: crate::latency::Monitor,
+    pub evictor: crate::evict::Evictor,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -283,6 +293,7 @@ impl Server {
             persist: crate::persist::Persistence::new(unix_ms() / 1000),
             aof: crate::persist::aof::Aof::new(threads),
             latency: Default::default(),
+            evictor: Default::default(),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -292,10 +303,13 @@ impl Server {
             ops_samples: Mutex::new(OpsSamples::default()),
         });
         shared.latency.configure(&shared.config.read());
+        shared.evictor.set_policy(crate::evict::Policy::parse(shared.config.read().get("maxmemory-policy")));
         let logged = crate::notify::logged_by_store(shared.hot.notify_flags.load(Relaxed));
+        let access = shared.config.read().access();
         for s in 0..shared.store.shard_count() {
             for db in shared.store.lock(s).dbs.iter_mut() {
                 db.log_events = logged;
+                db.access = access;
             }
         }
         crate::memory::mark_startup();

@@ -79,15 +79,14 @@ fn config_get_set() {
     assert_eq!(c.q("CONFIG GET proto-max-bulk-len"), "[\"proto-max-bulk-len\", \"2097152\"]");
     assert_eq!(c.q("CONFIG GET"), "-ERR wrong number of arguments for 'config|get' command");
     assert_eq!(c.q("CONFIG RESETSTAT"), "+OK");
-    // Setting a feature that does not exist yet is refused, not ignored:
-    // a memory limit works under noeviction, but no policy evicts yet.
-    assert_eq!(c.q("CONFIG SET maxmemory 100mb"), "+OK");
-    assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-lru"), "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - this server does not support eviction (a memory limit with a maxmemory-policy other than noeviction) yet");
-    assert_eq!(c.q("CONFIG SET maxmemory 0"), "+OK");
+    // The eviction settings and their ranges, as redis-server checks them.
     assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-lru"), "+OK");
-    assert!(c.q("CONFIG SET maxmemory 1gb").starts_with(
-        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - this server does not support eviction"
-    ));
+    assert_eq!(c.q("CONFIG SET maxmemory-policy lru"), "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction");
+    assert_eq!(c.q("CONFIG SET lfu-log-factor -1"), "-ERR CONFIG SET failed (possibly related to argument 'lfu-log-factor') - argument must be between 0 and 2147483647 inclusive");
+    assert_eq!(c.q("CONFIG SET maxmemory-eviction-tenacity 101"), "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-eviction-tenacity') - argument must be between 0 and 100 inclusive");
+    assert_eq!(c.q("CONFIG SET lfu-decay-time 5 lfu-log-factor 100 maxmemory-eviction-tenacity 20"), "+OK");
+    assert_eq!(c.q("CONFIG GET lfu-decay-time"), "[\"lfu-decay-time\", \"5\"]");
+    assert_eq!(c.q("CONFIG GET lfu-log-factor"), "[\"lfu-log-factor\", \"100\"]");
 }
 
 #[test]

@@ -122,14 +122,15 @@ fn run(
     result
 }
 
-/// The OOM refusal, when memory is over maxmemory and the command may
+/// Evicts down to maxmemory if the policy allows (see `crate::evict`);
+/// then the OOM refusal, when memory is still over it and the command may
 /// grow it: a command flagged denyoom, EXEC of a transaction holding one,
 /// or anything queued inside MULTI (a queue grows without bound) but the
 /// commands that end it. Reads, deletions and the like still run. Records
 /// the state for the command's scripts either way.
 fn over_maxmemory(shared: &Shared, client: &mut Client, idx: usize, spec: &CommandSpec) -> Option<Error> {
     let limit = shared.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
-    client.oom_at_start = limit != 0 && crate::memory::used() as u64 > limit;
+    client.oom_at_start = limit != 0 && crate::evict::perform(shared) == crate::evict::Outcome::Failed;
     if !client.oom_at_start {
         return None;
     }

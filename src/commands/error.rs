@@ -51,7 +51,7 @@ pub enum Error {
     ExpireOptionsGtLt,
     UnsupportedOption(Vec<u8>),
     LfuNotSelected,
-    LruNotSelected,
+    LfuSelected,
     IncrNanOrInfinity,
     NanOrInfinity,
     /// Command name in lowercase.
@@ -305,9 +305,9 @@ impl Error {
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
-            LruNotSelected => write_str(
+            LfuSelected => write_str(
                 f,
-                "ERR An LRU maxmemory policy is not selected, access time not tracked. \
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. \
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),

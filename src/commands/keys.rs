@@ -509,8 +509,11 @@ fn object_freq(ctx: &mut Ctx) -> CmdResult {
     if !ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
         return Err(Error::LfuNotSelected);
     }
-    match object_entry(ctx) {
-        Some(_) => ctx.out.int(0),
+    let now = ctx.now_ms();
+    let key = ctx.arg(2);
+    let access = ctx.keys.db(key).access;
+    match object_entry(ctx).map(|e| access.frequency(e.access, now)) {
+        Some(frequency) => ctx.out.int(frequency as i64),
         None => ctx.out.null(),
     }
     Ok(())
@@ -519,7 +522,7 @@ fn object_freq(ctx: &mut Ctx) -> CmdResult {
 /// OBJECT IDLETIME key
 fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     if ctx.server.config.read().get("maxmemory-policy").contains("lfu") {
-        return Err(Error::LruNotSelected);
+        return Err(Error::LfuSelected);
     }
     let now = ctx.now_ms();
     match object_entry(ctx).map(|e| e.idle_secs(now)) {

@@ -148,13 +148,9 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     db.set(key, value, deadline, now);
-    // LFU counters come with LFU eviction; without an LFU policy Redis
-    // ignores FREQ too.
-    let _ = freq;
-    if let Some(idle) = idle {
-        if let Some(entry) = db.get_no_touch(key, now) {
-            entry.accessed_s = (now / 1000).saturating_sub(idle) as u32;
-        }
+    let stamp = db.access.restored(idle, freq.map(|f| f as u8), now);
+    if let Some(entry) = db.get_no_touch(key, now) {
+        entry.access = stamp;
     }
     if let (Some(at), false) = (deadline, absttl) {
         // Recorded with the deadline, as Redis propagates it.

@@ -250,7 +250,11 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("sync_partial_ok", "0".into());
             field("sync_partial_err", "0".into());
             field("expired_keys", expired.to_string());
-            field("evicted_keys", "0".into());
+            field("evicted_keys", server.evictor.evicted.load(Relaxed).to_string());
+            field("evicted_clients", "0".into());
+            let (exceeded_total, exceeded_now) = server.evictor.exceeded_ms();
+            field("total_eviction_exceeded_time", exceeded_total.to_string());
+            field("current_eviction_exceeded_time", exceeded_now.to_string());
             field("keyspace_hits", hits.to_string());
             field("keyspace_misses", misses.to_string());
             field("pubsub_channels", "0".into());
@@ -435,15 +439,21 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), false);
         }
     }
-    // The databases log the events of their lookups only while enabled.
+    // The databases log the events of their lookups only while enabled,
+    // and stamp accesses as the policy reads them.
     let logged = crate::notify::logged_by_store(ctx.server.hot.notify_flags.load(Relaxed));
+    let access = ctx.server.config.read().access();
     for s in 0..ctx.server.store.shard_count() {
         ctx.keys.with_shard(s, |shard| {
             for db in shard.dbs.iter_mut() {
                 db.log_events = logged;
+                db.access = access;
             }
         });
     }
+    ctx.server.evictor.set_policy(crate::evict::Policy::parse(ctx.server.config.read().get("maxmemory-policy")));
+    // A lowered limit is enforced by the event loops, in bounded steps.
+    ctx.server.evictor.wake();
     ctx.out.ok();
     Ok(())
 }
@@ -485,6 +495,7 @@ fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
             }
         });
     }
+    ctx.server.evictor.reset_stats();
     ctx.out.ok();
     Ok(())
 }
@@ -629,7 +640,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
                     "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                     entry.value.encoding(),
                     entry.value.heap_size().max(1),
-                    entry.accessed_s & ((1 << 24) - 1),
+                    entry.access & ((1 << 24) - 1),
                     entry.idle_secs(now)
                 )
             })

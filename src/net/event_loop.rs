@@ -59,6 +59,8 @@ const REHASH_STEPS_PER_CRON: usize = 1000;
 /// mass of keys expiring at once delays a request by about a slice rather
 /// than by the whole 25 ms a single run would take.
 const EXPIRE_SLICE: Duration = Duration::from_millis(1);
+/// How often, at least, a loop turns while eviction has work left.
+const EVICT_PERIOD: Duration = Duration::from_millis(1);
 
 pub struct EventLoop {
     index: usize,
@@ -174,6 +176,11 @@ impl EventLoop {
             if let Some(&(deadline, _)) = self.timers.first() {
                 timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
             }
+            if self.shared.evictor.pending() {
+                // Eviction left for later goes on every millisecond at
+                // least, whether or not clients send anything.
+                timeout = timeout.min(EVICT_PERIOD);
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("event loop {} poll failed: {e}", self.index);
@@ -203,6 +210,9 @@ impl EventLoop {
             self.expire_blocked();
             if self.expire_more {
                 self.expire_slice();
+            }
+            if self.shared.evictor.pending() {
+                crate::evict::perform(&self.shared);
             }
             if Instant::now() >= next_cron {
                 self.cron();

@@ -24,6 +24,9 @@ pub struct Plan {
     /// Each key's idle time is written too, as Redis does under an LRU
     /// maxmemory-policy.
     pub idle: bool,
+    /// Under an LFU policy, each key's frequency is written, read with
+    /// these settings.
+    pub frequency: Option<crate::store::access::Access>,
     pub now_s: u64,
     pub libraries: Vec<Vec<u8>>,
 }
@@ -39,6 +42,7 @@ impl Plan {
             checksum: config.get("rdbchecksum") == "yes",
             aof_base,
             idle: config.get("maxmemory-policy").contains("lru"),
+            frequency: config.get("maxmemory-policy").contains("lfu").then(|| config.access()),
             now_s: unix_ms() / 1000,
             libraries: shared.functions.library_codes(),
         }
@@ -125,6 +129,10 @@ fn write_body<W: Write>(w: &mut rdb::Writer<W>, shards: &[&Shard], plan: &Plan) 
                     w.byte(rdb::op::IDLE)?;
                     w.len(entry.idle_secs(plan.now_s * 1000))?;
                 }
+                if let Some(access) = plan.frequency {
+                    w.byte(rdb::op::FREQ)?;
+                    w.byte(access.frequency(entry.access, plan.now_s * 1000))?;
+                }
                 write_key(w, key, entry)?;
             }
         }
@@ -182,9 +190,8 @@ struct Loader<'a, 's> {
 
 impl rdb::Sink for Loader<'_, '_> {
     fn key(&mut self, k: rdb::LoadedKey) -> Result<(), String> {
-        let accessed = (self.now / 1000).saturating_sub(k.idle_secs.unwrap_or(0)) as u32;
-        let entry = Entry::with(k.value, k.expires_at_ms, accessed);
         let db = &mut self.shards[self.shared.store.shard_of(&k.key)].dbs[k.db];
+        let entry = Entry::with(k.value, k.expires_at_ms, db.access.restored(k.idle_secs, k.frequency, self.now));
         if self.merge {
             db.remove(&k.key, self.now);
         }

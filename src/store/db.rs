@@ -2,6 +2,7 @@
 //! keys with a TTL that the active expiry cycle samples. Lookups expire
 //! lazily: an expired key is deleted when it is touched.
 
+use super::access::Access;
 use super::blocking::Waiters;
 use super::chunked::Chunked;
 use super::dict::{Dict, Handle};
@@ -41,6 +42,8 @@ pub struct Db {
     /// (`take_expired`).
     pub log_expired: bool,
     expired_log: Vec<Box<[u8]>>,
+    /// How accesses are stamped on entries (LRU clock or LFU counter).
+    pub access: Access,
 }
 
 impl Db {
@@ -62,9 +65,10 @@ impl Db {
             self.delete_expired(key);
             return None;
         }
+        let access = self.access;
         let entry = self.keys.get_mut(key)?;
         if !super::snapshot_running() {
-            entry.accessed_s = (now_ms / 1000) as u32;
+            entry.access = access.touched(entry.access, now_ms);
         }
         Some(entry)
     }
@@ -87,11 +91,12 @@ impl Db {
             self.log(notify::KEY_MISS, key);
             return None;
         }
+        let access = self.access;
         match self.keys.get_mut(key) {
             Some(entry) => {
                 self.hits += 1;
                 if touch && !super::snapshot_running() {
-                    entry.accessed_s = (now_ms / 1000) as u32;
+                    entry.access = access.touched(entry.access, now_ms);
                 }
                 Some(entry)
             }
@@ -208,7 +213,7 @@ impl Db {
     /// and expiry.
     pub fn set(&mut self, key: &[u8], value: Value, expires_at_ms: Option<u64>, now_ms: u64) {
         self.waiters.signal(key);
-        let old = self.keys.insert(key, Entry::with(value, expires_at_ms, (now_ms / 1000) as u32));
+        let old = self.keys.insert(key, Entry::with(value, expires_at_ms, self.access.initial(now_ms)));
         // An expired value replaced counts, and is announced, as expired
         // first, as the lookup Redis does before a write would have it.
         let replaced_live = match &old {
@@ -222,6 +227,11 @@ impl Db {
         };
         if !replaced_live {
             self.log(notify::NEW, key);
+        } else if self.access.lfu {
+            // A value overwritten keeps its frequency, counting this use,
+            // as in Redis: a hot key rewritten stays hot.
+            let stamp = self.access.touched(old.as_ref().expect("replaced").access, now_ms);
+            self.keys.get_mut(key).expect("just stored").access = stamp;
         }
         let old_slot = old.and_then(|e| e.expires_at_ms().map(|_| e.ttl_slot));
         match (old_slot, expires_at_ms.is_some()) {
@@ -249,7 +259,7 @@ impl Db {
     /// Inserts a key the caller knows to be absent (after a `get` miss).
     pub fn insert_new(&mut self, key: &[u8], value: Value, now_ms: u64) -> &mut Entry {
         self.waiters.signal(key);
-        let entry = Entry::with(value, None, (now_ms / 1000) as u32);
+        let entry = Entry::with(value, None, self.access.initial(now_ms));
         self.keys.insert_new(key, entry);
         self.log(notify::NEW, key);
         self.touch(key);
@@ -329,6 +339,55 @@ impl Db {
 
     pub fn random_key(&self, rand: impl FnMut() -> u64) -> Option<(&[u8], &Entry)> {
         self.keys.random(rand)
+    }
+
+    /// Removes `key`, expired or not, to free memory (eviction).
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.keys.remove(key)?;
+        self.unindex(&entry);
+        self.touch(key);
+        Some(entry)
+    }
+
+    /// Visits up to `count` entries taken from a random place, of every
+    /// key or of the keys with a TTL (`volatile`), for eviction's
+    /// sampling. Returns how many were visited: at least one when there
+    /// is a key to visit.
+    pub fn sample(
+        &self,
+        count: usize,
+        volatile: bool,
+        mut rand: impl FnMut() -> u64,
+        mut visit: impl FnMut(&[u8], &Entry),
+    ) -> usize {
+        if !volatile {
+            let visited = self.keys.sample(count, &mut rand, &mut visit);
+            if visited > 0 || count == 0 {
+                return visited;
+            }
+            // A table made sparse by deletions can hide its keys from a
+            // bounded walk; a random pick finds one.
+            return match self.keys.random(rand) {
+                Some((key, entry)) => {
+                    visit(key, entry);
+                    1
+                }
+                None => 0,
+            };
+        }
+        let len = self.expires.len();
+        if len == 0 {
+            return 0;
+        }
+        let n = count.min(len);
+        for _ in 0..n {
+            let handle = self.expires.get((rand() % len as u64) as usize).expect("slot below the index's length");
+            // SAFETY: every handle in the index is of a live entry of
+            // `keys` (see `unindex_slot`).
+            let (key, entry) = unsafe { self.keys.at(handle) };
+            visit(key, entry);
+        }
+        n
     }
 
     /// Moves some buckets of a pending resize; true while one remains.

@@ -418,6 +418,48 @@ impl<V> Dict<V> {
         })
     }
 
+    /// Visits up to `count` entries found from a random bucket onwards,
+    /// for eviction's sampling: cheaper than `count` random picks, and
+    /// bounded (at most `10 * count` buckets looked at, however sparse the
+    /// table). Returns how many were visited.
+    pub fn sample(&self, count: usize, mut rand: impl FnMut() -> u64, mut visit: impl FnMut(&[u8], &V)) -> usize {
+        if self.is_empty() || count == 0 {
+            return 0;
+        }
+        let tables: &[Table<V>] = if self.is_rehashing() { &self.tables } else { &self.tables[..1] };
+        let mask = tables.iter().map(Table::mask).max().unwrap_or(0);
+        let mut idx = rand() & mask;
+        let mut visited = 0;
+        let mut empty_run = 0;
+        for _ in 0..count.saturating_mul(10) {
+            for t in tables {
+                // Buckets past a smaller table's end belong to the other.
+                let Some(bucket) = t.buckets.get(idx as usize) else { continue };
+                match bucket.as_ref() {
+                    Some(head) => {
+                        empty_run = 0;
+                        for node in std::iter::successors(Some(head), |n| n.next()) {
+                            visit(node.key(), node.value());
+                            visited += 1;
+                            if visited == count {
+                                return visited;
+                            }
+                        }
+                    }
+                    None => empty_run += 1,
+                }
+            }
+            // A long empty stretch: jump elsewhere rather than crawl it.
+            if empty_run >= 5 && empty_run > count {
+                idx = rand() & mask;
+                empty_run = 0;
+            } else {
+                idx = (idx + 1) & mask;
+            }
+        }
+        visited
+    }
+
     /// A random entry, each bucket equally likely (then each entry of the
     /// chain). `rand` is a source of random u64s.
     pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &V)> {

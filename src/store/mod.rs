@@ -3,6 +3,7 @@
 //! Commands lock the shards their keys map to, in ascending order, and never
 //! hold a lock across an event-loop turn. The store never touches sockets.
 
+pub mod access;
 pub mod blocking;
 pub mod chunked;
 pub mod db;

@@ -174,6 +174,10 @@ pub enum End {
     Right,
 }
 
+/// Values that take more than this many frees to drop are dropped on the
+/// freeing thread when freed lazily (Redis's LAZYFREE_THRESHOLD).
+pub const LAZYFREE_THRESHOLD: usize = 64;
+
 /// Everything a key can hold.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -206,6 +210,21 @@ impl Value {
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
             Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// Roughly how many allocations dropping the value frees: 1 for a
+    /// string or a compact encoding, the element count otherwise. Above
+    /// `LAZYFREE_THRESHOLD`, a value evicted under lazyfree-lazy-eviction
+    /// is freed on the freeing thread.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len() / 64 + 1,
+            Value::Hash(h) if h.encoding() == "hashtable" => h.len(),
+            Value::Set(s) if s.encoding() == "hashtable" => s.len(),
+            Value::ZSet(z) if z.encoding() == "skiplist" => z.len(),
+            _ => 1,
         }
     }
 
@@ -270,9 +289,8 @@ pub struct Entry {
     /// deadline of 0 is stored as 1: both are long past). Eight bytes, not
     /// an `Option`'s sixteen: every key carries it.
     expires_at: u64,
-    /// Unix time in seconds (truncated to 32 bits) of the last access,
-    /// for OBJECT IDLETIME.
-    pub accessed_s: u32,
+    /// When the key was last used, or how often: see `access`.
+    pub access: u32,
     /// While the key has a TTL, its place in its database's TTL index
     /// (`Db` keeps the two in step). It fills what would be padding.
     pub(super) ttl_slot: u32,
@@ -289,12 +307,12 @@ impl Entry {
     }
 
     pub fn new(value: Value) -> Self {
-        Entry { value, expires_at: 0, accessed_s: 0, ttl_slot: 0 }
+        Entry { value, expires_at: 0, access: 0, ttl_slot: 0 }
     }
 
     /// An entry with this expiry and access time.
-    pub fn with(value: Value, expires_at_ms: Option<u64>, accessed_s: u32) -> Self {
-        let mut e = Entry { value, expires_at: 0, accessed_s, ttl_slot: 0 };
+    pub fn with(value: Value, expires_at_ms: Option<u64>, access: u32) -> Self {
+        let mut e = Entry { value, expires_at: 0, access, ttl_slot: 0 };
         e.set_expires_at_ms(expires_at_ms);
         e
     }
@@ -312,9 +330,9 @@ impl Entry {
         old
     }
 
-    /// Seconds since the last access.
+    /// Seconds since the last access (the stamp read as an LRU clock).
     pub fn idle_secs(&self, now_ms: u64) -> u64 {
-        ((now_ms / 1000) as u32).wrapping_sub(self.accessed_s) as u64
+        super::access::idle_secs(self.access, now_ms)
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {

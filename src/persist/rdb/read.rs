@@ -311,6 +311,8 @@ pub struct LoadedKey {
     pub expires_at_ms: Option<u64>,
     /// Seconds idle, when the file recorded it.
     pub idle_secs: Option<u64>,
+    /// The LFU counter, when the file recorded it.
+    pub frequency: Option<u8>,
 }
 
 /// Where a file's contents go.
@@ -343,6 +345,7 @@ pub fn read_file<R: Read>(
     let mut db = 0;
     let mut expires_at = None;
     let mut idle = None;
+    let mut frequency = None;
     loop {
         let at = r.offset;
         let opcode = r.byte()?;
@@ -370,10 +373,7 @@ pub fn read_file<R: Read>(
             op::EXPIRETIME_MS => expires_at = Some(u64::from_le_bytes(r.array()?)),
             op::EXPIRETIME => expires_at = Some(u32::from_le_bytes(r.array()?) as u64 * 1000),
             op::IDLE => idle = Some(r.read_len()?),
-            op::FREQ => {
-                // LFU counters are not kept yet (no LFU eviction policy).
-                r.byte()?;
-            }
+            op::FREQ => frequency = Some(r.byte()?),
             op::FUNCTION2 => sink.library(r.string()?)?,
             op::FUNCTION_PRE_GA => return Err("Pre-GA function format not supported".into()),
             op::MODULE_AUX => return Err(format!("module data at offset {at}, which this server cannot load")),
@@ -382,6 +382,7 @@ pub fn read_file<R: Read>(
                 let value = r.value(ty, limits)?;
                 let expiry = expires_at.take();
                 let idle_secs = idle.take();
+                let frequency = frequency.take();
                 let Some(value) = value else { continue };
                 // A key with a deadline of 0 or 1 ms is long past, as is
                 // any earlier than now.
@@ -389,7 +390,7 @@ pub fn read_file<R: Read>(
                     report.keys_expired += 1;
                     continue;
                 }
-                sink.key(LoadedKey { db, key: name, value, expires_at_ms: expiry, idle_secs })?;
+                sink.key(LoadedKey { db, key: name, value, expires_at_ms: expiry, idle_secs, frequency })?;
                 report.keys_loaded += 1;
             }
         }

@@ -231,11 +231,16 @@ pub fn perform(shared: &Shared) -> Outcome {
     if shared.scripts.running.is_busy() {
         return Outcome::Running;
     }
+    // Another thread evicting already frees memory for everyone: this
+    // one's command goes ahead rather than waiting for the pool (with
+    // more threads than cores, a wait could last a scheduler slice).
+    let Some(mut pool) = evictor.pool.try_lock() else {
+        return Outcome::Running;
+    };
     let started = Instant::now();
     let limit = time_limit(shared.hot.eviction_tenacity.load(Relaxed));
     let samples = shared.hot.maxmemory_samples.load(Relaxed).max(1);
     let lazy = shared.hot.lazyfree_eviction.load(Relaxed);
-    let mut pool = evictor.pool.lock();
     let mut evicted = 0u64;
     let outcome = loop {
         if excess(shared).is_none() {

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
     }
-    kvstore::memory::background_purging();
+    kvstore::memory::tune_allocator();
     let pidfile = config.get("pidfile").to_string();
     let logs_to_file = !config.get("logfile").is_empty();
     // Block SIGINT and SIGTERM before any thread starts, so every thread

@@ -230,23 +230,74 @@ pub fn startup() -> usize {
     STARTUP.load(Relaxed)
 }
 
-/// Lets the allocator return freed pages to the kernel from a thread of
-/// its own, as Redis configures jemalloc (jemalloc-bg-thread yes), rather
-/// than inline in whichever allocation crosses its decay deadline.
-pub fn background_purging() {
-    const BACKGROUND_THREAD: &[u8] = b"background_thread\0";
-    let mut on = true;
-    // SAFETY: a NUL-terminated control name that takes a bool, passed by
-    // pointer with its size; nothing is read back.
+/// Sets the allocator up as the server wants it:
+///
+/// - Freed pages go back to the kernel from a thread of the allocator's
+///   own, as Redis configures jemalloc (jemalloc-bg-thread yes), rather
+///   than inline in whichever allocation crosses its decay deadline.
+/// - They go back after a second unused rather than ten. A cache that
+///   evicts frees memory as fast as it writes; with the default, pages
+///   freed in the last ten seconds stayed resident on top of the limit
+///   (measured under allkeys-lru at 100mb: RSS 6-10% over the pages in
+///   use, against 1-6% with a second), for no gain in speed.
+pub fn tune_allocator() {
+    set_control(b"background_thread\0", true);
+    // The default for arenas made from now on, then each existing one.
+    set_control::<isize>(b"arenas.dirty_decay_ms\0", DIRTY_DECAY_MS);
+    for arena in 0..read_control::<u32>(b"arenas.narenas\0").unwrap_or(0) {
+        set_control::<isize>(format!("arena.{arena}.dirty_decay_ms\0").as_bytes(), DIRTY_DECAY_MS);
+    }
+}
+
+const DIRTY_DECAY_MS: isize = 1000;
+
+/// Reads one of jemalloc's controls, of type `T`. `name` ends with a NUL.
+fn read_control<T: Default>(name: &[u8]) -> Option<T> {
+    debug_assert_eq!(name.last(), Some(&0));
+    let mut value = T::default();
+    let mut len = size_of::<T>();
+    // SAFETY: a NUL-terminated control name, read into a `T` of the
+    // control's type with its size given.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr().cast(),
+            (&mut value as *mut T).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (rc == 0).then_some(value)
+}
+
+/// Writes one of jemalloc's controls. `name` ends with a NUL; `T` is the
+/// control's type.
+fn set_control<T>(name: &[u8], mut value: T) {
+    debug_assert_eq!(name.last(), Some(&0));
+    // SAFETY: a NUL-terminated control name, and a value of the type the
+    // control takes, passed by pointer with its size; nothing is read
+    // back. An unknown name makes mallctl return an error, nothing else.
     unsafe {
         tikv_jemalloc_sys::mallctl(
-            BACKGROUND_THREAD.as_ptr().cast(),
+            name.as_ptr().cast(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
-            (&mut on as *mut bool).cast(),
-            std::mem::size_of::<bool>(),
+            (&mut value as *mut T).cast(),
+            size_of::<T>(),
         );
     }
+}
+
+/// Makes the calling thread allocate from the allocator's first arena,
+/// the one every event-loop thread shares. With an arena per thread, a
+/// thread that receives fewer writes than another refills fewer of the
+/// holes that deletions (eviction above all) leave in its arena's pages:
+/// measured under allkeys-lru with two loop threads, 1.17-1.21 bytes of
+/// pages per byte allocated, against 1.00 with one thread and 1.06 with
+/// one shared arena. Each thread still allocates from its own cache;
+/// the arena's lock is taken only to refill or flush one.
+pub fn use_shared_arena() {
+    set_control::<u32>(b"thread.arena\0", 0);
 }
 
 /// Hands the allocator's free dirty pages back to the kernel (MEMORY

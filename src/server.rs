@@ -325,7 +325,10 @@ impl Server {
             let handle = std::thread::Builder::new()
                 .name(format!("kvstore-loop-{i}"))
                 .stack_size(LOOP_STACK)
-                .spawn(move || ev.run())
+                .spawn(move || {
+                    crate::memory::use_shared_arena();
+                    ev.run()
+                })
                 .map_err(|e| StartError(e.to_string()))?;
             handles.push(handle);
         }

@@ -256,18 +256,31 @@ impl Server {
         for host in config.bind() {
             let host = host.trim_start_matches('-');
             let host = if host == "*" { "0.0.0.0" } else { host };
-            let addr = addr_with_port(resolve(host, port)?, port);
-            // SO_REUSEPORT would let us share a port another server holds,
-            // so first claim it alone: this fails if anyone listens there.
-            let probe = std::net::TcpListener::bind(addr)
-                .map_err(|e| StartError(format!("Could not create server TCP listening socket {addr}: bind: {e}")))?;
-            let addr = probe.local_addr().map_err(|e| StartError(e.to_string()))?;
-            port = addr.port();
-            drop(probe);
+            let mut addr = addr_with_port(resolve(host, port)?, port);
+            let failed = |addr: SocketAddr, e: std::io::Error| {
+                StartError(format!("Could not create server TCP listening socket {addr}: bind: {e}"))
+            };
+            let mut first = None;
+            if port == 0 {
+                // The kernel picks a free port for the first listener,
+                // which holds it while the others join it. (Probing with
+                // a socket closed before binding would leave a window in
+                // which any connect() may take the port as its own.)
+                let l = listener::bind(addr, 511).map_err(|e| failed(addr, e))?;
+                addr = l.local_addr().map_err(|e| StartError(e.to_string()))?;
+                port = addr.port();
+                first = Some(l);
+            } else {
+                // SO_REUSEPORT would let us share a port another server
+                // holds, so first claim it alone: this fails if anyone
+                // listens there.
+                drop(std::net::TcpListener::bind(addr).map_err(|e| failed(addr, e))?);
+            }
             for listeners in per_thread.iter_mut() {
-                let l = listener::bind(addr, 511).map_err(|e| {
-                    StartError(format!("Could not create server TCP listening socket {addr}: bind: {e}"))
-                })?;
+                let l = match first.take() {
+                    Some(l) => l,
+                    None => listener::bind(addr, 511).map_err(|e| failed(addr, e))?,
+                };
                 listeners.push(l);
             }
             addrs.push(addr);

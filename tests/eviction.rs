@@ -18,9 +18,14 @@ impl Drop for Binary {
 }
 
 fn start_binary() -> (Binary, u16) {
+    start_binary_with(&[])
+}
+
+fn start_binary_with(extra: &[&str]) -> (Binary, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
         .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -351,4 +356,31 @@ fn lowering_the_limit_evicts_down_to_it() {
         assert!((5..=25).contains(&left), "{who}: {left} hashes left");
         assert_eq!(evicted, 40 - left, "{who}");
     });
+}
+
+/// Evicted keys are recorded in the AOF as deletions: after a restart
+/// without a limit, exactly the keys that were left come back.
+#[test]
+fn evictions_are_recorded_in_the_aof() {
+    let dir = common::temp_dir("evict-aof");
+    let dir_arg = dir.to_str().unwrap();
+    let args = ["--dir", dir_arg, "--appendonly", "yes", "--appendfsync", "always"];
+    let (server, port) = start_binary_with(&args);
+    let mut c = common::Conn::connect(port);
+    assert_eq!(c.q("CONFIG SET maxmemory-policy allkeys-random"), "+OK");
+    fill(&mut c, "a", 300, None);
+    limit_to_now(&mut c);
+    fill(&mut c, "b", 200, None);
+    assert_eq!(c.q("CONFIG SET maxmemory 0"), "+OK");
+    let (keys, evicted) = keys_and_evicted(&mut c);
+    assert!(evicted >= 150, "{evicted}");
+    let mut names: Vec<String> = common::items(&c.q("KEYS *"));
+    names.sort();
+    drop(server);
+    let (_again, port) = start_binary_with(&args);
+    let mut c = common::Conn::connect(port);
+    assert_eq!(c.q("DBSIZE"), format!(":{keys}"));
+    let mut after: Vec<String> = common::items(&c.q("KEYS *"));
+    after.sort();
+    assert_eq!(after, names);
 }

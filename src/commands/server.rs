@@ -147,6 +147,13 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("used_memory_peak", peak.to_string());
             field("used_memory_peak_human", memory::human(peak));
             field("used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
+            let startup = memory::startup();
+            let overhead = (startup + keyspace_overhead(ctx)).min(used);
+            field("used_memory_overhead", overhead.to_string());
+            field("used_memory_startup", startup.to_string());
+            field("used_memory_dataset", (used - overhead).to_string());
+            let perc = (used - overhead) as f64 * 100.0 / used.saturating_sub(startup).max(1) as f64;
+            field("used_memory_dataset_perc", format!("{perc:.2}%"));
             field("total_system_memory", system_memory().to_string());
             field("total_system_memory_human", memory::human(system_memory()));
             field("maxmemory", server.config.read().get("maxmemory").to_string());
@@ -155,7 +162,6 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             let a = memory::allocator_stats();
             let ratio = |x: usize, y: usize| format!("{:.2}", x as f64 / y.max(1) as f64);
             let diff = |x: usize, y: usize| (x as i64 - y as i64).to_string();
-            field("used_memory_startup", memory::startup().to_string());
             field("allocator_allocated", a.allocated.to_string());
             field("allocator_active", a.active.to_string());
             field("allocator_resident", a.resident.to_string());
@@ -479,6 +485,13 @@ fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
     log::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();
     Ok(())
+}
+
+/// The keyspace's tables and TTL indexes, in bytes, shard by shard.
+fn keyspace_overhead(ctx: &mut Ctx) -> usize {
+    (0..ctx.server.store.shard_count())
+        .map(|s| ctx.keys.with_shard(s, |shard| shard.dbs.iter().map(|db| db.overhead()).sum::<usize>()))
+        .sum()
 }
 
 /// CONFIG RESETSTAT

@@ -59,6 +59,13 @@ impl Db {
         self.expires.len()
     }
 
+    /// Bytes spent on finding keys rather than holding them: the table's
+    /// buckets and the TTL index (INFO's used_memory_overhead counts them,
+    /// as Redis counts its dicts' buckets).
+    pub fn overhead(&self) -> usize {
+        (self.keys.buckets() + self.expires.len()) * size_of::<usize>()
+    }
+
     /// The live entry for `key`; an expired one is deleted and not returned.
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {

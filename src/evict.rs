@@ -1,13 +1,15 @@
 //! Eviction: when used memory is over maxmemory, keys are deleted by the
 //! maxmemory-policy until it is back under, before the next command runs.
 //!
-//! - The LRU, LFU and TTL policies sample `maxmemory-samples` keys at a
-//!   time and keep the best candidates seen in one pool for the whole
-//!   server, as Redis keeps its eviction pool. Each round samples the next
-//!   shard in turn, so the pool holds the coldest keys of every shard and
-//!   a key goes when it is the coldest seen anywhere, not just in its own
-//!   shard. A candidate's score is read again before it goes: a key used
-//!   since it was sampled goes back into the pool with its new score.
+//! - The LRU, LFU and TTL policies sample `maxmemory-samples` keys per
+//!   eviction, split between the shards (at least one from each), and keep
+//!   the best candidates seen in one pool for the whole server, as Redis
+//!   keeps its eviction pool over its databases. Every eviction sees every
+//!   shard, so a key goes when it is the coldest seen anywhere, not just
+//!   in its own shard (sampling one shard a round, as first built, evicted
+//!   hot keys of one shard while cold ones waited in another). A
+//!   candidate's score is read again before it goes: a key used since it
+//!   was sampled goes back into the pool with its new score.
 //! - The random policies take a random key from the next non-empty
 //!   database in turn.
 //! - One call evicts for at most the time maxmemory-eviction-tenacity
@@ -105,8 +107,6 @@ struct Candidate {
 #[derive(Default)]
 struct Pool {
     candidates: Vec<Candidate>,
-    /// The shard the next round samples.
-    next_shard: usize,
 }
 
 impl Pool {
@@ -269,29 +269,25 @@ pub fn perform(shared: &Shared) -> Outcome {
     outcome
 }
 
-/// Samples the next shard into the pool, then evicts the pool's best
-/// candidate that still exists. False when no shard has anything the
-/// policy may evict.
+/// Samples every shard into the pool, `maxmemory-samples` keys in all
+/// (split between the shards, at least one each), then evicts the pool's
+/// best candidate that still exists. False when no shard has anything
+/// the policy may evict.
 fn evict_best(shared: &Shared, pool: &mut Pool, policy: Policy, samples: usize, lazy: bool) -> bool {
     let shards = shared.store.shard_count();
-    let mut barren = 0;
+    let per_shard = samples.div_ceil(shards);
     loop {
-        let s = pool.next_shard % shards;
-        pool.next_shard = s + 1;
         let now = unix_ms();
-        let sampled = {
+        let mut sampled = 0;
+        for s in 0..shards {
             let shard = shared.store.lock(s);
-            let mut sampled = 0;
             for (i, db) in shard.dbs.iter().enumerate() {
                 let access = db.access;
-                sampled += db.sample(samples, policy.volatile(), random_u64, |key, entry| {
-                    let score = score(policy, access, entry, now);
-                    pool.offer(score, s, i, key);
+                sampled += db.sample(per_shard, policy.volatile(), random_u64, |key, entry| {
+                    pool.offer(score(policy, access, entry, now), s, i, key);
                 });
             }
-            sampled
-        };
-        barren = if sampled == 0 { barren + 1 } else { 0 };
+        }
         while let Some(best) = pool.candidates.pop() {
             let mut shard = shared.store.lock(best.shard);
             let db = &shard.dbs[best.db];
@@ -308,7 +304,7 @@ fn evict_best(shared: &Shared, pool: &mut Pool, policy: Policy, samples: usize, 
             evict(shared, &mut shard, best.db, &best.key, lazy);
             return true;
         }
-        if barren >= shards {
+        if sampled == 0 {
             return false;
         }
     }

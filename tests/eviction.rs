@@ -117,10 +117,13 @@ fn info_memory_reports_the_allocator() {
 
 /// A server of each kind for the policy tests: ours (the binary) and the
 /// reference, each given `policy` and run through the same scenario.
+/// Ours runs twice: with one shard, and with four, where the pool must
+/// gather candidates from every shard for the coldest keys to go first.
 fn both(policy: &str, scenario: impl Fn(&mut common::Conn, &str)) {
     let (_ours, port) = start_binary();
+    let (_sharded, sharded_port) = start_binary_with(&["--shards", "4"]);
     let reference = common::Reference::start(&[]);
-    for (port, who) in [(port, "ours"), (reference.port, "redis-server")] {
+    for (port, who) in [(port, "ours"), (sharded_port, "ours with 4 shards"), (reference.port, "redis-server")] {
         let mut c = common::Conn::connect(port);
         assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory-policy", policy]), "+OK");
         scenario(&mut c, who);
@@ -201,14 +204,15 @@ fn limit_to_now(c: &mut common::Conn) {
 /// evicting at random would miss by hundreds.
 ///
 /// allkeys-lru: keys idle for long (restored with IDLETIME) go before keys
-/// read just now, the limit holds, evictions are counted and announced.
+/// read just now, though the two live in different shards (their hash
+/// tags put them there when there are four), the limit holds, evictions are counted and announced.
 #[test]
 fn allkeys_lru_evicts_the_idle_keys_first() {
     both("allkeys-lru", |c, who| {
-        fill(c, "cold", 300, None);
+        fill(c, "{c}cold", 300, None);
         // Make every cold key idle for a day.
         for i in 0..300 {
-            let key = format!("cold{i}");
+            let key = format!("{{c}}cold{i}");
             let dump = c.bulk_bytes(&[b"DUMP", key.as_bytes()]).unwrap();
             assert_eq!(
                 c.cmd_bytes(&[b"RESTORE", key.as_bytes(), b"0", &dump, b"REPLACE", b"IDLETIME", b"86400"]),
@@ -216,24 +220,24 @@ fn allkeys_lru_evicts_the_idle_keys_first() {
             );
         }
         // A second may tick between RESTORE and OBJECT.
-        let idle = c.q("OBJECT IDLETIME cold7");
+        let idle = c.q("OBJECT IDLETIME {c}cold7");
         assert!(idle == ":86400" || idle == ":86401", "{who}: {idle}");
-        fill(c, "hot", 50, None);
+        fill(c, "{b}hot", 50, None);
         let mut events = common::Conn::connect(c.stream().peer_addr().unwrap().port());
         assert_eq!(events.q("CONFIG SET notify-keyspace-events Ee"), "+OK");
         events.send("SUBSCRIBE __keyevent@0__:evicted");
         assert!(events.read_reply().contains("subscribe"));
         limit_to_now(c);
-        fill(c, "new", 200, None);
-        assert!(surviving(c, "hot", 50) >= 45, "{who}: keys read recently were evicted");
-        assert!(surviving(c, "new", 200) >= 190, "{who}");
+        fill(c, "{d}new", 200, None);
+        assert!(surviving(c, "{b}hot", 50) >= 45, "{who}: keys read recently were evicted");
+        assert!(surviving(c, "{d}new", 200) >= 190, "{who}");
         let (keys, evicted) = keys_and_evicted(c);
         assert!(evicted >= 150, "{who}: {evicted} evicted");
         assert_eq!(keys, 550 - evicted, "{who}");
-        assert!(surviving(c, "cold", 300) <= 150, "{who}");
+        assert!(surviving(c, "{c}cold", 300) <= 150, "{who}");
         assert!(info_int(c, "used_memory") <= info_int(c, "maxmemory"), "{who}");
         let event = events.read_reply();
-        assert!(event.starts_with("[\"message\", \"__keyevent@0__:evicted\", \"cold"), "{who}: {event}");
+        assert!(event.starts_with("[\"message\", \"__keyevent@0__:evicted\", \"{c}cold"), "{who}: {event}");
     });
 }
 

@@ -677,6 +677,35 @@ mod tests {
     }
 
     #[test]
+    fn sample_visits_distinct_entries_even_when_sparse() {
+        let mut d: Dict<u32> = Dict::new();
+        for i in 0..1000u32 {
+            d.insert(format!("k{i}").as_bytes(), i);
+        }
+        let mut x = 7u64;
+        let mut rand = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut seen = Vec::new();
+        assert_eq!(d.sample(5, &mut rand, |_, v| seen.push(*v)), 5);
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 5);
+        // Nine in ten removed: the walk jumps over empty stretches.
+        for i in 0..1000u32 {
+            if i % 10 != 0 {
+                d.remove(format!("k{i}").as_bytes());
+            }
+        }
+        let found: usize = (0..100).map(|_| d.sample(5, &mut rand, |_, v| assert_eq!(v % 10, 0))).sum();
+        assert!(found > 300, "{found}");
+        assert_eq!(Dict::<u32>::new().sample(5, &mut rand, |_, _| panic!("empty")), 0);
+    }
+
+    #[test]
     fn random_returns_members() {
         let mut d = Dict::new();
         assert!(d.random(|| 7).is_none());

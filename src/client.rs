@@ -22,6 +22,9 @@ pub enum ReplyMode {
     Off,
     /// Skip the reply of the next command only.
     SkipNext,
+    /// The running command answers nothing (REPLCONF ACK); the mode
+    /// before it comes back.
+    SkipThis,
 }
 
 /// State of one connection that commands read and change. Owned by the
@@ -52,6 +55,13 @@ pub struct Client {
     /// Under appendfsync always: the AOF offset the last command's reply
     /// must wait for (the connection holds it until the writer syncs).
     pub aof_wait: Option<u64>,
+    /// REPLCONF listening-port: the port a replica says it serves on.
+    pub listening_port: u16,
+    /// REPLCONF ip-address: the address a replica says it has.
+    pub announced_ip: Option<String>,
+    /// Set once PSYNC or SYNC made this connection a replica's: what its
+    /// event loop needs to feed it.
+    pub replica: Option<Box<crate::repl::Link>>,
     pub meta: Arc<ClientMeta>,
 }
 
@@ -72,6 +82,9 @@ impl Client {
             channels: Vec::new(),
             patterns: Vec::new(),
             aof_wait: None,
+            listening_port: 0,
+            announced_ip: None,
+            replica: None,
             meta,
         }
     }

@@ -171,6 +171,13 @@ static PARAMS: &[Param] = &[
         ..p("busy-reply-threshold", Kind::Int { min: 0, max: i64::MAX }, "5000", true)
     },
     Param { alias: Some("slave-read-only"), ..p("replica-read-only", YES_NO, "yes", true) },
+    p("repl-backlog-size", Kind::Memory { min: 1 }, "1048576", true),
+    p("repl-backlog-ttl", Kind::Int { min: 0, max: INT_MAX }, "3600", true),
+    Param {
+        alias: Some("repl-ping-slave-period"),
+        ..p("repl-ping-replica-period", Kind::Int { min: 1, max: INT_MAX }, "10", true)
+    },
+    p("repl-timeout", Kind::Int { min: 1, max: INT_MAX }, "60", true),
 ];
 
 /// A rejected directive or value, with the reason Redis would give.

@@ -361,9 +361,9 @@ fn evict_random(shared: &Shared, policy: Policy, lazy: bool) -> bool {
 fn evict(shared: &Shared, shard: &mut Shard, db: usize, key: &[u8], lazy: bool) {
     let started = Instant::now();
     let Some(entry) = shard.dbs[db].evict(key) else { return };
-    if shared.aof.is_on() {
+    if shared.propagating() {
         let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
-        shared.aof.append(&[Op::new(db, &[verb, key])]);
+        shared.propagate(&[Op::new(db, &[verb, key])]);
     }
     if lazy && entry.value.free_effort() > LAZYFREE_THRESHOLD {
         crate::lazyfree::free_later(entry, 1);

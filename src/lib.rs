@@ -21,6 +21,7 @@ pub mod net;
 pub mod notify;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod stats;

@@ -138,6 +138,7 @@ pub struct Shared {
     pub aof: crate::persist::aof::Aof,
     pub latency: crate::latency::Monitor,
     pub evictor: crate::evict::Evictor,
+    pub repl: crate::repl::Replication,
     pub threads: usize,
     pub started: Instant,
     pub run_id: String,
@@ -307,6 +308,7 @@ impl Server {
             aof: crate::persist::aof::Aof::new(threads),
             latency: Default::default(),
             evictor: Default::default(),
+            repl: crate::repl::Replication::new(random_hex(40)),
             threads,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -403,6 +405,23 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, StartError> {
 fn addr_with_port(mut addr: SocketAddr, port: u16) -> SocketAddr {
     addr.set_port(port);
     addr
+}
+
+impl Shared {
+    /// Whether writes are recorded: for the AOF or for replicas.
+    pub fn propagating(&self) -> bool {
+        self.aof.is_on() || self.repl.is_active()
+    }
+
+    /// Records what ran, with its shard locks held: in the AOF if it is
+    /// on (returning the offset there), and in the replication feed if
+    /// replicas are fed.
+    pub fn propagate(&self, ops: &[crate::persist::aof::Op]) -> Option<u64> {
+        if self.repl.is_active() {
+            self.repl.append(self, ops);
+        }
+        self.aof.is_on().then(|| self.aof.append(ops))
+    }
 }
 
 /// A fast per-thread pseudo-random number (xorshift64*), seeded from the

@@ -152,6 +152,9 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("bgsave", "writes files into the working directory; tests/persistence.rs"),
     ("bgrewriteaof", "writes files into the working directory; tests/aof.rs"),
     ("lastsave", "the time of a save; tests/persistence.rs"),
+    ("sync", "makes the connection a replica's; tests/replication.rs"),
+    ("psync", "makes the connection a replica's; tests/replication.rs"),
+    ("replconf", "ACK is never answered; tests/replication.rs"),
     ("dump", "hash-table values serialize in table order; tests/persistence.rs compares payloads by content"),
     (
         "subscribe",

@@ -21,10 +21,14 @@ fn start_binary() -> (Binary, u16) {
     start_binary_with(&[])
 }
 
+/// The binary on a free port, in a directory of its own (so it never
+/// loads a file something else left), with `extra` arguments after.
 fn start_binary_with(extra: &[&str]) -> (Binary, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = common::temp_dir(&format!("binary-{port}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
         .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
+        .args(["--dir", dir.to_str().unwrap()])
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()

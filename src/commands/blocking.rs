@@ -261,7 +261,7 @@ fn serve_key(keys: &mut Keys, server: &Shared, db: usize, key: &[u8]) -> bool {
 pub fn serve_deferred(server: &Shared, deferred: Vec<(usize, Box<[u8]>)>, now_ms: u64) -> u64 {
     let store = &server.store;
     let mut keys = Keys::new(store, store.lock_all(), 0, now_ms);
-    keys.propagating = server.aof.is_on();
+    keys.propagating = server.propagating();
     for (db, key) in deferred {
         keys.locks.shard(store.shard_of(&key)).dbs[db].waiters().signal(&key);
     }

@@ -24,6 +24,11 @@ pub fn execute(args: Args, client: &mut Client, shared: &Shared, stats: &ThreadS
         out.truncate(start_len);
         Reply::new(out).error_bytes(&e.to_bytes());
     }
+    if client.reply_mode == ReplyMode::SkipThis {
+        out.truncate(start_len);
+        client.reply_mode = before;
+        return;
+    }
     // CLIENT REPLY: OFF and SKIP drop their own reply; SKIP drops the next
     // command's too; ON (after OFF) is answered.
     if matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
@@ -96,7 +101,7 @@ fn run(
     let store = &shared.store;
     let locks = if spec.keys.movable { store.lock_all() } else { lock_keys(store, spec.keys.positions(&args), &args) };
     let mut keys = Keys::new(store, locks, client.db, now_ms);
-    keys.propagating = shared.aof.is_on();
+    keys.propagating = shared.propagating();
     let mut ctx = Ctx { args, keys: &mut keys, out: Reply::new(out), client, server: shared, spec };
     let result = invoke_recorded(&mut ctx, idx, stats);
     if crate::notify::any_enabled(shared) {

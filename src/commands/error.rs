@@ -52,6 +52,8 @@ pub enum Error {
     UnsupportedOption(Vec<u8>),
     LfuNotSelected,
     LfuSelected,
+    /// REPLCONF with an option it does not know.
+    ReplconfOption(Vec<u8>),
     IncrNanOrInfinity,
     NanOrInfinity,
     /// Command name in lowercase.
@@ -305,6 +307,7 @@ impl Error {
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
+            ReplconfOption(opt) => with_name(f, "ERR Unrecognized REPLCONF option: ", opt, ""),
             LfuSelected => write_str(
                 f,
                 "ERR An LFU maxmemory policy is selected, idle time not tracked. \

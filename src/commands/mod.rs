@@ -24,6 +24,7 @@ mod lua_pack;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -247,7 +248,8 @@ pub struct Keys<'a> {
     /// Changes made to the keyspace (Redis's `dirty` count) by the
     /// command and the commands it ran (EXEC, scripts).
     pub dirty: u64,
-    /// Writes are recorded (the AOF is on): `ops` collects what ran.
+    /// Writes are recorded (for the AOF or replicas): `ops` collects what
+    /// ran.
     pub propagating: bool,
     /// The commands to record for what ran, in order: each write command
     /// as sent or as its handler rewrote it, the deletions of keys found
@@ -313,9 +315,9 @@ impl<'a> Keys<'a> {
         if self.ops.is_empty() {
             return None;
         }
-        let offset = server.aof.append(&self.ops);
+        let offset = server.propagate(&self.ops);
         self.ops.clear();
-        (server.aof.fsync_policy() == crate::persist::aof::Fsync::Always).then_some(offset)
+        offset.filter(|_| server.aof.fsync_policy() == crate::persist::aof::Fsync::Always)
     }
 
     /// Records the deletion of the keys the locked shards found expired

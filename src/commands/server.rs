@@ -252,9 +252,9 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("total_net_input_bytes", total(st, |s| &s.net_input).to_string());
             field("total_net_output_bytes", total(st, |s| &s.net_output).to_string());
             field("rejected_connections", total(st, |s| &s.rejected_connections).to_string());
-            field("sync_full", "0".into());
-            field("sync_partial_ok", "0".into());
-            field("sync_partial_err", "0".into());
+            field("sync_full", server.repl.full_syncs.load(Relaxed).to_string());
+            field("sync_partial_ok", server.repl.partial_ok.load(Relaxed).to_string());
+            field("sync_partial_err", server.repl.partial_err.load(Relaxed).to_string());
             field("expired_keys", expired.to_string());
             field("evicted_keys", server.evictor.evicted.load(Relaxed).to_string());
             field("evicted_clients", "0".into());
@@ -273,17 +273,22 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("total_error_replies", (failed + rejected).to_string());
         }
         "replication" => {
+            let r = server.repl.info();
             field("role", "master".into());
-            field("connected_slaves", "0".into());
+            field("connected_slaves", r.replicas.len().to_string());
+            for line in r.replicas {
+                let (name, value) = line.split_once(':').expect("slaveN:...");
+                field(name, value.to_string());
+            }
             field("master_failover_state", "no-failover".into());
-            field("master_replid", server.run_id.clone());
+            field("master_replid", server.repl.replid.clone());
             field("master_replid2", "0".repeat(40));
-            field("master_repl_offset", "0".into());
+            field("master_repl_offset", r.offset.to_string());
             field("second_repl_offset", "-1".into());
-            field("repl_backlog_active", "0".into());
-            field("repl_backlog_size", "1048576".into());
-            field("repl_backlog_first_byte_offset", "0".into());
-            field("repl_backlog_histlen", "0".into());
+            field("repl_backlog_active", (r.active as u8).to_string());
+            field("repl_backlog_size", server.config.read().get("repl-backlog-size").to_string());
+            field("repl_backlog_first_byte_offset", if r.active { r.first_byte } else { 0 }.to_string());
+            field("repl_backlog_histlen", r.histlen.to_string());
         }
         "cpu" => {
             let (user, sys) = cpu_times();
@@ -437,12 +442,12 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             if let Err(e) = crate::persist::rewrite::turn_on(server, &shards) {
                 log::warn!("Can't turn the AOF on: {e}");
                 server.config.write().set("appendonly", "no").expect("a valid value");
-                crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), false);
+                crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), server.repl.is_active());
                 return Err(Error::ConfigSetFailed { name: "appendonly".into(), reason: e });
             }
         } else {
             crate::persist::rewrite::turn_off(server);
-            crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), false);
+            crate::persist::rewrite::log_expired(&mut ctx.keys.lock_all(), server.repl.is_active());
         }
     }
     // The databases log the events of their lookups only while enabled,

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use super::CommandSpec;
 
 /// Every family's rows, in the order COMMAND lists them.
-fn families() -> [&'static [CommandSpec]; 18] {
+fn families() -> [&'static [CommandSpec]; 19] {
     [
         super::strings::COMMANDS,
         super::bitmaps::COMMANDS,
@@ -25,6 +25,7 @@ fn families() -> [&'static [CommandSpec]; 18] {
         super::functions::COMMANDS,
         super::server::COMMANDS,
         super::latency::COMMANDS,
+        super::replication::COMMANDS,
         super::persistence::COMMANDS,
         super::command::COMMANDS,
     ]

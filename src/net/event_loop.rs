@@ -99,6 +99,8 @@ pub struct EventLoop {
     events: VecDeque<(Token, bool)>,
     /// Connections whose replies wait for the AOF (appendfsync always).
     held: Vec<usize>,
+    /// Connections of replicas fed from this thread.
+    replicas: Vec<usize>,
 }
 
 thread_local! {
@@ -160,6 +162,7 @@ impl EventLoop {
             mail_waiting: false,
             events: VecDeque::with_capacity(1024),
             held: Vec::new(),
+            replicas: Vec::new(),
         })
     }
 
@@ -206,6 +209,7 @@ impl EventLoop {
                 }
             }
             self.serve_ready();
+            self.pump_replicas();
             self.flush_served();
             self.expire_blocked();
             if self.expire_more {
@@ -329,6 +333,9 @@ impl EventLoop {
                 self.run_commands(idx, &shared, stats);
             }
             let conn = conn_mut(&mut self.conns, idx);
+            if conn.client.replica.is_some() && !self.replicas.contains(&idx) {
+                self.replicas.push(idx);
+            }
             if let (false, Some(waiter)) = (was_blocked, &conn.client.blocked) {
                 if let Some(deadline) = waiter.deadline_ms {
                     self.timers.insert((deadline, waiter.client_id));
@@ -409,6 +416,26 @@ impl EventLoop {
 
     /// Writes the replies of the connections served this iteration, and
     /// decides for each whether it needs another turn or is done.
+    /// Gives each replica served here what it is due next (the RDB file,
+    /// then the replication stream), as far as its output has room.
+    fn pump_replicas(&mut self) {
+        for i in (0..self.replicas.len()).rev() {
+            let idx = self.replicas[i];
+            let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else { continue };
+            let Some(mut link) = conn.client.replica.take() else { continue };
+            let before = conn.wbuf.len();
+            let pending = conn.pending_output();
+            let keep = self.shared.repl.pump(&self.shared, conn.client.id, &mut link, &mut conn.wbuf, pending);
+            conn.client.replica = Some(link);
+            if !keep {
+                self.close(idx);
+            } else if conn.wbuf.len() > before && !conn.flush_queued {
+                conn.flush_queued = true;
+                self.to_flush.push(idx);
+            }
+        }
+    }
+
     fn flush_served(&mut self) {
         let mut to_flush = std::mem::take(&mut self.to_flush);
         for &idx in &to_flush {
@@ -479,6 +506,10 @@ impl EventLoop {
                 // as when a served client disconnects before reading it.
                 waiter.claim();
                 unblocked(&mut self.timers, &self.shared, &conn.client, &waiter);
+            }
+            if conn.client.replica.is_some() {
+                self.shared.repl.gone(conn.client.id);
+                self.replicas.retain(|&r| r != idx);
             }
             crate::commands::multi::forget(&self.shared, &mut conn.client);
             crate::commands::pubsub::forget(&self.shared, &mut conn.client);
@@ -658,9 +689,7 @@ impl EventLoop {
                 // Recorded while the shard is locked, like any write.
                 if db.has_expired_log() {
                     let ops: Vec<Op> = db.take_expired().iter().map(|k| Op::new(index, &[&b"DEL"[..], k])).collect();
-                    if self.shared.aof.is_on() {
-                        self.shared.aof.append(&ops);
-                    }
+                    self.shared.propagate(&ops);
                 }
             },
         );
@@ -685,6 +714,7 @@ impl EventLoop {
         }
         if self.index == 0 {
             self.shared.sample_ops();
+            self.shared.repl.cron(&self.shared);
             crate::persist::cron(&self.shared);
         }
         if self.last_client_check.elapsed() >= Duration::from_secs(1) {

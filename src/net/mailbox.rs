@@ -44,6 +44,16 @@ impl Mailbox {
         }
     }
 
+    /// Wakes the owner without a message (it has work to look for: a
+    /// replica's stream grew), unless it is due to wake already.
+    pub fn nudge(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            if let Err(e) = self.waker.wake() {
+                log::warn!("failed to wake an event loop: {e}");
+            }
+        }
+    }
+
     /// Takes every message queued so far. Clears the flag first, so a
     /// message sent while draining wakes the thread again.
     pub fn drain(&self) -> impl Iterator<Item = Message> + '_ {

@@ -51,7 +51,7 @@ impl Fsync {
 #[derive(Debug, Clone)]
 pub struct Op {
     pub db: usize,
-    record: Vec<u8>,
+    pub(crate) record: Vec<u8>,
 }
 
 impl Op {

@@ -370,6 +370,10 @@ pub fn cron(shared: &Shared) {
     if shared.persist.running().is_some() {
         return;
     }
+    if shared.repl.waiting_for_snapshot() {
+        with_all_shards(shared, |shards| shared.repl.start_snapshot(shared, shards));
+        return;
+    }
     let (rewrite_due, bgsave_due) = {
         let mut s = shared.persist.state.lock();
         (std::mem::take(&mut s.rewrite_scheduled), std::mem::take(&mut s.bgsave_scheduled))
@@ -456,6 +460,10 @@ fn reap(shared: &Shared, wait: bool) {
                 log::warn!("Background saving error");
                 p.failed.store(true, Relaxed);
             }
+            // Replicas take the file (the persistence state is not held:
+            // replication locks its own state first, then this).
+            drop(state);
+            shared.repl.snapshot_done(shared, ok);
         }
         Job::Rewrite { base_seq } => {
             state.rewrite.last_secs = Some(secs);

@@ -1,0 +1,111 @@
+//! What replicas send their primary (PSYNC, SYNC, REPLCONF) and ROLE; the
+//! primary's side of replication is `crate::repl`.
+
+use super::args::is;
+use super::error::{CmdResult, Error};
+use super::flags::*;
+use super::{CommandSpec, Ctx};
+use crate::client::ReplyMode;
+use crate::cmd;
+use crate::repl::Replica;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, NONE, psync, "server", "2.8.0", "An internal command used in replication", "replicationid offset"),
+    cmd!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, NONE, sync, "server", "1.0.0", "An internal command used in replication", ""),
+    cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NONE, replconf, "server", "3.0.0", "An internal command for configuring the replication stream", ""),
+    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NONE, role, "server", "2.8.12", "Returns the replication role.", ""),
+];
+
+/// PSYNC replid offset: a partial resync from `offset` if the stream is
+/// still buffered from there under this replication id, else a full one.
+fn psync(ctx: &mut Ctx) -> CmdResult {
+    let replid = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    let offset = std::str::from_utf8(ctx.arg(2)).ok().and_then(|s| s.parse::<i64>().ok());
+    let asked = match offset {
+        Some(o) if o >= 0 && replid != "?" => Some((replid.as_str(), o as u64)),
+        _ => None,
+    };
+    become_replica(ctx, asked)
+}
+
+/// SYNC: the old protocol, always a full resync.
+fn sync(ctx: &mut Ctx) -> CmdResult {
+    become_replica(ctx, None)
+}
+
+fn become_replica(ctx: &mut Ctx, asked: Option<(&str, u64)>) -> CmdResult {
+    if ctx.client.replica.is_some() {
+        // Redis ignores a second SYNC from a replica.
+        return Ok(());
+    }
+    let meta = &ctx.client.meta;
+    let peer_ip = meta.addr.rsplit_once(':').map_or(meta.addr.as_str(), |(ip, _)| ip).to_string();
+    let ip = ctx.client.announced_ip.clone().unwrap_or(peer_ip);
+    let port = ctx.client.listening_port;
+    let replica = Replica::new(ctx.client.id, meta.thread, ip.clone(), port);
+    log::info!("Replica {ip}:{port} asks for synchronization");
+    let server = ctx.server;
+    let mut shards = ctx.keys.lock_all();
+    server.repl.psync(server, &mut shards, replica, asked);
+    ctx.client.replica = Some(Box::default());
+    // The replica reads the stream from here on, not replies: even the
+    // answer to PSYNC goes out with the stream (`Replication::pump`).
+    ctx.client.reply_mode = ReplyMode::Off;
+    Ok(())
+}
+
+/// REPLCONF option value [option value ...]: what a replica tells its
+/// primary. ACK gets no reply.
+fn replconf(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc().is_multiple_of(2) {
+        return Err(Error::Syntax);
+    }
+    let mut at = 1;
+    while at < ctx.argc() {
+        let option = ctx.arg(at);
+        let value = ctx.arg(at + 1);
+        if is(option, "listening-port") {
+            ctx.client.listening_port =
+                std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).ok_or(Error::NotInteger)?;
+        } else if is(option, "ip-address") {
+            ctx.client.announced_ip = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(option, "capa") || is(option, "rdb-only") || is(option, "rdb-filter-only") {
+            // Capabilities a disk-based transfer needs none of.
+        } else if is(option, "ack") || is(option, "fack") {
+            if ctx.client.replica.is_some() && is(option, "ack") {
+                let offset = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+                ctx.server.repl.acked(ctx.client.id, offset);
+            }
+            // Never answered.
+            ctx.client.reply_mode = ReplyMode::SkipThis;
+            return Ok(());
+        } else if is(option, "getack") {
+            // Only a primary asks this of its replica; a primary ignores it.
+            ctx.client.reply_mode = ReplyMode::SkipThis;
+            return Ok(());
+        } else {
+            return Err(Error::ReplconfOption(option.to_vec()));
+        }
+        at += 2;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ROLE: ["master", offset, [[ip, port, acknowledged offset], ...]].
+fn role(ctx: &mut Ctx) -> CmdResult {
+    let offset = ctx.server.repl.offset();
+    let replicas = ctx.server.repl.online();
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(offset as i64);
+    ctx.out.array(replicas.len());
+    for (ip, port, ack) in replicas {
+        ctx.out.array(3);
+        ctx.out.bulk(ip.as_bytes());
+        ctx.out.bulk(port.to_string().as_bytes());
+        ctx.out.bulk(ack.to_string().as_bytes());
+    }
+    Ok(())
+}

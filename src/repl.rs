@@ -1,0 +1,527 @@
+//! Replication, the primary's side: Redis's PSYNC protocol, so a stock
+//! redis-server (or another KVStore) can replicate from this server.
+//!
+//! - The feed: every write is appended, as the command Redis would
+//!   propagate, to one stream in execution order (under the shard locks
+//!   that ordered it, like the AOF; `SELECT` when the database changes,
+//!   `MULTI`/`EXEC` around a transaction's effects). Its length is
+//!   master_repl_offset. The stream's recent bytes stay in memory: at least
+//!   repl-backlog-size of them (the backlog partial resyncs read), and
+//!   everything a replica has not been sent yet. Replicas are served from
+//!   that one buffer, each at its own position, as Redis 7 shares its
+//!   replication buffer, rather than each holding a copy.
+//! - A full resync (`+FULLRESYNC replid offset`) forks a snapshot to the
+//!   RDB file, with every shard locked so the file holds exactly the
+//!   stream's first `offset` bytes; the file is then sent as one bulk
+//!   (`$<len>\r\n<bytes>`, the disk-based transfer every replica
+//!   accepts), and the stream follows from `offset`.
+//! - A replica asking for a position still in the buffer gets
+//!   `+CONTINUE replid` and the stream from there.
+//! - Each replica's connection stays on the event-loop thread that
+//!   accepted it; that thread copies the file and then the stream into the
+//!   connection as the socket drains (`pump`). A thread that appends wakes
+//!   the threads serving replicas.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::persist::aof::{encode_command, Op};
+use crate::server::Shared;
+use crate::store::Shard;
+
+/// Output a replica's connection may hold before the pump stops filling
+/// it until the socket drains.
+const PUMP_HIGH_WATER: usize = 1 << 20;
+/// Bytes of the RDB file read per step.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// Where a replica stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for a snapshot to be started for it (another child runs).
+    WaitBgsave,
+    /// The snapshot for it runs; the stream follows from `offset`.
+    WaitBgsaveEnd { offset: u64 },
+    /// The snapshot is written; the file goes next.
+    RdbReady { offset: u64 },
+    /// The file is being sent.
+    SendingRdb { offset: u64 },
+    /// The stream is being sent.
+    Online,
+    /// Its snapshot failed: the connection closes.
+    Failed,
+}
+
+impl State {
+    fn info_name(self) -> &'static str {
+        match self {
+            State::WaitBgsave | State::WaitBgsaveEnd { .. } => "wait_bgsave",
+            State::RdbReady { .. } | State::SendingRdb { .. } => "send_bulk",
+            State::Online => "online",
+            State::Failed => "wait_bgsave",
+        }
+    }
+}
+
+/// A replica, as the primary sees it.
+pub struct Replica {
+    pub client_id: u64,
+    /// The event-loop thread its connection lives on.
+    pub thread: usize,
+    pub ip: String,
+    pub listening_port: u16,
+    pub state: State,
+    /// What to write to it before anything else (`+FULLRESYNC ...`).
+    preamble: Vec<u8>,
+    /// The stream position it has been sent up to.
+    sent: u64,
+    /// The offset it last acknowledged, and when.
+    pub ack: u64,
+    pub ack_at: Instant,
+}
+
+/// The stream and its buffer.
+#[derive(Default)]
+struct Feed {
+    /// master_repl_offset: bytes appended since the replication id began.
+    offset: u64,
+    /// The stream's last bytes: `buf[0]` is at position `offset - buf.len()`.
+    buf: VecDeque<u8>,
+    /// The database the stream's last command ran in.
+    last_db: Option<usize>,
+    /// The earliest position a replica still needs (`u64::MAX` for none).
+    needed: u64,
+    /// repl-backlog-size.
+    backlog: u64,
+}
+
+impl Feed {
+    fn first(&self) -> u64 {
+        self.offset - self.buf.len() as u64
+    }
+
+    /// Appends, then drops what neither the backlog nor a replica needs
+    /// (in steps of an eighth of the backlog, so most appends drop none).
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend(bytes);
+        self.offset += bytes.len() as u64;
+        if self.buf.len() as u64 > self.backlog + self.backlog / 8 {
+            let keep_from = self.needed.min(self.offset - self.backlog).max(self.first());
+            let drop = (keep_from - self.first()) as usize;
+            self.buf.drain(..drop);
+        }
+    }
+
+    /// Recomputes `needed` after replicas moved.
+    fn refresh_needed(&mut self, replicas: &[Replica]) {
+        self.needed = replicas
+            .iter()
+            .map(|r| match r.state {
+                State::WaitBgsaveEnd { offset } | State::RdbReady { offset } | State::SendingRdb { offset } => offset,
+                State::Online => r.sent,
+                State::WaitBgsave | State::Failed => u64::MAX,
+            })
+            .min()
+            .unwrap_or(u64::MAX);
+    }
+}
+
+/// INFO replication's figures: a `slaveN:` line per replica, then the
+/// stream's offset and what the buffer holds.
+pub struct Info {
+    pub replicas: Vec<String>,
+    pub offset: u64,
+    pub first_byte: u64,
+    pub histlen: u64,
+    pub active: bool,
+}
+
+/// Settings and per-replica connection state a connection keeps.
+pub struct Link {
+    /// The RDB file being sent, and the bytes of it left.
+    file: Option<(File, u64)>,
+}
+
+pub struct Replication {
+    /// The replication id (master_replid).
+    pub replid: String,
+    feed: Mutex<Feed>,
+    replicas: Mutex<Vec<Replica>>,
+    /// A feed exists: a replica connected since start-up, so every write
+    /// is appended (as in Redis, the backlog then stays).
+    active: AtomicBool,
+    /// Bit t set: event-loop thread t serves a replica.
+    threads: AtomicU64,
+    /// When the last PING went into the stream (Unix ms).
+    last_ping_ms: AtomicU64,
+    /// INFO's sync_full, sync_partial_ok and sync_partial_err.
+    pub full_syncs: AtomicU64,
+    pub partial_ok: AtomicU64,
+    pub partial_err: AtomicU64,
+}
+
+impl Replication {
+    pub fn new(replid: String) -> Self {
+        Replication {
+            replid,
+            feed: Mutex::default(),
+            replicas: Mutex::default(),
+            active: AtomicBool::new(false),
+            threads: AtomicU64::new(0),
+            last_ping_ms: AtomicU64::new(0),
+            full_syncs: AtomicU64::new(0),
+            partial_ok: AtomicU64::new(0),
+            partial_err: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether writes are appended to the feed.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Relaxed)
+    }
+
+    /// master_repl_offset.
+    pub fn offset(&self) -> u64 {
+        self.feed.lock().offset
+    }
+
+    /// Appends what ran, with its shard locks held (as `Aof::append`).
+    pub fn append(&self, shared: &Shared, ops: &[Op]) {
+        if ops.is_empty() {
+            return;
+        }
+        let mut feed = self.feed.lock();
+        let mut bytes = Vec::new();
+        let wrap = ops.len() > 1;
+        for (i, op) in ops.iter().enumerate() {
+            if feed.last_db != Some(op.db) {
+                let db = op.db.to_string();
+                encode_command(&mut bytes, [&b"SELECT"[..], db.as_bytes()].into_iter());
+                feed.last_db = Some(op.db);
+            }
+            if wrap && i == 0 {
+                encode_command(&mut bytes, [&b"MULTI"[..]].into_iter());
+            }
+            bytes.extend_from_slice(&op.record);
+        }
+        if wrap {
+            encode_command(&mut bytes, [&b"EXEC"[..]].into_iter());
+        }
+        feed.push(&bytes);
+        drop(feed);
+        self.wake_replica_threads(shared);
+    }
+
+    /// Periodic work (thread 0's cron): a PING into the stream every
+    /// repl-ping-replica-period seconds while replicas are connected, as
+    /// Redis sends, so they see the link is alive.
+    pub fn cron(&self, shared: &Shared) {
+        if self.threads.load(Relaxed) == 0 {
+            return;
+        }
+        let period_ms = shared.config.read().get("repl-ping-replica-period").parse::<u64>().unwrap_or(10) * 1000;
+        let now = crate::server::unix_ms();
+        if now.saturating_sub(self.last_ping_ms.load(Relaxed)) >= period_ms {
+            self.last_ping_ms.store(now, Relaxed);
+            self.ping(shared);
+        }
+    }
+
+    fn ping(&self, shared: &Shared) {
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, [&b"PING"[..]].into_iter());
+        self.feed.lock().push(&bytes);
+        self.wake_replica_threads(shared);
+    }
+
+    fn wake_replica_threads(&self, shared: &Shared) {
+        let mut threads = self.threads.load(Relaxed);
+        while threads != 0 {
+            let t = threads.trailing_zeros() as usize;
+            threads &= threads - 1;
+            shared.mailboxes[t].nudge();
+        }
+    }
+
+    /// After the replica list changed: which threads serve replicas, and
+    /// what the buffer must keep.
+    fn replicas_changed(&self, replicas: &[Replica], feed: &mut Feed) {
+        let threads = replicas.iter().fold(0u64, |m, r| m | (1u64 << r.thread.min(63)));
+        self.threads.store(threads, Relaxed);
+        feed.refresh_needed(replicas);
+    }
+
+    /// PSYNC from a new replica, with every shard locked. Its first
+    /// words: `+CONTINUE` when the stream from the offset asked is still
+    /// buffered, else `+FULLRESYNC` once the snapshot starts (at once,
+    /// unless another child runs: then when it ends).
+    pub fn psync(&self, shared: &Shared, shards: &mut [&mut Shard], replica: Replica, asked: Option<(&str, u64)>) {
+        if !self.active.swap(true, Relaxed) {
+            // From now on lazily expired keys are logged for the feed.
+            crate::persist::rewrite::log_expired(shards, true);
+        }
+        let mut replicas = self.replicas.lock();
+        let mut replica = replica;
+        {
+            let mut feed = self.feed.lock();
+            feed.backlog = shared.config.read().memory("repl-backlog-size");
+            if let Some((id, next)) = asked {
+                // The replica asks for the byte after the last it has:
+                // position `next - 1` in the stream.
+                let from = next.wrapping_sub(1);
+                if id == self.replid && next > 0 && from >= feed.first() && from <= feed.offset {
+                    self.partial_ok.fetch_add(1, Relaxed);
+                    replica.state = State::Online;
+                    replica.sent = from;
+                    replica.preamble = format!("+CONTINUE {}\r\n", self.replid).into_bytes();
+                    replicas.push(replica);
+                    self.replicas_changed(&replicas, &mut feed);
+                    log::info!(
+                        "Partial resynchronization request accepted. Sending {} bytes of backlog",
+                        feed.offset - from
+                    );
+                    drop(feed);
+                    drop(replicas);
+                    self.wake_replica_threads(shared);
+                    return;
+                }
+            }
+            if asked.is_some() {
+                self.partial_err.fetch_add(1, Relaxed);
+            }
+            self.full_syncs.fetch_add(1, Relaxed);
+            replica.state = State::WaitBgsave;
+            replicas.push(replica);
+            self.replicas_changed(&replicas, &mut feed);
+        }
+        drop(replicas);
+        let read_only: Vec<&Shard> = shards.iter().map(|s| &**s).collect();
+        self.start_snapshot(shared, &read_only);
+    }
+
+    /// Starts a snapshot for the replicas waiting for one, if none runs.
+    /// The caller holds every shard.
+    pub fn start_snapshot(&self, shared: &Shared, shards: &[&Shard]) {
+        let mut replicas = self.replicas.lock();
+        if !replicas.iter().any(|r| r.state == State::WaitBgsave) || shared.persist.running().is_some() {
+            return;
+        }
+        let mut feed = self.feed.lock();
+        let offset = feed.offset;
+        let plan = crate::persist::snapshot::Plan::rdb(shared, std::process::id());
+        if crate::persist::fork_job(shared, shards, crate::persist::Job::Save, plan).is_err() {
+            return;
+        }
+        // The stream after the snapshot starts with a SELECT.
+        feed.last_db = None;
+        for r in replicas.iter_mut().filter(|r| r.state == State::WaitBgsave) {
+            log::info!("Starting BGSAVE for SYNC with target: disk");
+            r.state = State::WaitBgsaveEnd { offset };
+            r.preamble = format!("+FULLRESYNC {} {offset}\r\n", self.replid).into_bytes();
+        }
+        self.replicas_changed(&replicas, &mut feed);
+        drop(feed);
+        drop(replicas);
+        self.wake_replica_threads(shared);
+    }
+
+    /// Whether replicas wait for a snapshot to start (cron starts one when
+    /// the running child ends).
+    pub fn waiting_for_snapshot(&self) -> bool {
+        self.replicas.lock().iter().any(|r| r.state == State::WaitBgsave)
+    }
+
+    /// A background save ended: the replicas waiting for it get the file,
+    /// or are dropped if it failed.
+    pub fn snapshot_done(&self, shared: &Shared, ok: bool) {
+        let mut replicas = self.replicas.lock();
+        for r in replicas.iter_mut() {
+            if let State::WaitBgsaveEnd { offset } = r.state {
+                r.state = if ok { State::RdbReady { offset } } else { State::Failed };
+            }
+        }
+        self.replicas_changed(&replicas, &mut self.feed.lock());
+        drop(replicas);
+        self.wake_replica_threads(shared);
+    }
+
+    /// REPLCONF ACK from a replica.
+    pub fn acked(&self, client_id: u64, offset: u64) {
+        if let Some(r) = self.replicas.lock().iter_mut().find(|r| r.client_id == client_id) {
+            r.ack = offset;
+            r.ack_at = Instant::now();
+        }
+    }
+
+    /// A replica's connection closed.
+    pub fn gone(&self, client_id: u64) {
+        let mut replicas = self.replicas.lock();
+        if let Some(i) = replicas.iter().position(|r| r.client_id == client_id) {
+            let r = replicas.remove(i);
+            log::info!("Connection with replica {}:{} lost.", r.ip, r.listening_port);
+            self.replicas_changed(&replicas, &mut self.feed.lock());
+        }
+    }
+
+    /// Moves what a replica's connection should be sent next into `out`:
+    /// the preamble, then the RDB file, then the stream. False when the
+    /// connection should close. `out_pending` is what its output holds
+    /// unsent already.
+    pub fn pump(
+        &self,
+        shared: &Shared,
+        client_id: u64,
+        link: &mut Link,
+        out: &mut Vec<u8>,
+        out_pending: usize,
+    ) -> bool {
+        let mut replicas = self.replicas.lock();
+        let Some(at) = replicas.iter().position(|r| r.client_id == client_id) else { return true };
+        let keep = self.pump_one(shared, &mut replicas[at], link, out, out_pending);
+        self.replicas_changed(&replicas, &mut self.feed.lock());
+        keep
+    }
+
+    fn pump_one(
+        &self,
+        shared: &Shared,
+        r: &mut Replica,
+        link: &mut Link,
+        out: &mut Vec<u8>,
+        out_pending: usize,
+    ) -> bool {
+        if !r.preamble.is_empty() {
+            out.extend_from_slice(&std::mem::take(&mut r.preamble));
+        }
+        let mut pending = out_pending;
+        loop {
+            if pending >= PUMP_HIGH_WATER {
+                return true;
+            }
+            match r.state {
+                State::WaitBgsave | State::WaitBgsaveEnd { .. } => return true,
+                State::Failed => return false,
+                State::RdbReady { offset } => {
+                    let path = crate::persist::snapshot::rdb_path(&shared.config.read());
+                    let Ok(file) = File::open(&path) else { return false };
+                    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    let header = format!("${len}\r\n");
+                    out.extend_from_slice(header.as_bytes());
+                    pending += header.len();
+                    link.file = Some((file, len));
+                    log::info!("Synchronization with replica {}:{} started ({len} bytes)", r.ip, r.listening_port);
+                    r.state = State::SendingRdb { offset };
+                }
+                State::SendingRdb { offset } => {
+                    let Some((file, left)) = link.file.as_mut() else { return false };
+                    if *left == 0 {
+                        link.file = None;
+                        r.state = State::Online;
+                        r.sent = offset;
+                        log::info!("Synchronization with replica {}:{} succeeded", r.ip, r.listening_port);
+                        continue;
+                    }
+                    let take = (*left as usize).min(FILE_CHUNK);
+                    let at = out.len();
+                    out.resize(at + take, 0);
+                    if file.read_exact(&mut out[at..]).is_err() {
+                        return false;
+                    }
+                    *left -= take as u64;
+                    pending += take;
+                }
+                State::Online => {
+                    let feed = self.feed.lock();
+                    let first = feed.first();
+                    if r.sent < first {
+                        // Fell out of the buffer, which keeps what replicas
+                        // need: not expected, but a resync fixes it.
+                        return false;
+                    }
+                    let from = (r.sent - first) as usize;
+                    let take = (feed.buf.len() - from).min(PUMP_HIGH_WATER - pending);
+                    let (a, b) = feed.buf.as_slices();
+                    let end = from + take;
+                    if from < a.len() {
+                        out.extend_from_slice(&a[from..end.min(a.len())]);
+                    }
+                    if end > a.len() {
+                        out.extend_from_slice(&b[from.saturating_sub(a.len())..end - a.len()]);
+                    }
+                    r.sent += take as u64;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// INFO replication's figures.
+    pub fn info(&self) -> Info {
+        let replicas = self.replicas.lock();
+        let feed = self.feed.lock();
+        let lines = replicas
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    "slave{i}:ip={},port={},state={},offset={},lag={}",
+                    r.ip,
+                    r.listening_port,
+                    r.state.info_name(),
+                    r.ack,
+                    r.ack_at.elapsed().as_secs()
+                )
+            })
+            .collect();
+        Info {
+            replicas: lines,
+            offset: feed.offset,
+            first_byte: feed.first() + 1,
+            histlen: feed.buf.len() as u64,
+            active: self.is_active(),
+        }
+    }
+
+    /// ROLE's replicas: (ip, port, acknowledged offset) of those online.
+    pub fn online(&self) -> Vec<(String, u16, u64)> {
+        self.replicas
+            .lock()
+            .iter()
+            .filter(|r| r.state == State::Online)
+            .map(|r| (r.ip.clone(), r.listening_port, r.ack))
+            .collect()
+    }
+}
+
+impl Replica {
+    pub fn new(client_id: u64, thread: usize, ip: String, listening_port: u16) -> Self {
+        Replica {
+            client_id,
+            thread,
+            ip,
+            listening_port,
+            state: State::WaitBgsave,
+            preamble: Vec::new(),
+            sent: 0,
+            ack: 0,
+            ack_at: Instant::now(),
+        }
+    }
+}
+
+impl Link {
+    pub fn new() -> Self {
+        Link { file: None }
+    }
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self::new()
+    }
+}

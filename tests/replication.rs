@@ -1,0 +1,178 @@
+//! Replication with a real redis-server 7.0 replicating from us: the full
+//! sync (an RDB snapshot, then the stream), the stream of every kind of
+//! write, and a partial resync after the link is cut, each checked by
+//! comparing every key of both servers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::data::{assert_same, conn, fingerprint, populate, start_in};
+use common::{Conn, Reference};
+
+fn field(c: &mut Conn, section: &str, name: &str) -> String {
+    let info = c.cmd(&["INFO", section]);
+    info.split("\\r\\n")
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .to_string()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the replica has applied everything we appended.
+fn caught_up(ours: &mut Conn, replica: &mut Conn) {
+    wait_until("the replica to catch up", || {
+        field(replica, "replication", "master_link_status") == "up"
+            && field(replica, "replication", "slave_repl_offset") == field(ours, "replication", "master_repl_offset")
+    });
+}
+
+/// Writes of every kind a replica must see as they were executed: each
+/// type, several databases, expiries relative and absolute, commands that
+/// are propagated rewritten (SPOP, INCRBYFLOAT, EXPIRE), a transaction and
+/// a script.
+fn writes(c: &mut Conn, round: u32) {
+    let r = round.to_string();
+    for line in [
+        "SET s{r} v",
+        "INCR counter",
+        "INCRBYFLOAT float 1.5",
+        "APPEND s{r} more",
+        "RPUSH list{r} a b c d",
+        "LPOP list{r}",
+        "SADD set{r} a b c d e",
+        "SPOP set{r}",
+        "HSET hash{r} f1 v1 f2 v2",
+        "HDEL hash{r} f1",
+        "ZADD zset{r} 1 a 2 b 3 c",
+        "ZINCRBY zset{r} 5 a",
+        "SET ttl{r} v EX 1000",
+        "EXPIRE s{r} 5000",
+        "PEXPIREAT list{r} 99999999999999",
+        "SELECT 4",
+        "SET other{r} in-db-4",
+        "SELECT 0",
+        "MULTI",
+        "SET in-multi{r} 1",
+        "INCR in-multi{r}",
+        "EXEC",
+        "DEL float",
+    ] {
+        let line = line.replace("{r}", &r);
+        let reply = c.q(&line);
+        assert!(!reply.starts_with('-'), "{line}: {reply}");
+    }
+    let script: [&[u8]; 4] = [b"EVAL", b"redis.call('set', KEYS[1], 'from-lua') return 1", b"1", b"scripted"];
+    assert_eq!(c.cmd_bytes(&script), ":1");
+}
+
+/// A real redis-server replicates from us: it loads the snapshot taken
+/// when it connected, then applies the stream; cut off, it resumes with a
+/// partial resync; the data ends identical each time.
+#[test]
+fn redis_replicates_from_us() {
+    let dir = common::temp_dir("repl-primary");
+    let server = start_in(&dir, &[]).unwrap();
+    let mut ours = conn(&server);
+    populate(&mut ours);
+    let port = server.port().to_string();
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut replica = reference.connect();
+    wait_until("the link", || field(&mut replica, "replication", "master_link_status") == "up");
+    writes(&mut ours, 1);
+    caught_up(&mut ours, &mut replica);
+    assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+    assert_eq!(field(&mut ours, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut ours, "replication", "connected_slaves"), "1");
+    let line = field(&mut ours, "replication", "slave0");
+    assert!(line.starts_with(&format!("ip=127.0.0.1,port={},state=online,", reference.port)), "{line}");
+    let role = ours.q("ROLE");
+    assert!(role.starts_with("[\"master\", :"), "{role}");
+    assert!(role.contains(&format!("[\"127.0.0.1\", \"{}\", ", reference.port)), "{role}");
+
+    // Cut the link: the replica comes back asking for what it missed.
+    let list = ours.q("CLIENT LIST");
+    let id = list
+        .split("\\n")
+        .find(|l| l.contains("cmd=replconf") || l.contains("cmd=psync"))
+        .and_then(|l| l.trim_start_matches('"').strip_prefix("id="))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("no replica in {list}"))
+        .to_string();
+    assert_eq!(ours.cmd(&["CLIENT", "KILL", "ID", &id]), ":1");
+    writes(&mut ours, 2);
+    wait_until("a partial resync", || field(&mut ours, "stats", "sync_partial_ok") == "1");
+    caught_up(&mut ours, &mut replica);
+    assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+    assert_eq!(field(&mut ours, "stats", "sync_full"), "1");
+}
+
+/// Writes that go on while the replica's full sync runs (before, during
+/// and after the snapshot) all reach it, in order.
+#[test]
+fn writes_during_the_full_sync_reach_the_replica() {
+    let dir = common::temp_dir("repl-load");
+    let server = start_in(&dir, &[]).unwrap();
+    let mut ours = conn(&server);
+    let port = server.port();
+    let writer = std::thread::spawn(move || {
+        let mut c = Conn::connect(port);
+        for i in 0..20_000u32 {
+            let key = format!("k{}", i % 5000);
+            let batch = [
+                common::encode(&[b"SET", key.as_bytes(), i.to_string().as_bytes()]),
+                common::encode(&[b"INCR", b"n"]),
+                common::encode(&[b"RPUSH", b"log", i.to_string().as_bytes()]),
+            ]
+            .concat();
+            c.send_raw(&batch);
+            for _ in 0..3 {
+                let reply = c.read_reply();
+                assert!(!reply.starts_with('-'), "{reply}");
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &port.to_string()]);
+    let mut replica = reference.connect();
+    writer.join().unwrap();
+    caught_up(&mut ours, &mut replica);
+    assert_eq!(replica.q("GET n"), "\"20000\"");
+    assert_eq!(replica.q("LLEN log"), ":20000");
+    assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+}
+
+/// REPLCONF as a replica sends it; unknown options get Redis's error;
+/// ACK is never answered; PSYNC is refused inside MULTI.
+#[test]
+fn replconf_answers_as_redis_does() {
+    let server = common::start();
+    let mut c = server.connect();
+    let reference = Reference::start(&[]);
+    let mut r = reference.connect();
+    for line in [
+        "REPLCONF listening-port 6380",
+        "REPLCONF capa eof capa psync2",
+        "REPLCONF ip-address 10.0.0.1",
+        "REPLCONF nonsense 1",
+        "REPLCONF listening-port",
+        "REPLCONF",
+        "ROLE",
+    ] {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+    for conn in [&mut c, &mut r] {
+        conn.send("REPLCONF ACK 10");
+        assert_eq!(conn.q("PING"), "+PONG");
+    }
+    for line in ["MULTI", "PSYNC ? -1", "SYNC", "DISCARD"] {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+}

@@ -119,15 +119,7 @@ impl Feed {
 
     /// Recomputes `needed` after replicas moved.
     fn refresh_needed(&mut self, replicas: &[Replica]) {
-        self.needed = replicas
-            .iter()
-            .map(|r| match r.state {
-                State::WaitBgsaveEnd { offset } | State::RdbReady { offset } | State::SendingRdb { offset } => offset,
-                State::Online => r.sent,
-                State::WaitBgsave | State::Failed => u64::MAX,
-            })
-            .min()
-            .unwrap_or(u64::MAX);
+        self.needed = replicas.iter().map(Replica::position).min().unwrap_or(u64::MAX);
     }
 }
 
@@ -395,6 +387,18 @@ impl Replication {
         out: &mut Vec<u8>,
         out_pending: usize,
     ) -> bool {
+        // The stream held for it counts as its output buffer, limited by
+        // client-output-buffer-limit's replica class (the hard limit).
+        let (hard, _, _) = shared.hot.output_limit_replica();
+        let held_for_it = self.feed.lock().offset.saturating_sub(r.position()) + out_pending as u64;
+        if hard > 0 && held_for_it > hard {
+            log::warn!(
+                "Client replica {}:{} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                r.ip,
+                r.listening_port
+            );
+            return false;
+        }
         if !r.preamble.is_empty() {
             out.extend_from_slice(&std::mem::take(&mut r.preamble));
         }
@@ -499,6 +503,15 @@ impl Replication {
 }
 
 impl Replica {
+    /// The stream position it still needs from the buffer.
+    fn position(&self) -> u64 {
+        match self.state {
+            State::WaitBgsaveEnd { offset } | State::RdbReady { offset } | State::SendingRdb { offset } => offset,
+            State::Online => self.sent,
+            State::WaitBgsave | State::Failed => u64::MAX,
+        }
+    }
+
     pub fn new(client_id: u64, thread: usize, ip: String, listening_port: u16) -> Self {
         Replica {
             client_id,

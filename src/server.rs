@@ -29,6 +29,7 @@ pub struct Hot {
     pub hz: AtomicU64,
     pub output_limit_normal: Mutex<(u64, u64, u64)>,
     pub output_limit_pubsub: Mutex<(u64, u64, u64)>,
+    pub output_limit_replica: Mutex<(u64, u64, u64)>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: AtomicBool,
     pub hash_max_entries: AtomicUsize,
@@ -58,6 +59,7 @@ impl Hot {
             hz: AtomicU64::new(10),
             output_limit_normal: Mutex::new((0, 0, 0)),
             output_limit_pubsub: Mutex::new((0, 0, 0)),
+            output_limit_replica: Mutex::new((0, 0, 0)),
             active_expire: AtomicBool::new(true),
             hash_max_entries: AtomicUsize::new(0),
             hash_max_value: AtomicUsize::new(0),
@@ -84,6 +86,7 @@ impl Hot {
         self.hz.store(c.hz(), Relaxed);
         *self.output_limit_normal.lock() = c.output_limit("normal");
         *self.output_limit_pubsub.lock() = c.output_limit("pubsub");
+        *self.output_limit_replica.lock() = c.output_limit("slave");
         log::set_max_level(c.log_level());
         let int = |name: &str| c.get(name).parse::<usize>().unwrap_or(0);
         self.hash_max_entries.store(int("hash-max-listpack-entries"), Relaxed);
@@ -98,6 +101,11 @@ impl Hot {
         self.maxmemory_samples.store(int("maxmemory-samples"), Relaxed);
         self.eviction_tenacity.store(int("maxmemory-eviction-tenacity") as u64, Relaxed);
         self.lazyfree_eviction.store(c.get("lazyfree-lazy-eviction") == "yes", Relaxed);
+    }
+
+    /// client-output-buffer-limit for replicas: (hard, soft, seconds).
+    pub fn output_limit_replica(&self) -> (u64, u64, u64) {
+        *self.output_limit_replica.lock()
     }
 
     pub fn zset_limits(&self) -> crate::store::zset::ZSetLimits {

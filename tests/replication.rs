@@ -176,3 +176,28 @@ fn replconf_answers_as_redis_does() {
         assert_eq!(c.q(line), r.q(line), "{line}");
     }
 }
+
+/// A replica that stops reading is dropped once the stream held for it
+/// passes client-output-buffer-limit's replica class; resumed, it comes
+/// back and catches up from the backlog.
+#[test]
+fn a_stalled_replica_is_dropped_at_its_output_limit_and_comes_back() {
+    let dir = common::temp_dir("repl-stall");
+    let server = start_in(&dir, &[("client-output-buffer-limit", "replica 1mb 0 0")]).unwrap();
+    let mut ours = conn(&server);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut replica = reference.connect();
+    caught_up(&mut ours, &mut replica);
+    // SAFETY: signals the reference server this test started, by pid.
+    unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    // Past what the kernel's socket buffers take in too.
+    let value = "x".repeat(100_000);
+    for i in 0..300 {
+        assert_eq!(ours.cmd(&["SET", &format!("big{}", i % 20), &value]), "+OK");
+    }
+    wait_until("the replica to be dropped", || field(&mut ours, "replication", "connected_slaves") == "0");
+    // SAFETY: as above.
+    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    caught_up(&mut ours, &mut replica);
+    assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+}

@@ -287,6 +287,12 @@ impl Drop for Reference {
 }
 
 impl Reference {
+    /// The server's process id (to stop and resume it).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// Starts one with snapshots off, in a directory of its own (so it
     /// never loads a file another test left), and `extra` directives after.
     pub fn start(extra: &[&str]) -> Reference {

@@ -55,6 +55,13 @@ pub struct Client {
     /// Under appendfsync always: the AOF offset the last command's reply
     /// must wait for (the connection holds it until the writer syncs).
     pub aof_wait: Option<u64>,
+    /// The replication stream's offset after this client's last write
+    /// (what WAIT waits for replicas to acknowledge).
+    pub woff: u64,
+    /// WAIT in progress: the offset and the number of replicas it waits
+    /// for, and its deadline (Unix ms; None waits forever). No other
+    /// command runs meanwhile; the event loop answers it.
+    pub waiting_acks: Option<(u64, usize, Option<u64>)>,
     /// REPLCONF listening-port: the port a replica says it serves on.
     pub listening_port: u16,
     /// REPLCONF ip-address: the address a replica says it has.
@@ -82,6 +89,8 @@ impl Client {
             channels: Vec::new(),
             patterns: Vec::new(),
             aof_wait: None,
+            woff: 0,
+            waiting_acks: None,
             listening_port: 0,
             announced_ip: None,
             replica: None,

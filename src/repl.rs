@@ -151,6 +151,10 @@ pub struct Replication {
     threads: AtomicU64,
     /// When the last PING went into the stream (Unix ms).
     last_ping_ms: AtomicU64,
+    /// master_repl_offset, readable without the feed's lock.
+    offset_now: AtomicU64,
+    /// Bit t set: event-loop thread t has had a client in WAIT.
+    wait_threads: AtomicU64,
     /// INFO's sync_full, sync_partial_ok and sync_partial_err.
     pub full_syncs: AtomicU64,
     pub partial_ok: AtomicU64,
@@ -166,6 +170,8 @@ impl Replication {
             active: AtomicBool::new(false),
             threads: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
+            offset_now: AtomicU64::new(0),
+            wait_threads: AtomicU64::new(0),
             full_syncs: AtomicU64::new(0),
             partial_ok: AtomicU64::new(0),
             partial_err: AtomicU64::new(0),
@@ -179,7 +185,7 @@ impl Replication {
 
     /// master_repl_offset.
     pub fn offset(&self) -> u64 {
-        self.feed.lock().offset
+        self.offset_now.load(Relaxed)
     }
 
     /// Appends what ran, with its shard locks held (as `Aof::append`).
@@ -205,6 +211,7 @@ impl Replication {
             encode_command(&mut bytes, [&b"EXEC"[..]].into_iter());
         }
         feed.push(&bytes);
+        self.offset_now.store(feed.offset, Relaxed);
         drop(feed);
         self.wake_replica_threads(shared);
     }
@@ -225,10 +232,30 @@ impl Replication {
     }
 
     fn ping(&self, shared: &Shared) {
+        self.push_command(shared, &[b"PING"]);
+    }
+
+    /// Asks every replica to acknowledge its offset now (WAIT), rather
+    /// than at its next once-a-second ACK.
+    pub fn request_acks(&self, shared: &Shared, thread: usize) {
+        self.wait_threads.fetch_or(1 << thread.min(63), Relaxed);
+        self.push_command(shared, &[b"REPLCONF", b"GETACK", b"*"]);
+    }
+
+    /// Appends a command that belongs to no database.
+    fn push_command(&self, shared: &Shared, args: &[&[u8]]) {
         let mut bytes = Vec::new();
-        encode_command(&mut bytes, [&b"PING"[..]].into_iter());
-        self.feed.lock().push(&bytes);
+        encode_command(&mut bytes, args.iter().copied());
+        let mut feed = self.feed.lock();
+        feed.push(&bytes);
+        self.offset_now.store(feed.offset, Relaxed);
+        drop(feed);
         self.wake_replica_threads(shared);
+    }
+
+    /// How many replicas have acknowledged stream offset `offset`.
+    pub fn count_acked(&self, offset: u64) -> usize {
+        self.replicas.lock().iter().filter(|r| r.state == State::Online && r.ack >= offset).count()
     }
 
     fn wake_replica_threads(&self, shared: &Shared) {
@@ -342,11 +369,18 @@ impl Replication {
         self.wake_replica_threads(shared);
     }
 
-    /// REPLCONF ACK from a replica.
-    pub fn acked(&self, client_id: u64, offset: u64) {
+    /// REPLCONF ACK from a replica; threads with clients in WAIT look
+    /// again.
+    pub fn acked(&self, shared: &Shared, client_id: u64, offset: u64) {
         if let Some(r) = self.replicas.lock().iter_mut().find(|r| r.client_id == client_id) {
             r.ack = offset;
             r.ack_at = Instant::now();
+        }
+        let mut threads = self.wait_threads.load(Relaxed);
+        while threads != 0 {
+            let t = threads.trailing_zeros() as usize;
+            threads &= threads - 1;
+            shared.mailboxes[t].nudge();
         }
     }
 

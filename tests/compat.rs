@@ -155,6 +155,7 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("sync", "makes the connection a replica's; tests/replication.rs"),
     ("psync", "makes the connection a replica's; tests/replication.rs"),
     ("replconf", "ACK is never answered; tests/replication.rs"),
+    ("wait", "blocks for its timeout, or for good without replicas; tests/replication.rs"),
     ("dump", "hash-table values serialize in table order; tests/persistence.rs compares payloads by content"),
     (
         "subscribe",

@@ -97,6 +97,11 @@ fn redis_replicates_from_us() {
     assert!(role.starts_with("[\"master\", :"), "{role}");
     assert!(role.contains(&format!("[\"127.0.0.1\", \"{}\", ", reference.port)), "{role}");
 
+    // WAIT: the replica acknowledges this client's writes.
+    assert_eq!(ours.q("SET waited 1"), "+OK");
+    assert_eq!(ours.q("WAIT 1 5000"), ":1");
+    assert_eq!(ours.q("WAIT 2 100"), ":1");
+
     // Cut the link: the replica comes back asking for what it missed.
     let list = ours.q("CLIENT LIST");
     let id = list
@@ -175,6 +180,11 @@ fn replconf_answers_as_redis_does() {
     for line in ["MULTI", "PSYNC ? -1", "SYNC", "DISCARD"] {
         assert_eq!(c.q(line), r.q(line), "{line}");
     }
+    // WAIT with no replicas: its errors, and what it counts.
+    for line in ["WAIT 1 -1", "WAIT 1 abc", "WAIT x 0", "WAIT 0 0", "SET k v", "WAIT 1 50", "MULTI", "WAIT 5 0", "EXEC"]
+    {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
 }
 
 /// A replica that stops reading is dropped once the stream held for it
@@ -190,6 +200,16 @@ fn a_stalled_replica_is_dropped_at_its_output_limit_and_comes_back() {
     caught_up(&mut ours, &mut replica);
     // SAFETY: signals the reference server this test started, by pid.
     unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    // A stopped replica acknowledges nothing: WAIT times out with 0, and
+    // other clients are served meanwhile.
+    assert_eq!(ours.q("SET before-stall 1"), "+OK");
+    let started = Instant::now();
+    let mut other = conn(&server);
+    ours.send("WAIT 1 300");
+    assert_eq!(other.q("PING"), "+PONG");
+    assert_eq!(ours.read_reply(), ":0");
+    // Whole milliseconds on the server's clock.
+    assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
     // Past what the kernel's socket buffers take in too.
     let value = "x".repeat(100_000);
     for i in 0..300 {

@@ -114,6 +114,9 @@ fn run(
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
     let offset = keys.append_records(shared);
     client.aof_wait = offset;
+    if keys.dirty > 0 && shared.repl.is_active() {
+        client.woff = shared.repl.offset();
+    }
     blocking::send_unblocked(shared, &mut keys, offset);
     let mut dirty = keys.dirty;
     // The locks go before serving what needs a lock taken out of order.

@@ -124,6 +124,8 @@ pub enum Error {
     HashValueNotFloat,
     TimeoutNotFloat,
     TimeoutNegative,
+    /// WAIT's timeout is not an integer.
+    TimeoutNotInteger,
     SortNotDouble,
     /// The reply of a client freed by CLIENT UNBLOCK ... ERROR.
     Unblocked,
@@ -506,6 +508,7 @@ impl Error {
             HashValueNotFloat => write_str(f, "ERR hash value is not a float"),
             TimeoutNotFloat => write_str(f, "ERR timeout is not a float or out of range"),
             TimeoutNegative => write_str(f, "ERR timeout is negative"),
+            TimeoutNotInteger => write_str(f, "ERR timeout is not an integer or out of range"),
             SortNotDouble => write_str(f, "ERR One or more scores can't be converted into double"),
             Unblocked => write_str(f, "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
             UnblockReason => write_str(f, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),

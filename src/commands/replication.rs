@@ -15,7 +15,31 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, NONE, sync, "server", "1.0.0", "An internal command used in replication", ""),
     cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NONE, replconf, "server", "3.0.0", "An internal command for configuring the replication stream", ""),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NONE, role, "server", "2.8.12", "Returns the replication role.", ""),
+    cmd!("wait", 3, NOSCRIPT, NONE, wait, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
 ];
+
+/// WAIT numreplicas timeout: the number of replicas that acknowledged
+/// this client's last write, once `numreplicas` have or `timeout`
+/// milliseconds passed (0: no limit). Inside a transaction it answers at
+/// once. The event loop answers a WAIT that has to wait.
+fn wait(ctx: &mut Ctx) -> CmdResult {
+    let wanted = super::args::int(ctx.arg(1))?;
+    let timeout =
+        std::str::from_utf8(ctx.arg(2)).ok().and_then(|t| t.parse::<i64>().ok()).ok_or(Error::TimeoutNotInteger)?;
+    if timeout < 0 {
+        return Err(Error::TimeoutNegative);
+    }
+    let offset = ctx.client.woff;
+    let acked = ctx.server.repl.count_acked(offset);
+    if acked as i64 >= wanted || ctx.client.in_exec {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    let deadline = (timeout > 0).then(|| ctx.now_ms().saturating_add(timeout as u64));
+    ctx.client.waiting_acks = Some((offset, wanted as usize, deadline));
+    ctx.server.repl.request_acks(ctx.server, ctx.client.meta.thread);
+    Ok(())
+}
 
 /// PSYNC replid offset: a partial resync from `offset` if the stream is
 /// still buffered from there under this replication id, else a full one.
@@ -75,7 +99,7 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
         } else if is(option, "ack") || is(option, "fack") {
             if ctx.client.replica.is_some() && is(option, "ack") {
                 let offset = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-                ctx.server.repl.acked(ctx.client.id, offset);
+                ctx.server.repl.acked(ctx.server, ctx.client.id, offset);
             }
             // Never answered.
             ctx.client.reply_mode = ReplyMode::SkipThis;

@@ -214,7 +214,11 @@ impl Connection {
         let mut ran = 0;
         let mut now_ms = unix_ms();
         let turn_start = crate::stats::mono_ns();
-        while self.rstart < self.rend && !self.closing && self.client.blocked.is_none() {
+        while self.rstart < self.rend
+            && !self.closing
+            && self.client.blocked.is_none()
+            && self.client.waiting_acks.is_none()
+        {
             if ran == COMMANDS_PER_TURN
                 || (ran > 0
                     && ran % COMMANDS_PER_BUDGET_CHECK == 0

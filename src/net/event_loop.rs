@@ -101,6 +101,8 @@ pub struct EventLoop {
     held: Vec<usize>,
     /// Connections of replicas fed from this thread.
     replicas: Vec<usize>,
+    /// Connections of clients in WAIT.
+    ack_waiters: Vec<usize>,
 }
 
 thread_local! {
@@ -163,6 +165,7 @@ impl EventLoop {
             events: VecDeque::with_capacity(1024),
             held: Vec::new(),
             replicas: Vec::new(),
+            ack_waiters: Vec::new(),
         })
     }
 
@@ -183,6 +186,9 @@ impl EventLoop {
                 // Eviction left for later goes on every millisecond at
                 // least, whether or not clients send anything.
                 timeout = timeout.min(EVICT_PERIOD);
+            }
+            if let Some(deadline) = self.next_ack_deadline() {
+                timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
             }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -208,6 +214,7 @@ impl EventLoop {
                     }
                 }
             }
+            self.answer_ack_waiters();
             self.serve_ready();
             self.pump_replicas();
             self.flush_served();
@@ -336,6 +343,9 @@ impl EventLoop {
             if conn.client.replica.is_some() && !self.replicas.contains(&idx) {
                 self.replicas.push(idx);
             }
+            if conn.client.waiting_acks.is_some() && !self.ack_waiters.contains(&idx) {
+                self.ack_waiters.push(idx);
+            }
             if let (false, Some(waiter)) = (was_blocked, &conn.client.blocked) {
                 if let Some(deadline) = waiter.deadline_ms {
                     self.timers.insert((deadline, waiter.client_id));
@@ -416,6 +426,49 @@ impl EventLoop {
 
     /// Writes the replies of the connections served this iteration, and
     /// decides for each whether it needs another turn or is done.
+    /// The earliest deadline of a WAIT on this thread.
+    fn next_ack_deadline(&self) -> Option<u64> {
+        self.ack_waiters.iter().filter_map(|&idx| self.conns.get(idx)?.as_ref()?.client.waiting_acks?.2).min()
+    }
+
+    /// Answers each WAIT whose replicas have acknowledged enough, or
+    /// whose time is up, with the count, and lets its client go on.
+    fn answer_ack_waiters(&mut self) {
+        if self.ack_waiters.is_empty() {
+            return;
+        }
+        let now = unix_ms();
+        for i in (0..self.ack_waiters.len()).rev() {
+            let idx = self.ack_waiters[i];
+            let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
+                self.ack_waiters.swap_remove(i);
+                continue;
+            };
+            let Some((offset, wanted, deadline)) = conn.client.waiting_acks else {
+                self.ack_waiters.swap_remove(i);
+                continue;
+            };
+            let acked = self.shared.repl.count_acked(offset);
+            if acked < wanted && deadline.is_none_or(|d| now < d) {
+                continue;
+            }
+            self.ack_waiters.swap_remove(i);
+            conn.client.waiting_acks = None;
+            if conn.client.reply_mode == ReplyMode::On {
+                crate::resp::Reply::new(&mut conn.wbuf).int(acked as i64);
+            }
+            conn.more_to_run = true;
+            if !conn.scheduled {
+                conn.scheduled = true;
+                self.ready.push_back(idx);
+            }
+            if !conn.flush_queued {
+                conn.flush_queued = true;
+                self.to_flush.push(idx);
+            }
+        }
+    }
+
     /// Gives each replica served here what it is due next (the RDB file,
     /// then the replication stream), as far as its output has room.
     fn pump_replicas(&mut self) {
@@ -511,6 +564,7 @@ impl EventLoop {
                 self.shared.repl.gone(conn.client.id);
                 self.replicas.retain(|&r| r != idx);
             }
+            self.ack_waiters.retain(|&r| r != idx);
             crate::commands::multi::forget(&self.shared, &mut conn.client);
             crate::commands::pubsub::forget(&self.shared, &mut conn.client);
             let _ = self.poll.registry().deregister(&mut conn.stream);

@@ -178,6 +178,14 @@ static PARAMS: &[Param] = &[
         ..p("repl-ping-replica-period", Kind::Int { min: 1, max: INT_MAX }, "10", true)
     },
     p("repl-timeout", Kind::Int { min: 1, max: INT_MAX }, "60", true),
+    Param {
+        alias: Some("min-slaves-to-write"),
+        ..p("min-replicas-to-write", Kind::Int { min: 0, max: INT_MAX }, "0", true)
+    },
+    Param {
+        alias: Some("min-slaves-max-lag"),
+        ..p("min-replicas-max-lag", Kind::Int { min: 0, max: INT_MAX }, "10", true)
+    },
 ];
 
 /// A rejected directive or value, with the reason Redis would give.

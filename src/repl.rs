@@ -253,6 +253,25 @@ impl Replication {
         self.wake_replica_threads(shared);
     }
 
+    /// Whether writes may run: min-replicas-to-write is 0, or as many
+    /// replicas are online and acknowledged within min-replicas-max-lag
+    /// seconds.
+    pub fn enough_good_replicas(&self, shared: &Shared) -> bool {
+        let wanted = shared.hot.min_replicas.load(Relaxed);
+        wanted == 0 || self.good_replicas(shared) >= wanted
+    }
+
+    /// Replicas online that acknowledged within min-replicas-max-lag
+    /// seconds (INFO's min_slaves_good_slaves).
+    pub fn good_replicas(&self, shared: &Shared) -> usize {
+        let max_lag = shared.hot.min_replicas_max_lag.load(Relaxed);
+        self.replicas
+            .lock()
+            .iter()
+            .filter(|r| r.state == State::Online && r.ack_at.elapsed().as_secs() <= max_lag)
+            .count()
+    }
+
     /// How many replicas have acknowledged stream offset `offset`.
     pub fn count_acked(&self, offset: u64) -> usize {
         self.replicas.lock().iter().filter(|r| r.state == State::Online && r.ack >= offset).count()

@@ -47,6 +47,9 @@ pub struct Hot {
     pub maxmemory_samples: AtomicUsize,
     pub eviction_tenacity: AtomicU64,
     pub lazyfree_eviction: AtomicBool,
+    /// min-replicas-to-write and min-replicas-max-lag (seconds).
+    pub min_replicas: AtomicUsize,
+    pub min_replicas_max_lag: AtomicU64,
 }
 
 impl Hot {
@@ -73,6 +76,8 @@ impl Hot {
             maxmemory_samples: AtomicUsize::new(5),
             eviction_tenacity: AtomicU64::new(10),
             lazyfree_eviction: AtomicBool::new(false),
+            min_replicas: AtomicUsize::new(0),
+            min_replicas_max_lag: AtomicU64::new(10),
         };
         hot.refresh(c);
         hot
@@ -101,6 +106,8 @@ impl Hot {
         self.maxmemory_samples.store(int("maxmemory-samples"), Relaxed);
         self.eviction_tenacity.store(int("maxmemory-eviction-tenacity") as u64, Relaxed);
         self.lazyfree_eviction.store(c.get("lazyfree-lazy-eviction") == "yes", Relaxed);
+        self.min_replicas.store(int("min-replicas-to-write"), Relaxed);
+        self.min_replicas_max_lag.store(int("min-replicas-max-lag") as u64, Relaxed);
     }
 
     /// client-output-buffer-limit for replicas: (hard, soft, seconds).

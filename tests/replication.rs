@@ -101,6 +101,13 @@ fn redis_replicates_from_us() {
     assert_eq!(ours.q("SET waited 1"), "+OK");
     assert_eq!(ours.q("WAIT 1 5000"), ":1");
     assert_eq!(ours.q("WAIT 2 100"), ":1");
+    // One good replica is enough for min-replicas-to-write 1, not for 2.
+    assert_eq!(ours.q("CONFIG SET min-replicas-to-write 1"), "+OK");
+    assert_eq!(ours.q("SET guarded 1"), "+OK");
+    assert_eq!(field(&mut ours, "replication", "min_slaves_good_slaves"), "1");
+    assert_eq!(ours.q("CONFIG SET min-replicas-to-write 2"), "+OK");
+    assert_eq!(ours.q("SET guarded 2"), "-NOREPLICAS Not enough good replicas to write.");
+    assert_eq!(ours.q("CONFIG SET min-replicas-to-write 0"), "+OK");
 
     // Cut the link: the replica comes back asking for what it missed.
     let list = ours.q("CLIENT LIST");
@@ -179,6 +186,20 @@ fn replconf_answers_as_redis_does() {
     }
     for line in ["MULTI", "PSYNC ? -1", "SYNC", "DISCARD"] {
         assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+    // min-replicas-to-write with none: writes refused, reads served, a
+    // script's write refused with its location, a transaction aborted.
+    let script: [&[u8]; 3] = [b"EVAL", b"return redis.call('set','x','y')", b"0"];
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.q("CONFIG SET min-replicas-to-write 1"), "+OK");
+    }
+    for line in ["SET a 1", "GET a", "MULTI", "SET a 2", "EXEC", "CONFIG GET min-slaves-to-write"] {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+    assert_eq!(c.cmd_bytes(&script), r.cmd_bytes(&script));
+    assert!(c.cmd_bytes(&script).starts_with("-NOREPLICAS Not enough good replicas to write. script:"));
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.q("CONFIG SET min-replicas-to-write 0"), "+OK");
     }
     // WAIT with no replicas: its errors, and what it counts.
     for line in ["WAIT 1 -1", "WAIT 1 abc", "WAIT x 0", "WAIT 0 0", "SET k v", "WAIT 1 50", "MULTI", "WAIT 5 0", "EXEC"]

@@ -77,6 +77,9 @@ fn run(
     if let Some(e) = over_maxmemory(shared, client, idx, spec) {
         return Err(refuse_in_multi(client, args, e));
     }
+    if writes(client, spec) && !shared.repl.enough_good_replicas(shared) {
+        return Err(refuse_in_multi(client, args, Error::NoReplicas));
+    }
     if spec.has(super::flags::WRITE) || spec.name == "ping" {
         if let Some(e) = crate::persist::writes_refused(shared) {
             return Err(refuse_in_multi(client, args, e));
@@ -148,6 +151,15 @@ fn over_maxmemory(shared: &Shared, client: &mut Client, idx: usize, spec: &Comma
         None => spec.has(flags::DENYOOM),
     };
     grows.then_some(Error::Oom)
+}
+
+/// Whether the command may write: flagged write, or EXEC of a
+/// transaction holding such a command.
+fn writes(client: &Client, spec: &CommandSpec) -> bool {
+    match client.multi.as_ref() {
+        Some(multi) if spec.name == "exec" => multi.queued_flags() & flags::WRITE != 0,
+        _ => spec.has(flags::WRITE),
+    }
 }
 
 /// Lookup, arity and authentication: the command's table index and spec.

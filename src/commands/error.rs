@@ -6,6 +6,8 @@ use std::io::Write;
 
 /// The OOM refusal, also raised from scripts.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// A write refused for want of replicas (min-replicas-to-write).
+pub const NO_REPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
 use crate::resp::ProtocolError;
 
@@ -52,6 +54,8 @@ pub enum Error {
     UnsupportedOption(Vec<u8>),
     LfuNotSelected,
     LfuSelected,
+    /// Fewer good replicas than min-replicas-to-write.
+    NoReplicas,
     /// REPLCONF with an option it does not know.
     ReplconfOption(Vec<u8>),
     IncrNanOrInfinity,
@@ -309,6 +313,7 @@ impl Error {
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust.",
             ),
+            NoReplicas => write_str(f, NO_REPLICAS),
             ReplconfOption(opt) => with_name(f, "ERR Unrecognized REPLCONF option: ", opt, ""),
             LfuSelected => write_str(
                 f,

@@ -276,6 +276,9 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             let r = server.repl.info();
             field("role", "master".into());
             field("connected_slaves", r.replicas.len().to_string());
+            if server.hot.min_replicas.load(Relaxed) > 0 && server.hot.min_replicas_max_lag.load(Relaxed) > 0 {
+                field("min_slaves_good_slaves", server.repl.good_replicas(server).to_string());
+            }
             for line in r.replicas {
                 let (name, value) = line.split_once(':').expect("slaveN:...");
                 field(name, value.to_string());

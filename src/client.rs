@@ -62,6 +62,9 @@ pub struct Client {
     /// for, and its deadline (Unix ms; None waits forever). No other
     /// command runs meanwhile; the event loop answers it.
     pub waiting_acks: Option<(u64, usize, Option<u64>)>,
+    /// The primary this server replicates from: its writes are applied
+    /// however read-only the replica, and it is never refused for memory.
+    pub is_master: bool,
     /// REPLCONF listening-port: the port a replica says it serves on.
     pub listening_port: u16,
     /// REPLCONF ip-address: the address a replica says it has.
@@ -91,6 +94,7 @@ impl Client {
             aof_wait: None,
             woff: 0,
             waiting_acks: None,
+            is_master: false,
             listening_port: 0,
             announced_ip: None,
             replica: None,

@@ -172,6 +172,19 @@ static PARAMS: &[Param] = &[
     },
     Param { alias: Some("slave-read-only"), ..p("replica-read-only", YES_NO, "yes", true) },
     p("repl-backlog-size", Kind::Memory { min: 1 }, "1048576", true),
+    // REPLICAOF keeps this current, so CONFIG REWRITE records it.
+    Param { alias: Some("slaveof"), ..p("replicaof", Kind::Str, "", false) },
+    p("masterauth", Kind::Str, "", true),
+    p("masteruser", Kind::Str, "", true),
+    Param { alias: Some("slave-priority"), ..p("replica-priority", Kind::Int { min: 0, max: INT_MAX }, "100", true) },
+    p("replica-announced", YES_NO, "yes", true),
+    Param { alias: Some("slave-serve-stale-data"), ..p("replica-serve-stale-data", YES_NO, "yes", true) },
+    Param { alias: Some("slave-ignore-maxmemory"), ..p("replica-ignore-maxmemory", YES_NO, "yes", true) },
+    Param { alias: Some("slave-announce-ip"), ..p("replica-announce-ip", Kind::Str, "", true) },
+    Param {
+        alias: Some("slave-announce-port"),
+        ..p("replica-announce-port", Kind::Int { min: 0, max: 65535 }, "0", true)
+    },
     p("repl-backlog-ttl", Kind::Int { min: 0, max: INT_MAX }, "3600", true),
     Param {
         alias: Some("repl-ping-slave-period"),

@@ -47,6 +47,9 @@ pub struct Hot {
     pub maxmemory_samples: AtomicUsize,
     pub eviction_tenacity: AtomicU64,
     pub lazyfree_eviction: AtomicBool,
+    /// replica-read-only and replica-ignore-maxmemory.
+    pub replica_read_only: AtomicBool,
+    pub replica_ignore_maxmemory: AtomicBool,
     /// min-replicas-to-write and min-replicas-max-lag (seconds).
     pub min_replicas: AtomicUsize,
     pub min_replicas_max_lag: AtomicU64,
@@ -76,6 +79,8 @@ impl Hot {
             maxmemory_samples: AtomicUsize::new(5),
             eviction_tenacity: AtomicU64::new(10),
             lazyfree_eviction: AtomicBool::new(false),
+            replica_read_only: AtomicBool::new(true),
+            replica_ignore_maxmemory: AtomicBool::new(true),
             min_replicas: AtomicUsize::new(0),
             min_replicas_max_lag: AtomicU64::new(10),
         };
@@ -106,6 +111,8 @@ impl Hot {
         self.maxmemory_samples.store(int("maxmemory-samples"), Relaxed);
         self.eviction_tenacity.store(int("maxmemory-eviction-tenacity") as u64, Relaxed);
         self.lazyfree_eviction.store(c.get("lazyfree-lazy-eviction") == "yes", Relaxed);
+        self.replica_read_only.store(c.get("replica-read-only") == "yes", Relaxed);
+        self.replica_ignore_maxmemory.store(c.get("replica-ignore-maxmemory") == "yes", Relaxed);
         self.min_replicas.store(int("min-replicas-to-write"), Relaxed);
         self.min_replicas_max_lag.store(int("min-replicas-max-lag") as u64, Relaxed);
     }
@@ -161,6 +168,9 @@ pub struct Shared {
     pub port: u16,
     pub config_file: Option<String>,
     shutdown_requested: AtomicBool,
+    /// This server's own `Arc`, for threads it starts later (the
+    /// replication link).
+    me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     /// Commands-processed samples for instantaneous_ops_per_sec.
     ops_samples: Mutex<OpsSamples>,
 }
@@ -180,6 +190,15 @@ impl Shared {
     /// client-output-buffer-limit for clients in subscribed mode.
     pub fn pubsub_output_limit(&self) -> (u64, u64, u64) {
         *self.hot.output_limit_pubsub.lock()
+    }
+
+    /// This server's `Arc` (None while it is being dropped).
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.get()?.upgrade()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown_requested.load(Relaxed)
     }
 
     /// Asks every event loop to stop.
@@ -330,8 +349,10 @@ impl Server {
             port,
             config_file,
             shutdown_requested: AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
             ops_samples: Mutex::new(OpsSamples::default()),
         });
+        let _ = shared.me.set(Arc::downgrade(&shared));
         shared.latency.configure(&shared.config.read());
         shared.evictor.set_policy(crate::evict::Policy::parse(shared.config.read().get("maxmemory-policy")));
         let logged = crate::notify::logged_by_store(shared.hot.notify_flags.load(Relaxed));
@@ -344,6 +365,15 @@ impl Server {
         }
         crate::memory::mark_startup();
         crate::persist::load_at_startup(&shared).map_err(StartError)?;
+        // A replica starts following once its own files are loaded.
+        let replicaof = shared.config.read().get("replicaof").to_string();
+        if let Some((host, port)) = replicaof.split_once(' ') {
+            let port = port
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| StartError(format!("Invalid master port in replicaof {replicaof}")))?;
+            crate::repl::upstream::follow(&shared, host.to_string(), port);
+        }
         let aof_shared = shared.clone();
         let aof_writer = std::thread::Builder::new()
             .name("kvstore-aof".into())
@@ -425,14 +455,14 @@ fn addr_with_port(mut addr: SocketAddr, port: u16) -> SocketAddr {
 impl Shared {
     /// Whether writes are recorded: for the AOF or for replicas.
     pub fn propagating(&self) -> bool {
-        self.aof.is_on() || self.repl.is_active()
+        self.aof.is_on() || self.repl.feeds_own_writes()
     }
 
     /// Records what ran, with its shard locks held: in the AOF if it is
     /// on (returning the offset there), and in the replication feed if
     /// replicas are fed.
     pub fn propagate(&self, ops: &[crate::persist::aof::Op]) -> Option<u64> {
-        if self.repl.is_active() {
+        if self.repl.feeds_own_writes() {
             self.repl.append(self, ops);
         }
         self.aof.is_on().then(|| self.aof.append(ops))

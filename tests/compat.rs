@@ -156,6 +156,8 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("psync", "makes the connection a replica's; tests/replication.rs"),
     ("replconf", "ACK is never answered; tests/replication.rs"),
     ("wait", "blocks for its timeout, or for good without replicas; tests/replication.rs"),
+    ("replicaof", "makes the server a replica; tests/replication.rs"),
+    ("slaveof", "makes the server a replica; tests/replication.rs"),
     ("dump", "hash-table values serialize in table order; tests/persistence.rs compares payloads by content"),
     (
         "subscribe",

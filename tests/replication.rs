@@ -26,6 +26,14 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Every key with its type, value and expiry, and its encoding except
+/// raw against embstr: a string edited in place (APPEND) is raw where it
+/// was edited and embstr where it was loaded from a snapshot, in Redis as
+/// here.
+fn contents(c: &mut Conn) -> Vec<String> {
+    fingerprint(c).into_iter().map(|line| line.replace(" +string \"raw\" ", " +string \"embstr\" ")).collect()
+}
+
 /// Waits until the replica has applied everything we appended.
 fn caught_up(ours: &mut Conn, replica: &mut Conn) {
     wait_until("the replica to catch up", || {
@@ -241,4 +249,70 @@ fn a_stalled_replica_is_dropped_at_its_output_limit_and_comes_back() {
     unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
     caught_up(&mut ours, &mut replica);
     assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+}
+
+/// We replicate from a real redis-server: its snapshot (sent diskless, or
+/// from its disk), then its stream of every kind of write; our clients
+/// may read but not write; a cut link resumes with a partial resync; and
+/// REPLICAOF NO ONE makes us a primary that keeps the old id as its
+/// second.
+#[test]
+fn we_replicate_from_redis() {
+    for diskless in ["yes", "no"] {
+        let reference = Reference::start(&["--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"]);
+        let mut primary = reference.connect();
+        populate(&mut primary);
+        let dir = common::temp_dir(&format!("repl-replica-{diskless}"));
+        let server = start_in(&dir, &[]).unwrap();
+        let mut ours = conn(&server);
+        assert_eq!(ours.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]), "+OK");
+        assert_eq!(
+            ours.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]),
+            "+OK Already connected to specified master"
+        );
+        writes(&mut primary, 1);
+        caught_up(&mut primary, &mut ours);
+        assert_same(&contents(&mut primary), &contents(&mut ours));
+        assert_eq!(ours.q("SET mine 1"), "-READONLY You can't write against a read only replica.");
+        assert_eq!(ours.q("GET s1"), "\"vmore\"");
+        let role = ours.q("ROLE");
+        assert_eq!(
+            role,
+            format!(
+                "[\"slave\", \"127.0.0.1\", :{}, \"connected\", {}]",
+                reference.port,
+                role.rsplit(", ").next().unwrap().trim_end_matches(']')
+            )
+        );
+        assert_eq!(
+            field(&mut ours, "replication", "master_replid"),
+            field(&mut primary, "replication", "master_replid")
+        );
+
+        // The primary drops us: we come back for what we missed.
+        assert_eq!(primary.q("CLIENT KILL TYPE replica"), ":1");
+        writes(&mut primary, 2);
+        wait_until("a partial resync", || field(&mut primary, "stats", "sync_partial_ok") == "1");
+        caught_up(&mut primary, &mut ours);
+        assert_same(&contents(&mut primary), &contents(&mut ours));
+
+        let old_id = field(&mut ours, "replication", "master_replid");
+        assert_eq!(ours.q("REPLICAOF NO ONE"), "+OK");
+        assert_eq!(ours.q("SET mine 1"), "+OK");
+        assert_eq!(field(&mut ours, "replication", "role"), "master");
+        assert_eq!(field(&mut ours, "replication", "master_replid2"), old_id);
+        assert_ne!(field(&mut ours, "replication", "master_replid"), old_id);
+    }
+}
+
+/// REPLICAOF's errors, as redis-server gives them.
+#[test]
+fn replicaof_errors_match_redis() {
+    let server = common::start();
+    let mut c = server.connect();
+    let reference = Reference::start(&[]);
+    let mut r = reference.connect();
+    for line in ["REPLICAOF a b", "REPLICAOF 127.0.0.1 70000", "REPLICAOF no one", "SLAVEOF NO ONE", "REPLICAOF"] {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
 }

@@ -77,8 +77,13 @@ fn run(
     if let Some(e) = over_maxmemory(shared, client, idx, spec) {
         return Err(refuse_in_multi(client, args, e));
     }
-    if writes(client, spec) && !shared.repl.enough_good_replicas(shared) {
-        return Err(refuse_in_multi(client, args, Error::NoReplicas));
+    if writes(client, spec) && !client.is_master {
+        if crate::repl::upstream::refuses_writes(shared, client) {
+            return Err(refuse_in_multi(client, args, Error::ReadOnlyReplica));
+        }
+        if !shared.repl.enough_good_replicas(shared) {
+            return Err(refuse_in_multi(client, args, Error::NoReplicas));
+        }
     }
     if spec.has(super::flags::WRITE) || spec.name == "ping" {
         if let Some(e) = crate::persist::writes_refused(shared) {
@@ -141,7 +146,9 @@ fn run(
 /// the state for the command's scripts either way.
 fn over_maxmemory(shared: &Shared, client: &mut Client, idx: usize, spec: &CommandSpec) -> Option<Error> {
     let limit = shared.hot.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
-    client.oom_at_start = limit != 0 && crate::evict::perform(shared) == crate::evict::Outcome::Failed;
+    // The primary's stream is applied whatever the memory, as in Redis.
+    client.oom_at_start =
+        limit != 0 && !client.is_master && crate::evict::perform(shared) == crate::evict::Outcome::Failed;
     if !client.oom_at_start {
         return None;
     }

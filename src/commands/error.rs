@@ -6,6 +6,8 @@ use std::io::Write;
 
 /// The OOM refusal, also raised from scripts.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// A client's write refused by a read-only replica.
+pub const READ_ONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
 /// A write refused for want of replicas (min-replicas-to-write).
 pub const NO_REPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
@@ -56,6 +58,10 @@ pub enum Error {
     LfuSelected,
     /// Fewer good replicas than min-replicas-to-write.
     NoReplicas,
+    /// A client's write on a read-only replica.
+    ReadOnlyReplica,
+    /// REPLICAOF with a port that is not one.
+    InvalidMasterPort,
     /// REPLCONF with an option it does not know.
     ReplconfOption(Vec<u8>),
     IncrNanOrInfinity,
@@ -314,6 +320,8 @@ impl Error {
                  will take some time to adjust.",
             ),
             NoReplicas => write_str(f, NO_REPLICAS),
+            ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
+            InvalidMasterPort => write_str(f, "ERR Invalid master port"),
             ReplconfOption(opt) => with_name(f, "ERR Unrecognized REPLCONF option: ", opt, ""),
             LfuSelected => write_str(
                 f,

@@ -654,6 +654,9 @@ fn call_from_script(ctx: &mut Ctx, lua: &Lua, args: MultiValue, read_only: bool)
     if spec.has(DENYOOM) && ctx.client.oom_at_start {
         return err(super::error::OOM);
     }
+    if spec.has(WRITE) && crate::repl::upstream::refuses_writes(ctx.server, ctx.client) {
+        return err(super::error::READ_ONLY_REPLICA);
+    }
     if spec.has(WRITE) && !ctx.server.repl.enough_good_replicas(ctx.server) {
         return err(super::error::NO_REPLICAS);
     }

@@ -7,7 +7,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::client::ReplyMode;
 use crate::cmd;
-use crate::repl::Replica;
+use crate::repl::{upstream, Replica};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -15,6 +15,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, NONE, sync, "server", "1.0.0", "An internal command used in replication", ""),
     cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NONE, replconf, "server", "3.0.0", "An internal command for configuring the replication stream", ""),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NONE, role, "server", "2.8.12", "Returns the replication role.", ""),
+    cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NONE, replicaof, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", "host port"),
+    cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NONE, replicaof, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", "host port"),
     cmd!("wait", 3, NOSCRIPT, NONE, wait, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
 ];
 
@@ -117,8 +119,46 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// ROLE: ["master", offset, [[ip, port, acknowledged offset], ...]].
+/// REPLICAOF host port | NO ONE (and SLAVEOF): follow a primary, or stop
+/// following one and take writes.
+fn replicaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    if is(ctx.arg(1), "no") && is(ctx.arg(2), "one") {
+        if server.repl.is_replica() {
+            upstream::stop_following(server);
+            server.config.write().apply("replicaof", &[]).expect("an empty value is valid");
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let port = std::str::from_utf8(ctx.arg(2))
+        .ok()
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or(Error::InvalidMasterPort)? as u16;
+    let host = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    if upstream::status(server).is_some_and(|s| s.host.eq_ignore_ascii_case(&host) && s.port == port) {
+        ctx.out.simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    upstream::follow(server, host.clone(), port);
+    let _ = server.config.write().apply("replicaof", &[host, port.to_string()]);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ROLE: ["master", offset, [[ip, port, acknowledged offset], ...]], or
+/// on a replica ["slave", host, port, link state, offset].
 fn role(ctx: &mut Ctx) -> CmdResult {
+    if let Some(s) = upstream::status(ctx.server) {
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(s.host.as_bytes());
+        ctx.out.int(s.port as i64);
+        ctx.out.bulk(s.state.name().as_bytes());
+        ctx.out.int(ctx.server.repl.offset() as i64);
+        return Ok(());
+    }
     let offset = ctx.server.repl.offset();
     let replicas = ctx.server.repl.online();
     ctx.out.array(3);

@@ -274,7 +274,28 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
         }
         "replication" => {
             let r = server.repl.info();
-            field("role", "master".into());
+            match crate::repl::upstream::status(server) {
+                None => field("role", "master".into()),
+                Some(up) => {
+                    use crate::repl::upstream::LinkState;
+                    let config = server.config.read();
+                    field("role", "slave".into());
+                    field("master_host", up.host.clone());
+                    field("master_port", up.port.to_string());
+                    let linked = up.state == LinkState::Connected;
+                    field("master_link_status", if linked { "up" } else { "down" }.into());
+                    field("master_last_io_seconds_ago", if linked { up.last_io_secs as i64 } else { -1 }.to_string());
+                    field("master_sync_in_progress", ((up.state == LinkState::Sync) as u8).to_string());
+                    if !linked {
+                        field("master_link_down_since_seconds", up.last_io_secs.to_string());
+                    }
+                    field("slave_read_repl_offset", r.offset.to_string());
+                    field("slave_repl_offset", r.offset.to_string());
+                    field("slave_priority", config.get("replica-priority").to_string());
+                    field("slave_read_only", ((config.get("replica-read-only") == "yes") as u8).to_string());
+                    field("replica_announced", ((config.get("replica-announced") == "yes") as u8).to_string());
+                }
+            }
             field("connected_slaves", r.replicas.len().to_string());
             if server.hot.min_replicas.load(Relaxed) > 0 && server.hot.min_replicas_max_lag.load(Relaxed) > 0 {
                 field("min_slaves_good_slaves", server.repl.good_replicas(server).to_string());
@@ -284,10 +305,11 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                 field(name, value.to_string());
             }
             field("master_failover_state", "no-failover".into());
-            field("master_replid", server.repl.replid.clone());
-            field("master_replid2", "0".repeat(40));
+            let (replid, replid2, second_offset) = server.repl.ids();
+            field("master_replid", replid);
+            field("master_replid2", replid2);
             field("master_repl_offset", r.offset.to_string());
-            field("second_repl_offset", "-1".into());
+            field("second_repl_offset", second_offset.to_string());
             field("repl_backlog_active", (r.active as u8).to_string());
             field("repl_backlog_size", server.config.read().get("repl-backlog-size").to_string());
             field("repl_backlog_first_byte_offset", if r.active { r.first_byte } else { 0 }.to_string());

@@ -725,7 +725,9 @@ impl EventLoop {
     /// period's budget (see `EXPIRE_SLICE`).
     fn expire_slice(&mut self) {
         self.expire_more = false;
-        if !self.shared.hot.active_expire.load(Relaxed) || self.expire_budget.is_zero() {
+        // A replica's keys go when its primary's DEL arrives.
+        if !self.shared.hot.active_expire.load(Relaxed) || self.expire_budget.is_zero() || self.shared.repl.is_replica()
+        {
             return;
         }
         let slice = EXPIRE_SLICE.min(self.expire_budget);

@@ -417,6 +417,13 @@ pub fn with_all_shards<R>(shared: &Shared, f: impl FnOnce(&[&Shard]) -> R) -> R 
     f(&shards)
 }
 
+/// Runs `f` with every shard locked, to change.
+pub fn with_all_shards_mut<R>(shared: &Shared, f: impl FnOnce(&mut [&mut Shard]) -> R) -> R {
+    let mut locks = shared.store.lock_all();
+    let mut shards = locks.all();
+    f(&mut shards)
+}
+
 /// Pairs of (seconds, changes) from the `save` setting.
 fn parse_save_points(text: &str) -> Vec<(u64, u64)> {
     let numbers: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();

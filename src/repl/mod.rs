@@ -21,6 +21,13 @@
 //!   accepted it; that thread copies the file and then the stream into the
 //!   connection as the socket drains (`pump`). A thread that appends wakes
 //!   the threads serving replicas.
+//!
+//! The replica's side (REPLICAOF) is `upstream.rs`. A replica keeps the
+//! stream too, byte for byte as its primary sent it, so its offsets are
+//! its primary's and a replica of it (or the replicas that follow it after
+//! a failover) can resume where they were.
+
+pub mod upstream;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -139,9 +146,22 @@ pub struct Link {
     file: Option<(File, u64)>,
 }
 
-pub struct Replication {
-    /// The replication id (master_replid).
+/// The replication ids: the current one, and the one before it with the
+/// offset up to which it is valid (after a promotion, replicas of the old
+/// primary may resume under it).
+pub struct Ids {
     pub replid: String,
+    pub replid2: String,
+    /// second_repl_offset: -1 when there is no previous id.
+    pub second_offset: i64,
+}
+
+pub struct Replication {
+    ids: Mutex<Ids>,
+    /// The primary this server replicates from, if any.
+    pub upstream: Mutex<Option<upstream::Upstream>>,
+    /// Set while this server is a replica (the fast check of `upstream`).
+    replica: AtomicBool,
     feed: Mutex<Feed>,
     replicas: Mutex<Vec<Replica>>,
     /// A feed exists: a replica connected since start-up, so every write
@@ -164,7 +184,9 @@ pub struct Replication {
 impl Replication {
     pub fn new(replid: String) -> Self {
         Replication {
-            replid,
+            ids: Mutex::new(Ids { replid, replid2: "0".repeat(40), second_offset: -1 }),
+            upstream: Mutex::new(None),
+            replica: AtomicBool::new(false),
             feed: Mutex::default(),
             replicas: Mutex::default(),
             active: AtomicBool::new(false),
@@ -181,6 +203,82 @@ impl Replication {
     /// Whether writes are appended to the feed.
     pub fn is_active(&self) -> bool {
         self.active.load(Relaxed)
+    }
+
+    /// Whether this server is a replica.
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Relaxed)
+    }
+
+    /// Whether this server's own writes go into the feed: a primary's do;
+    /// a replica's feed is its primary's stream.
+    pub fn feeds_own_writes(&self) -> bool {
+        self.is_active() && !self.is_replica()
+    }
+
+    fn set_replica(&self, on: bool) {
+        // A replica keeps its primary's stream in the feed from the start.
+        self.active.store(true, Relaxed);
+        self.replica.store(on, Relaxed);
+    }
+
+    /// A new replication id, the old one valid up to here (a promotion).
+    fn shift_id(&self) {
+        let offset = self.offset();
+        let mut ids = self.ids.lock();
+        ids.replid2 = std::mem::replace(&mut ids.replid, crate::server::random_hex(40));
+        ids.second_offset = offset as i64 + 1;
+        // Our own writes follow the primary's stream: say the database.
+        self.feed.lock().last_db = None;
+    }
+
+    /// The primary continued under another id (it was promoted): ours
+    /// follows, the old one valid up to here.
+    fn adopt_id(&self, id: &str) {
+        let offset = self.offset();
+        let mut ids = self.ids.lock();
+        if ids.replid != id {
+            ids.replid2 = std::mem::replace(&mut ids.replid, id.to_string());
+            ids.second_offset = offset as i64 + 1;
+        }
+    }
+
+    /// After a full resync from a primary: its id and offset are ours, the
+    /// buffer starts empty there, and our own replicas, whose positions
+    /// meant the old stream, start over. Every shard is locked.
+    fn restart_feed(&self, shards: &mut [&mut Shard], id: &str, offset: u64) {
+        crate::persist::rewrite::log_expired(shards, true);
+        let mut replicas = self.replicas.lock();
+        for r in replicas.iter_mut() {
+            r.state = State::Failed;
+        }
+        let mut ids = self.ids.lock();
+        *ids = Ids { replid: id.to_string(), replid2: "0".repeat(40), second_offset: -1 };
+        let mut feed = self.feed.lock();
+        feed.buf.clear();
+        feed.offset = offset;
+        feed.last_db = None;
+        self.offset_now.store(offset, Relaxed);
+        self.replicas_changed(&replicas, &mut feed);
+    }
+
+    /// Appends what the primary sent, as it came (a replica's feed).
+    fn proxy(&self, shared: &Shared, raw: &[u8]) {
+        let mut feed = self.feed.lock();
+        if feed.backlog == 0 {
+            feed.backlog = shared.config.read().memory("repl-backlog-size");
+        }
+        feed.push(raw);
+        feed.last_db = None;
+        self.offset_now.store(feed.offset, Relaxed);
+        drop(feed);
+        self.wake_replica_threads(shared);
+    }
+
+    /// master_replid, master_replid2 and second_repl_offset.
+    pub fn ids(&self) -> (String, String, i64) {
+        let ids = self.ids.lock();
+        (ids.replid.clone(), ids.replid2.clone(), ids.second_offset)
     }
 
     /// master_repl_offset.
@@ -312,11 +410,17 @@ impl Replication {
                 // The replica asks for the byte after the last it has:
                 // position `next - 1` in the stream.
                 let from = next.wrapping_sub(1);
-                if id == self.replid && next > 0 && from >= feed.first() && from <= feed.offset {
+                let ids = self.ids.lock();
+                // Under the previous id, only up to where it was valid.
+                let known = id == ids.replid
+                    || (id == ids.replid2 && ids.second_offset >= 0 && next <= ids.second_offset as u64);
+                let replid = ids.replid.clone();
+                drop(ids);
+                if known && next > 0 && from >= feed.first() && from <= feed.offset {
                     self.partial_ok.fetch_add(1, Relaxed);
                     replica.state = State::Online;
                     replica.sent = from;
-                    replica.preamble = format!("+CONTINUE {}\r\n", self.replid).into_bytes();
+                    replica.preamble = format!("+CONTINUE {replid}\r\n").into_bytes();
                     replicas.push(replica);
                     self.replicas_changed(&replicas, &mut feed);
                     log::info!(
@@ -360,7 +464,7 @@ impl Replication {
         for r in replicas.iter_mut().filter(|r| r.state == State::WaitBgsave) {
             log::info!("Starting BGSAVE for SYNC with target: disk");
             r.state = State::WaitBgsaveEnd { offset };
-            r.preamble = format!("+FULLRESYNC {} {offset}\r\n", self.replid).into_bytes();
+            r.preamble = format!("+FULLRESYNC {} {offset}\r\n", self.ids.lock().replid).into_bytes();
         }
         self.replicas_changed(&replicas, &mut feed);
         drop(feed);

@@ -1,0 +1,376 @@
+//! Replication, the replica's side: REPLICAOF host port makes this server
+//! follow a primary (a redis-server or another KVStore) over Redis's
+//! protocol.
+//!
+//! A thread of its own keeps the link: it connects, does the handshake
+//! (AUTH with masterauth, PING, REPLCONF listening-port and capa, PSYNC),
+//! loads the primary's snapshot on a full resync (every shard locked, as
+//! Redis blocks while it loads), then applies the stream as the primary's
+//! client would, acknowledging its offset every second and whenever
+//! asked (REPLCONF GETACK). Blocking reads with a timeout suit one socket
+//! read in order; no event loop waits on it. A lost link is retried every
+//! second with PSYNC for where it stopped, so a short cut costs no full
+//! resync. The stream applied is also appended, byte for byte, to this
+//! server's own feed, which its replicas read.
+//!
+//! On a replica, clients may not write (replica-read-only), keys do not
+//! expire by themselves (the primary's DEL does it) and nothing is
+//! evicted, as in Redis.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, ClientMeta};
+use crate::commands::dispatch;
+use crate::persist::aof::encode_command;
+use crate::resp::request::{ParseLimits, RequestParser};
+use crate::server::{unix_ms, Shared};
+
+/// Where the link to the primary stands (ROLE's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Sync,
+    Connected,
+}
+
+impl LinkState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// The primary this server follows.
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    /// Bumped by every REPLICAOF: a link thread of an older one ends.
+    pub generation: u64,
+    /// When the link last received anything.
+    pub last_io: Instant,
+}
+
+/// How long the link waits for a reply or for the stream before it looks
+/// at the clock again (ACKs are due every second).
+const TICK: Duration = Duration::from_millis(100);
+const ACK_EVERY: Duration = Duration::from_secs(1);
+
+/// REPLICAOF host port: follow this primary from now on.
+pub fn follow(shared: &Shared, host: String, port: u16) {
+    let mut upstream = shared.repl.upstream.lock();
+    let generation = upstream.as_ref().map_or(0, |u| u.generation) + 1;
+    *upstream =
+        Some(Upstream { host: host.clone(), port, state: LinkState::Connect, generation, last_io: Instant::now() });
+    drop(upstream);
+    shared.repl.set_replica(true);
+    log::info!("Connecting to MASTER {host}:{port}");
+    if let Some(me) = shared.arc() {
+        let spawned =
+            std::thread::Builder::new().name("kvstore-replica".into()).spawn(move || run(me, host, port, generation));
+        if let Err(e) = spawned {
+            log::warn!("Can't start the replication link: {e}");
+        }
+    }
+}
+
+/// REPLICAOF NO ONE: stop following; this server is a primary again,
+/// under a new replication id (the old one stays valid up to here, so
+/// replicas that followed the same primary may resume from it).
+pub fn stop_following(shared: &Shared) {
+    let mut upstream = shared.repl.upstream.lock();
+    if upstream.take().is_none() {
+        return;
+    }
+    drop(upstream);
+    shared.repl.set_replica(false);
+    shared.repl.shift_id();
+    log::info!("MASTER MODE enabled");
+}
+
+/// Whether this link is still the one REPLICAOF asked for.
+fn current(shared: &Shared, generation: u64) -> bool {
+    !shared.is_shutting_down() && shared.repl.upstream.lock().as_ref().is_some_and(|u| u.generation == generation)
+}
+
+fn set_state(shared: &Shared, generation: u64, state: LinkState) {
+    if let Some(u) = shared.repl.upstream.lock().as_mut().filter(|u| u.generation == generation) {
+        u.state = state;
+        u.last_io = Instant::now();
+    }
+}
+
+/// The link thread: connect, sync, apply; again after a pause when the
+/// link is lost, until another REPLICAOF or shutdown.
+fn run(shared: Arc<Shared>, host: String, port: u16, generation: u64) {
+    // The primary's client: its selected database lasts across
+    // reconnections, as a partial resync continues its stream.
+    let meta = Arc::new(ClientMeta::new(0, format!("{host}:{port}"), String::new(), -1, 0));
+    let mut client = Client::new(meta, true);
+    client.is_master = true;
+    while current(&shared, generation) {
+        set_state(&shared, generation, LinkState::Connecting);
+        match session(&shared, &host, port, generation, &mut client) {
+            Ok(()) => {}
+            Err(e) => log::warn!("Replication link with MASTER {host}:{port}: {e}"),
+        }
+        set_state(&shared, generation, LinkState::Connect);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// One connection to the primary, from the handshake until it drops.
+fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut Client) -> Result<(), String> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut reader = BufReader::with_capacity(1 << 16, stream);
+    let mut ask = |words: &[&[u8]]| -> Result<String, String> {
+        let mut out = Vec::new();
+        encode_command(&mut out, words.iter().copied());
+        writer.write_all(&out).map_err(|e| e.to_string())?;
+        read_line(&mut reader)
+    };
+    let (auth, user) = {
+        let config = shared.config.read();
+        (config.get("masterauth").to_string(), config.get("masteruser").to_string())
+    };
+    if !auth.is_empty() {
+        let reply = if user.is_empty() {
+            ask(&[b"AUTH", auth.as_bytes()])?
+        } else {
+            ask(&[b"AUTH", user.as_bytes(), auth.as_bytes()])?
+        };
+        if reply.starts_with('-') {
+            return Err(format!("unable to AUTH to MASTER: {reply}"));
+        }
+    }
+    let pong = ask(&[b"PING"])?;
+    if pong.starts_with('-') && !pong.starts_with("-NOAUTH") && !pong.starts_with("-NOPERM") {
+        return Err(format!("error reply to PING from master: {pong}"));
+    }
+    let our_port = shared.port.to_string();
+    let _ = ask(&[b"REPLCONF", b"listening-port", our_port.as_bytes()])?;
+    let _ = ask(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+    // Our own id and offset: those of the primary we followed last, or
+    // ours as a primary (a primary demoted to follow one of its replicas
+    // resumes where it was).
+    let (replid, offset) = (shared.repl.ids().0, shared.repl.offset());
+    let next = (offset + 1).to_string();
+    let reply = ask(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])?;
+    let mut words = reply.split(' ');
+    match words.next() {
+        Some("+FULLRESYNC") => {
+            let id = words.next().ok_or("FULLRESYNC without an id")?.to_string();
+            let offset: u64 = words.next().and_then(|o| o.parse().ok()).ok_or("FULLRESYNC without an offset")?;
+            log::info!("Full resync from master: {id}:{offset}");
+            set_state(shared, generation, LinkState::Sync);
+            full_sync(shared, &mut reader, &id, offset)?;
+            client.db = 0;
+            client.multi = None;
+        }
+        Some("+CONTINUE") => {
+            if let Some(id) = words.next().filter(|id| id.len() == 40) {
+                shared.repl.adopt_id(id);
+            }
+            log::info!("Successful partial resynchronization with master.");
+        }
+        _ => return Err(format!("unexpected reply to PSYNC: {reply}")),
+    }
+    set_state(shared, generation, LinkState::Connected);
+    let mut writer = reader.get_ref().try_clone().map_err(|e| e.to_string())?;
+    reader.get_ref().set_read_timeout(Some(TICK)).map_err(|e| e.to_string())?;
+    apply_stream(shared, generation, &mut reader, &mut writer, client)
+}
+
+/// One line of a reply, without its CRLF.
+fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        // A primary preparing the snapshot keeps the link alive with
+        // newlines.
+        if !line.is_empty() {
+            return Ok(line.to_string());
+        }
+    }
+}
+
+/// Receives the snapshot (`$<len>` then the bytes, or `$EOF:<mark>` and
+/// the bytes up to the mark) into a file, then replaces the dataset with
+/// it, and starts the feed at the primary's id and offset.
+fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) -> Result<(), String> {
+    let header = read_line(reader)?;
+    let spec = header.strip_prefix('$').ok_or_else(|| format!("bad bulk header from master: {header}"))?;
+    let dir = std::path::PathBuf::from(shared.config.read().dir());
+    let path = dir.join(format!("temp-{}-{}.rdb", unix_ms(), std::process::id()));
+    let mut file = std::fs::File::create(&path).map_err(|e| format!("can't create {}: {e}", path.display()))?;
+    let received = if let Some(mark) = spec.strip_prefix("EOF:") {
+        receive_until_mark(reader, &mut file, mark.as_bytes())
+    } else {
+        let len: u64 = spec.parse().map_err(|_| format!("bad bulk length from master: {header}"))?;
+        std::io::copy(&mut reader.take(len), &mut file).map_err(|e| e.to_string()).and_then(|n| {
+            if n == len {
+                Ok(())
+            } else {
+                Err("the snapshot was cut short".into())
+            }
+        })
+    };
+    let outcome = received.and_then(|()| file.sync_all().map_err(|e| e.to_string())).and_then(|()| {
+        log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        crate::persist::with_all_shards_mut(shared, |shards| {
+            for shard in shards.iter_mut() {
+                for db in shard.dbs.iter_mut() {
+                    crate::lazyfree::free_later(db.clear(), 1);
+                }
+            }
+            shared.functions.clear();
+            crate::persist::snapshot::load(shared, &path, shards, false)?;
+            shared.repl.restart_feed(shards, id, offset);
+            Ok(())
+        })
+    });
+    let _ = std::fs::remove_file(&path);
+    outcome?;
+    log::info!("MASTER <-> REPLICA sync: Finished with success");
+    Ok(())
+}
+
+/// Copies the diskless transfer up to its 40-byte end mark.
+fn receive_until_mark(reader: &mut impl BufRead, file: &mut std::fs::File, mark: &[u8]) -> Result<(), String> {
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let chunk = reader.fill_buf().map_err(|e| e.to_string())?;
+        if chunk.is_empty() {
+            return Err("connection closed during the transfer".into());
+        }
+        tail.extend_from_slice(chunk);
+        let n = chunk.len();
+        reader.consume(n);
+        if tail.ends_with(mark) {
+            file.write_all(&tail[..tail.len() - mark.len()]).map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+        // Keep what could still be the start of the mark.
+        let keep = mark.len().min(tail.len());
+        let flush = tail.len() - keep;
+        file.write_all(&tail[..flush]).map_err(|e| e.to_string())?;
+        tail.drain(..flush);
+    }
+}
+
+/// Applies the stream until the link drops or REPLICAOF changes: each
+/// command runs as the primary's, and goes into this server's feed as it
+/// came.
+fn apply_stream(
+    shared: &Shared,
+    generation: u64,
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    client: &mut Client,
+) -> Result<(), String> {
+    let stats = &shared.stats[0];
+    let limits = ParseLimits { max_bulk_len: usize::MAX, auth_required: false };
+    let mut parser = RequestParser::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    let mut last_ack = Instant::now() - ACK_EVERY;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        if !current(shared, generation) {
+            return Ok(());
+        }
+        if last_ack.elapsed() >= ACK_EVERY {
+            send_ack(shared, writer)?;
+            last_ack = Instant::now();
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => return Err("connection closed by master".into()),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(u) = shared.repl.upstream.lock().as_mut() {
+                    u.last_io = Instant::now();
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+        let mut start = 0;
+        loop {
+            let rest = &buf[start..];
+            if rest.is_empty() {
+                break;
+            }
+            let consumed = match parser.parse(rest, limits) {
+                Ok(Some(consumed)) => consumed,
+                Ok(None) => break,
+                Err(e) => return Err(format!("protocol error from master: {e:?}")),
+            };
+            let raw = &rest[..consumed];
+            let args = parser.args(rest);
+            start += consumed;
+            let getack = args.len() >= 2
+                && args.get(0).eq_ignore_ascii_case(b"replconf")
+                && args.get(1).eq_ignore_ascii_case(b"getack");
+            if !getack && !args.is_empty() {
+                dispatch::execute(args, client, shared, stats, unix_ms(), &mut out);
+                out.clear();
+            }
+            shared.repl.proxy(shared, raw);
+            if getack {
+                send_ack(shared, writer)?;
+                last_ack = Instant::now();
+            }
+        }
+        buf.drain(..start);
+    }
+}
+
+fn send_ack(shared: &Shared, writer: &mut TcpStream) -> Result<(), String> {
+    let offset = shared.repl.offset().to_string();
+    let mut out = Vec::new();
+    encode_command(&mut out, [&b"REPLCONF"[..], b"ACK", offset.as_bytes()].into_iter());
+    writer.write_all(&out).map_err(|e| e.to_string())
+}
+
+/// INFO replication's replica fields, and ROLE's, while following.
+pub struct Status {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    pub last_io_secs: u64,
+}
+
+pub fn status(shared: &Shared) -> Option<Status> {
+    shared.repl.upstream.lock().as_ref().map(|u| Status {
+        host: u.host.clone(),
+        port: u.port,
+        state: u.state,
+        last_io_secs: u.last_io.elapsed().as_secs(),
+    })
+}
+
+/// Whether `shared` must refuse a write from this client: a replica
+/// (replica-read-only) refuses clients but its primary.
+pub fn refuses_writes(shared: &Shared, client: &Client) -> bool {
+    shared.repl.is_replica() && !client.is_master && shared.hot.replica_read_only.load(Relaxed)
+}

@@ -332,6 +332,12 @@ fn apply_stream(
                 && args.get(0).eq_ignore_ascii_case(b"replconf")
                 && args.get(1).eq_ignore_ascii_case(b"getack");
             if !getack && !args.is_empty() {
+                // A script past busy-reply-threshold holds every shard and
+                // answers BUSY: the primary's commands wait for its end,
+                // as Redis leaves them in the primary's query buffer.
+                while shared.scripts.running.is_busy() && !shared.is_shutting_down() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 dispatch::execute(args, client, shared, stats, unix_ms(), &mut out);
                 out.clear();
             }

@@ -5,37 +5,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-struct Binary(Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::binary::Binary;
 
 fn start_binary() -> (Binary, u16) {
     start_binary_with(&[])
 }
 
-/// The binary on a free port, in a directory of its own (so it never
-/// loads a file something else left), with `extra` arguments after.
 fn start_binary_with(extra: &[&str]) -> (Binary, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = common::temp_dir(&format!("binary-{port}"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
-        .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
-        .args(["--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("listening"))).unwrap().unwrap();
-    (Binary(child), port)
+    let binary = Binary::start(extra);
+    let port = binary.port;
+    (binary, port)
 }
 
 /// Under noeviction past the limit, commands that may grow memory get

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod data;
 
 use std::io::{BufRead, BufReader, Read, Write};

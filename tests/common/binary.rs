@@ -1,0 +1,54 @@
+//! The real `kvstore-server` binary as a child process: for what only the
+//! binary has (its counting allocator) or only a process can suffer
+//! (SIGKILL, SIGSTOP).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A running binary, killed when dropped.
+pub struct Binary {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Binary {
+    /// Starts one on a free port with one event-loop thread, in a
+    /// directory of its own (so it never loads a file something else
+    /// left), with `extra` arguments after (a later one wins); returns once
+    /// it listens.
+    pub fn start(extra: &[&str]) -> Binary {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = super::temp_dir(&format!("binary-{port}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
+            .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("listening"))).unwrap().unwrap();
+        Binary { child, port }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Ends it with SIGKILL, at once.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn connect(&self) -> super::Conn {
+        super::Conn::connect(self.port)
+    }
+}

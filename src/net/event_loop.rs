@@ -59,6 +59,11 @@ const REHASH_STEPS_PER_CRON: usize = 1000;
 /// mass of keys expiring at once delays a request by about a slice rather
 /// than by the whole 25 ms a single run would take.
 const EXPIRE_SLICE: Duration = Duration::from_millis(1);
+/// Times a turn refills replicas whose sockets took all they were given
+/// (up to a megabyte each time).
+const MORE_REPLICA_ROUNDS: usize = 8;
+/// How often thread 0 looks for the end of a snapshot replicas wait for.
+const SNAPSHOT_POLL: Duration = Duration::from_millis(2);
 /// How often, at least, a loop turns while eviction has work left.
 const EVICT_PERIOD: Duration = Duration::from_millis(1);
 
@@ -187,6 +192,11 @@ impl EventLoop {
                 // least, whether or not clients send anything.
                 timeout = timeout.min(EVICT_PERIOD);
             }
+            let snapshot_awaited = self.index == 0 && self.shared.repl.waiting_for_snapshot_end();
+            if snapshot_awaited {
+                // The replicas' snapshot is collected as soon as it ends.
+                timeout = timeout.min(SNAPSHOT_POLL);
+            }
             if let Some(deadline) = self.next_ack_deadline() {
                 timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
             }
@@ -214,10 +224,23 @@ impl EventLoop {
                     }
                 }
             }
+            if snapshot_awaited {
+                crate::persist::poll_child(&self.shared);
+            }
             self.answer_ack_waiters();
             self.serve_ready();
             self.pump_replicas();
             self.flush_served();
+            // A replica whose socket took everything gets more at once (a
+            // snapshot file goes out at the socket's pace, not a chunk per
+            // wake-up); one whose socket is full wakes the loop when it
+            // drains.
+            for _ in 0..MORE_REPLICA_ROUNDS {
+                if !self.pump_replicas() {
+                    break;
+                }
+                self.flush_served();
+            }
             self.expire_blocked();
             if self.expire_more {
                 self.expire_slice();
@@ -471,7 +494,9 @@ impl EventLoop {
 
     /// Gives each replica served here what it is due next (the RDB file,
     /// then the replication stream), as far as its output has room.
-    fn pump_replicas(&mut self) {
+    /// True when any got something.
+    fn pump_replicas(&mut self) -> bool {
+        let mut gave = false;
         for i in (0..self.replicas.len()).rev() {
             let idx = self.replicas[i];
             let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else { continue };
@@ -482,11 +507,15 @@ impl EventLoop {
             conn.client.replica = Some(link);
             if !keep {
                 self.close(idx);
-            } else if conn.wbuf.len() > before && !conn.flush_queued {
-                conn.flush_queued = true;
-                self.to_flush.push(idx);
+            } else if conn.wbuf.len() > before {
+                gave = true;
+                if !conn.flush_queued {
+                    conn.flush_queued = true;
+                    self.to_flush.push(idx);
+                }
             }
         }
+        gave
     }
 
     fn flush_served(&mut self) {

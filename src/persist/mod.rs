@@ -430,6 +430,12 @@ fn parse_save_points(text: &str) -> Vec<(u64, u64)> {
     numbers.chunks_exact(2).map(|c| (c[0], c[1])).collect()
 }
 
+/// Collects the child if it has finished (a replica waiting for its
+/// snapshot should not wait for the next cron tick).
+pub fn poll_child(shared: &Shared) {
+    reap(shared, false);
+}
+
 /// Collects a finished child (or, with `wait`, waits for it).
 fn reap(shared: &Shared, wait: bool) {
     let p = &shared.persist;

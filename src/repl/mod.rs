@@ -472,6 +472,12 @@ impl Replication {
         self.wake_replica_threads(shared);
     }
 
+    /// Whether replicas wait for the running snapshot to end.
+    pub fn waiting_for_snapshot_end(&self) -> bool {
+        self.threads.load(Relaxed) != 0
+            && self.replicas.lock().iter().any(|r| matches!(r.state, State::WaitBgsaveEnd { .. }))
+    }
+
     /// Whether replicas wait for a snapshot to start (cron starts one when
     /// the running child ends).
     pub fn waiting_for_snapshot(&self) -> bool {

@@ -295,12 +295,17 @@ fn apply_stream(
     let mut out = Vec::new();
     let mut last_ack = Instant::now() - ACK_EVERY;
     let mut chunk = vec![0u8; 1 << 16];
+    // The offset of this link's stream applied so far: what ACKs report.
+    // Not the server's offset, which a later REPLICAOF moves on: an ACK
+    // a finishing link sent to its old primary with that offset made the
+    // old primary's WAIT count writes no replica had.
+    let mut applied = shared.repl.offset();
     loop {
         if !current(shared, generation) {
             return Ok(());
         }
         if last_ack.elapsed() >= ACK_EVERY {
-            send_ack(shared, writer)?;
+            send_ack(writer, applied)?;
             last_ack = Instant::now();
         }
         match reader.read(&mut chunk) {
@@ -325,6 +330,11 @@ fn apply_stream(
                 Ok(None) => break,
                 Err(e) => return Err(format!("protocol error from master: {e:?}")),
             };
+            // A REPLICAOF since the last command ends this link before it
+            // applies anything more from the old primary.
+            if !current(shared, generation) {
+                return Ok(());
+            }
             let raw = &rest[..consumed];
             let args = parser.args(rest);
             start += consumed;
@@ -342,8 +352,9 @@ fn apply_stream(
                 out.clear();
             }
             shared.repl.proxy(shared, raw);
-            if getack {
-                send_ack(shared, writer)?;
+            applied += consumed as u64;
+            if getack && current(shared, generation) {
+                send_ack(writer, applied)?;
                 last_ack = Instant::now();
             }
         }
@@ -351,8 +362,8 @@ fn apply_stream(
     }
 }
 
-fn send_ack(shared: &Shared, writer: &mut TcpStream) -> Result<(), String> {
-    let offset = shared.repl.offset().to_string();
+fn send_ack(writer: &mut TcpStream, applied: u64) -> Result<(), String> {
+    let offset = applied.to_string();
     let mut out = Vec::new();
     encode_command(&mut out, [&b"REPLCONF"[..], b"ACK", offset.as_bytes()].into_iter());
     writer.write_all(&out).map_err(|e| e.to_string())

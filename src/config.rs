@@ -449,7 +449,7 @@ impl Config {
 /// One config-file line; a value with spaces or none at all is quoted,
 /// except for the directives whose values are lists of words.
 fn directive(name: &str, value: &str) -> String {
-    let list = matches!(name, "save" | "client-output-buffer-limit" | "bind");
+    let list = matches!(name, "save" | "client-output-buffer-limit" | "bind" | "replicaof");
     if value.is_empty() || (!list && value.contains(' ')) || value.contains('"') {
         format!("{name} \"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
     } else {

@@ -316,3 +316,41 @@ fn replicaof_errors_match_redis() {
         assert_eq!(c.q(line), r.q(line), "{line}");
     }
 }
+
+/// repl-timeout both ways: a primary that stops sending (SIGSTOP) is
+/// given up by our replica, which reconnects once it is back; a replica
+/// that stops acknowledging is dropped by our primary.
+#[test]
+fn silent_peers_time_out() {
+    // Our replica of a stopped redis-server primary.
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
+    let mut primary = reference.connect();
+    let dir = common::temp_dir("repl-timeout-replica");
+    let server = start_in(&dir, &[("repl-timeout", "2")]).unwrap();
+    let mut ours = conn(&server);
+    assert_eq!(ours.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]), "+OK");
+    assert_eq!(primary.q("SET k 1"), "+OK");
+    caught_up(&mut primary, &mut ours);
+    // SAFETY: signals the reference server this test started, by pid.
+    unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    wait_until("the link to time out", || field(&mut ours, "replication", "master_link_status") == "down");
+    // SAFETY: as above.
+    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    assert_eq!(primary.q("SET k 2"), "+OK");
+    caught_up(&mut primary, &mut ours);
+    assert_eq!(ours.q("GET k"), "\"2\"");
+
+    // Our primary with a stopped redis-server replica.
+    let dir = common::temp_dir("repl-timeout-primary");
+    let server = start_in(&dir, &[("repl-timeout", "2")]).unwrap();
+    let mut ours = conn(&server);
+    let replica = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut r = replica.connect();
+    caught_up(&mut ours, &mut r);
+    // SAFETY: signals the reference server this test started, by pid.
+    unsafe { libc::kill(replica.pid(), libc::SIGSTOP) };
+    wait_until("the replica to be dropped", || field(&mut ours, "replication", "connected_slaves") == "0");
+    // SAFETY: as above.
+    unsafe { libc::kill(replica.pid(), libc::SIGCONT) };
+    caught_up(&mut ours, &mut r);
+}

@@ -321,6 +321,15 @@ impl Replication {
         if self.threads.load(Relaxed) == 0 {
             return;
         }
+        // An online replica acknowledges every second; one silent for
+        // repl-timeout seconds is disconnected, as Redis does.
+        let timeout = shared.config.read().get("repl-timeout").parse::<u64>().unwrap_or(60);
+        for r in self.replicas.lock().iter() {
+            if r.state == State::Online && r.ack_at.elapsed().as_secs() > timeout {
+                log::warn!("Disconnecting timedout replica: {}:{}", r.ip, r.listening_port);
+                shared.mailboxes[r.thread].send(crate::net::mailbox::Message::Kill(r.client_id));
+            }
+        }
         let period_ms = shared.config.read().get("repl-ping-replica-period").parse::<u64>().unwrap_or(10) * 1000;
         let now = crate::server::unix_ms();
         if now.saturating_sub(self.last_ping_ms.load(Relaxed)) >= period_ms {
@@ -590,6 +599,8 @@ impl Replication {
                         link.file = None;
                         r.state = State::Online;
                         r.sent = offset;
+                        // Its acknowledgements count from now.
+                        r.ack_at = Instant::now();
                         log::info!("Synchronization with replica {}:{} succeeded", r.ip, r.listening_port);
                         continue;
                     }

@@ -300,6 +300,10 @@ fn apply_stream(
     // a finishing link sent to its old primary with that offset made the
     // old primary's WAIT count writes no replica had.
     let mut applied = shared.repl.offset();
+    // A primary sends a PING every repl-ping-replica-period at least; one
+    // silent for repl-timeout seconds is taken for gone, as Redis does.
+    let timeout = Duration::from_secs(shared.config.read().get("repl-timeout").parse().unwrap_or(60));
+    let mut last_read = Instant::now();
     loop {
         if !current(shared, generation) {
             return Ok(());
@@ -311,12 +315,18 @@ fn apply_stream(
         match reader.read(&mut chunk) {
             Ok(0) => return Err("connection closed by master".into()),
             Ok(n) => {
+                last_read = Instant::now();
                 buf.extend_from_slice(&chunk[..n]);
                 if let Some(u) = shared.repl.upstream.lock().as_mut() {
                     u.last_io = Instant::now();
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                if last_read.elapsed() > timeout {
+                    return Err("MASTER timeout: no data nor PING received".into());
+                }
+                continue;
+            }
             Err(e) => return Err(e.to_string()),
         }
         let mut start = 0;

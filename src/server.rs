@@ -50,6 +50,8 @@ pub struct Hot {
     /// replica-read-only and replica-ignore-maxmemory.
     pub replica_read_only: AtomicBool,
     pub replica_ignore_maxmemory: AtomicBool,
+    /// replica-serve-stale-data.
+    pub replica_serve_stale_data: AtomicBool,
     /// min-replicas-to-write and min-replicas-max-lag (seconds).
     pub min_replicas: AtomicUsize,
     pub min_replicas_max_lag: AtomicU64,
@@ -81,6 +83,7 @@ impl Hot {
             lazyfree_eviction: AtomicBool::new(false),
             replica_read_only: AtomicBool::new(true),
             replica_ignore_maxmemory: AtomicBool::new(true),
+            replica_serve_stale_data: AtomicBool::new(true),
             min_replicas: AtomicUsize::new(0),
             min_replicas_max_lag: AtomicU64::new(10),
         };
@@ -113,6 +116,7 @@ impl Hot {
         self.lazyfree_eviction.store(c.get("lazyfree-lazy-eviction") == "yes", Relaxed);
         self.replica_read_only.store(c.get("replica-read-only") == "yes", Relaxed);
         self.replica_ignore_maxmemory.store(c.get("replica-ignore-maxmemory") == "yes", Relaxed);
+        self.replica_serve_stale_data.store(c.get("replica-serve-stale-data") == "yes", Relaxed);
         self.min_replicas.store(int("min-replicas-to-write"), Relaxed);
         self.min_replicas_max_lag.store(int("min-replicas-max-lag") as u64, Relaxed);
     }

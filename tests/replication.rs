@@ -354,3 +354,27 @@ fn silent_peers_time_out() {
     unsafe { libc::kill(replica.pid(), libc::SIGCONT) };
     caught_up(&mut ours, &mut r);
 }
+
+/// A replica whose primary cannot be reached, told not to serve stale
+/// data, refuses what Redis refuses (MASTERDOWN) and answers the rest.
+#[test]
+fn replica_serve_stale_data_no_matches_redis() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = common::start();
+    let mut c = server.connect();
+    let reference = Reference::start(&["--replica-serve-stale-data", "no"]);
+    let mut r = reference.connect();
+    assert_eq!(c.q("CONFIG SET replica-serve-stale-data no"), "+OK");
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.cmd(&["REPLICAOF", "127.0.0.1", &dead.to_string()]), "+OK");
+    }
+    for line in ["GET k", "SET k v", "PING", "ECHO hi", "CONFIG GET replica-serve-stale-data", "MULTI", "GET k", "EXEC"]
+    {
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.q("CONFIG SET replica-serve-stale-data yes"), "+OK");
+        assert_eq!(conn.q("GET k"), "(nil)");
+        assert_eq!(conn.q("REPLICAOF NO ONE"), "+OK");
+    }
+}

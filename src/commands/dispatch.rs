@@ -77,21 +77,25 @@ fn run(
     if let Some(e) = over_maxmemory(shared, client, idx, spec) {
         return Err(refuse_in_multi(client, args, e));
     }
-    if writes(client, spec) && !client.is_master {
-        if crate::repl::upstream::refuses_writes(shared, client) {
-            return Err(refuse_in_multi(client, args, Error::ReadOnlyReplica));
-        }
-        if !shared.repl.enough_good_replicas(shared) {
-            return Err(refuse_in_multi(client, args, Error::NoReplicas));
-        }
-    }
-    if spec.has(super::flags::WRITE) || spec.name == "ping" {
+    // The gates after OOM, in the order Redis checks them.
+    if (spec.has(super::flags::WRITE) || spec.name == "ping") && !client.is_master {
         if let Some(e) = crate::persist::writes_refused(shared) {
             return Err(refuse_in_multi(client, args, e));
         }
     }
+    if writes(client, spec) && !client.is_master {
+        if !shared.repl.enough_good_replicas(shared) {
+            return Err(refuse_in_multi(client, args, Error::NoReplicas));
+        }
+        if crate::repl::upstream::refuses_writes(shared, client) {
+            return Err(refuse_in_multi(client, args, Error::ReadOnlyReplica));
+        }
+    }
     if client.subscriptions() > 0 && !super::pubsub::allowed_when_subscribed(spec) {
         return Err(refuse_in_multi(client, args, Error::SubscribedContext(table::full_name(idx).to_string())));
+    }
+    if !spec.has(flags::STALE) && crate::repl::upstream::serves_no_stale_data(shared) {
+        return Err(refuse_in_multi(client, args, Error::MasterDown));
     }
     if let Some(multi) = client.multi.as_mut() {
         if !multi::runs_inside_multi(idx) {

@@ -60,6 +60,8 @@ pub enum Error {
     NoReplicas,
     /// A client's write on a read-only replica.
     ReadOnlyReplica,
+    /// A replica without its primary, told not to serve stale data.
+    MasterDown,
     /// REPLICAOF with a port that is not one.
     InvalidMasterPort,
     /// REPLCONF with an option it does not know.
@@ -321,6 +323,9 @@ impl Error {
             ),
             NoReplicas => write_str(f, NO_REPLICAS),
             ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
+            MasterDown => {
+                write_str(f, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+            }
             InvalidMasterPort => write_str(f, "ERR Invalid master port"),
             ReplconfOption(opt) => with_name(f, "ERR Unrecognized REPLCONF option: ", opt, ""),
             LfuSelected => write_str(

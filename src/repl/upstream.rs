@@ -396,6 +396,14 @@ pub fn status(shared: &Shared) -> Option<Status> {
     })
 }
 
+/// Whether commands not flagged stale are refused: a replica whose link
+/// is not up, with replica-serve-stale-data no.
+pub fn serves_no_stale_data(shared: &Shared) -> bool {
+    shared.repl.is_replica()
+        && !shared.hot.replica_serve_stale_data.load(Relaxed)
+        && shared.repl.upstream.lock().as_ref().is_some_and(|u| u.state != LinkState::Connected)
+}
+
 /// Whether `shared` must refuse a write from this client: a replica
 /// (replica-read-only) refuses clients but its primary.
 pub fn refuses_writes(shared: &Shared, client: &Client) -> bool {

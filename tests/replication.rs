@@ -368,8 +368,19 @@ fn replica_serve_stale_data_no_matches_redis() {
     for conn in [&mut c, &mut r] {
         assert_eq!(conn.cmd(&["REPLICAOF", "127.0.0.1", &dead.to_string()]), "+OK");
     }
-    for line in ["GET k", "SET k v", "PING", "ECHO hi", "CONFIG GET replica-serve-stale-data", "MULTI", "GET k", "EXEC"]
-    {
+    for line in [
+        "GET k",
+        "SET k v",
+        "PING",
+        "ECHO hi",
+        "CONFIG GET replica-serve-stale-data",
+        "MULTI",
+        "GET k",
+        "EXEC",
+        "CONFIG SET replica-serve-stale-data yes",
+        "WAIT 1 1",
+        "CONFIG SET replica-serve-stale-data no",
+    ] {
         assert_eq!(c.q(line), r.q(line), "{line}");
     }
     for conn in [&mut c, &mut r] {
@@ -377,4 +388,28 @@ fn replica_serve_stale_data_no_matches_redis() {
         assert_eq!(conn.q("GET k"), "(nil)");
         assert_eq!(conn.q("REPLICAOF NO ONE"), "+OK");
     }
+}
+
+/// A replica of a replica: redis-server, then ours, then ours again. The
+/// middle one passes the stream on as it came, so the last one shares the
+/// top primary's id and offset and holds the same data.
+#[test]
+fn chained_replicas_share_the_primarys_stream() {
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
+    let mut top = reference.connect();
+    populate(&mut top);
+    let middle_dir = common::temp_dir("repl-chain-middle");
+    let middle = start_in(&middle_dir, &[]).unwrap();
+    let mut m = conn(&middle);
+    assert_eq!(m.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]), "+OK");
+    caught_up(&mut top, &mut m);
+    let last_dir = common::temp_dir("repl-chain-last");
+    let last = start_in(&last_dir, &[]).unwrap();
+    let mut l = conn(&last);
+    assert_eq!(l.cmd(&["REPLICAOF", "127.0.0.1", &middle.port().to_string()]), "+OK");
+    writes(&mut top, 1);
+    caught_up(&mut top, &mut m);
+    caught_up(&mut top, &mut l);
+    assert_same(&contents(&mut top), &contents(&mut l));
+    assert_eq!(field(&mut l, "replication", "master_replid"), field(&mut top, "replication", "master_replid"));
 }

@@ -62,6 +62,8 @@ pub enum Error {
     ReadOnlyReplica,
     /// A replica without its primary, told not to serve stale data.
     MasterDown,
+    /// WAIT on a replica.
+    WaitOnReplica,
     /// REPLICAOF with a port that is not one.
     InvalidMasterPort,
     /// REPLCONF with an option it does not know.
@@ -323,6 +325,12 @@ impl Error {
             ),
             NoReplicas => write_str(f, NO_REPLICAS),
             ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
+            WaitOnReplica => write_str(
+                f,
+                "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a \
+                 replica is configured to be writable (which is not the default) writes to replicas are just \
+                 local and are not propagated.",
+            ),
             MasterDown => {
                 write_str(f, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
             }

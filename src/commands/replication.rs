@@ -25,6 +25,9 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// milliseconds passed (0: no limit). Inside a transaction it answers at
 /// once. The event loop answers a WAIT that has to wait.
 fn wait(ctx: &mut Ctx) -> CmdResult {
+    if ctx.server.repl.is_replica() {
+        return Err(Error::WaitOnReplica);
+    }
     let wanted = super::args::int(ctx.arg(1))?;
     let timeout =
         std::str::from_utf8(ctx.arg(2)).ok().and_then(|t| t.parse::<i64>().ok()).ok_or(Error::TimeoutNotInteger)?;

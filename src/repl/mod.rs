@@ -318,7 +318,9 @@ impl Replication {
     /// repl-ping-replica-period seconds while replicas are connected, as
     /// Redis sends, so they see the link is alive.
     pub fn cron(&self, shared: &Shared) {
-        if self.threads.load(Relaxed) == 0 {
+        // A replica's replicas get its primary's PINGs, passed on with the
+        // rest of the stream: one of its own would put its offsets ahead.
+        if self.threads.load(Relaxed) == 0 || self.is_replica() {
             return;
         }
         // An online replica acknowledges every second; one silent for

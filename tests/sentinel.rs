@@ -85,16 +85,33 @@ fn primary_port(s: &mut Conn) -> u16 {
     items(&s.q("SENTINEL GET-MASTER-ADDR-BY-NAME mymaster"))[1].parse().unwrap()
 }
 
+/// Our primary, two of our replicas, and three sentinels watching them,
+/// started and settled: every sentinel knows both replicas and the other
+/// sentinels.
+struct Group {
+    primary: Binary,
+    replicas: Vec<Binary>,
+    sentinels: Vec<Sentinel>,
+}
+
+impl Group {
+    fn start() -> Group {
+        let primary = Binary::start(&[]);
+        let replicas: Vec<Binary> =
+            (0..2).map(|_| Binary::start(&["--replicaof", &format!("127.0.0.1 {}", primary.port)])).collect();
+        let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port)).collect();
+        let mut watcher = sentinels[0].connect();
+        wait_until("Sentinel to see both replicas and the other sentinels", Duration::from_secs(30), || {
+            master_field(&mut watcher, "num-slaves") == "2" && master_field(&mut watcher, "num-other-sentinels") == "2"
+        });
+        Group { primary, replicas, sentinels }
+    }
+}
+
 #[test]
 fn sentinel_fails_over_to_one_of_our_replicas() {
-    let primary = Binary::start(&[]);
-    let replicas: Vec<Binary> =
-        (0..2).map(|_| Binary::start(&["--replicaof", &format!("127.0.0.1 {}", primary.port)])).collect();
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port)).collect();
+    let Group { primary, replicas, sentinels } = Group::start();
     let mut watcher = sentinels[0].connect();
-    wait_until("Sentinel to see both replicas and the other sentinels", Duration::from_secs(30), || {
-        master_field(&mut watcher, "num-slaves") == "2" && master_field(&mut watcher, "num-other-sentinels") == "2"
-    });
     let mut c = primary.connect();
     for i in 0..100 {
         assert_eq!(c.cmd(&["SET", &format!("k{i}"), &i.to_string()]), "+OK");
@@ -144,16 +161,10 @@ fn sentinel_fails_over_to_one_of_our_replicas() {
 /// Sentinel may promote the other, as with Redis.)
 #[test]
 fn a_stopped_primary_comes_back_as_a_replica_and_confirmed_writes_survive() {
-    let primary = Binary::start(&[]);
-    let replicas: Vec<Binary> =
-        (0..2).map(|_| Binary::start(&["--replicaof", &format!("127.0.0.1 {}", primary.port)])).collect();
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port)).collect();
+    let Group { primary, replicas, sentinels } = Group::start();
     let mut watcher = sentinels[0].connect();
-    wait_until("Sentinel to see both replicas and the other sentinels", Duration::from_secs(30), || {
-        master_field(&mut watcher, "num-slaves") == "2" && master_field(&mut watcher, "num-other-sentinels") == "2"
-    });
-    // The writer: SET, then WAIT 1 100; a write counts as confirmed when
-    // WAIT saw a replica acknowledge it.
+    // The writer: SET, then WAIT 2 100; a write counts as confirmed by
+    // the replicas that WAIT saw acknowledge it.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sentinel_port = sentinels[1].port;
     let writer = {

@@ -413,3 +413,26 @@ fn chained_replicas_share_the_primarys_stream() {
     assert_same(&contents(&mut top), &contents(&mut l));
     assert_eq!(field(&mut l, "replication", "master_replid"), field(&mut top, "replication", "master_replid"));
 }
+
+/// While a replica loads its primary's snapshot, commands not flagged
+/// loading get -LOADING at once instead of waiting for the load.
+#[test]
+fn a_loading_replica_answers_loading() {
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
+    let mut primary = reference.connect();
+    assert_eq!(primary.q("DEBUG POPULATE 1000000"), "+OK");
+    let dir = common::temp_dir("repl-loading");
+    let server = start_in(&dir, &[]).unwrap();
+    let mut ours = conn(&server);
+    let mut probe = conn(&server);
+    assert_eq!(ours.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]), "+OK");
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while field(&mut ours, "replication", "master_link_status") != "up" {
+        assert!(Instant::now() < deadline, "timed out waiting for the sync");
+        seen.insert(probe.q("PING"));
+    }
+    assert!(seen.contains("-LOADING Redis is loading the dataset in memory"), "{seen:?}");
+    assert_eq!(probe.q("PING"), "+PONG");
+    assert_eq!(probe.q("DBSIZE"), ":1000000");
+}

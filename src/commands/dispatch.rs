@@ -97,6 +97,9 @@ fn run(
     if !spec.has(flags::STALE) && crate::repl::upstream::serves_no_stale_data(shared) {
         return Err(refuse_in_multi(client, args, Error::MasterDown));
     }
+    if !spec.has(flags::LOADING) && shared.repl.loading.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(refuse_in_multi(client, args, Error::Loading));
+    }
     if let Some(multi) = client.multi.as_mut() {
         if !multi::runs_inside_multi(idx) {
             if spec.has(super::flags::NO_MULTI) {

@@ -64,6 +64,8 @@ pub enum Error {
     MasterDown,
     /// WAIT on a replica.
     WaitOnReplica,
+    /// A command not allowed while a replica loads its snapshot.
+    Loading,
     /// REPLICAOF with a port that is not one.
     InvalidMasterPort,
     /// REPLCONF with an option it does not know.
@@ -325,6 +327,7 @@ impl Error {
             ),
             NoReplicas => write_str(f, NO_REPLICAS),
             ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
+            Loading => write_str(f, "LOADING Redis is loading the dataset in memory"),
             WaitOnReplica => write_str(
                 f,
                 "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a \

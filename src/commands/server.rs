@@ -191,7 +191,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             let p = server.persist.info(server);
             let secs = |v: Option<u64>| v.map_or("-1".to_string(), |s| s.to_string());
             for (k, v) in [
-                ("loading", "0".to_string()),
+                ("loading", (server.repl.loading.load(Relaxed) as u8).to_string()),
                 ("async_loading", "0".into()),
                 ("current_cow_peak", "0".into()),
                 ("current_cow_size", "0".into()),

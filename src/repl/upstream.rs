@@ -237,7 +237,8 @@ fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) 
     };
     let outcome = received.and_then(|()| file.sync_all().map_err(|e| e.to_string())).and_then(|()| {
         log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-        crate::persist::with_all_shards_mut(shared, |shards| {
+        shared.repl.loading.store(true, Relaxed);
+        let loaded = crate::persist::with_all_shards_mut(shared, |shards| {
             for shard in shards.iter_mut() {
                 for db in shard.dbs.iter_mut() {
                     crate::lazyfree::free_later(db.clear(), 1);
@@ -247,7 +248,9 @@ fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) 
             crate::persist::snapshot::load(shared, &path, shards, false)?;
             shared.repl.restart_feed(shards, id, offset);
             Ok(())
-        })
+        });
+        shared.repl.loading.store(false, Relaxed);
+        loaded
     });
     let _ = std::fs::remove_file(&path);
     outcome?;

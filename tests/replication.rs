@@ -436,3 +436,27 @@ fn a_loading_replica_answers_loading() {
     assert_eq!(probe.q("PING"), "+PONG");
     assert_eq!(probe.q("DBSIZE"), ":1000000");
 }
+
+/// repl-backlog-ttl: a primary left without replicas that long frees its
+/// backlog under a new id, so a replica that comes back resyncs in full
+/// and gets the writes made meanwhile.
+#[test]
+fn the_backlog_goes_after_repl_backlog_ttl() {
+    let dir = common::temp_dir("repl-backlog-ttl");
+    let server = start_in(&dir, &[("repl-backlog-ttl", "1")]).unwrap();
+    let mut ours = conn(&server);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut replica = reference.connect();
+    assert_eq!(ours.q("SET a 1"), "+OK");
+    caught_up(&mut ours, &mut replica);
+    let old_id = field(&mut ours, "replication", "master_replid");
+    assert_eq!(replica.q("REPLICAOF NO ONE"), "+OK");
+    wait_until("the backlog to be freed", || field(&mut ours, "replication", "repl_backlog_active") == "0");
+    assert_ne!(field(&mut ours, "replication", "master_replid"), old_id);
+    assert_eq!(ours.q("SET b 2"), "+OK");
+    assert_eq!(replica.cmd(&["REPLICAOF", "127.0.0.1", &server.port().to_string()]), "+OK");
+    wait_until("a full resync", || field(&mut ours, "stats", "sync_full") == "2");
+    caught_up(&mut ours, &mut replica);
+    assert_eq!(replica.q("GET b"), "\"2\"");
+    assert_eq!(field(&mut ours, "replication", "repl_backlog_active"), "1");
+}

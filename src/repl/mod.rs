@@ -174,6 +174,9 @@ pub struct Replication {
     threads: AtomicU64,
     /// When the last PING went into the stream (Unix ms).
     last_ping_ms: AtomicU64,
+    /// When the last replica left (Unix ms; 0 while one is connected or
+    /// none ever was): repl-backlog-ttl counts from there.
+    alone_since_ms: AtomicU64,
     /// master_repl_offset, readable without the feed's lock.
     offset_now: AtomicU64,
     /// Bit t set: event-loop thread t has had a client in WAIT.
@@ -196,6 +199,7 @@ impl Replication {
             active: AtomicBool::new(false),
             threads: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
+            alone_since_ms: AtomicU64::new(0),
             offset_now: AtomicU64::new(0),
             wait_threads: AtomicU64::new(0),
             full_syncs: AtomicU64::new(0),
@@ -322,6 +326,7 @@ impl Replication {
     /// repl-ping-replica-period seconds while replicas are connected, as
     /// Redis sends, so they see the link is alive.
     pub fn cron(&self, shared: &Shared) {
+        self.free_idle_backlog(shared);
         // A replica's replicas get its primary's PINGs, passed on with the
         // rest of the stream: one of its own would put its offsets ahead.
         if self.threads.load(Relaxed) == 0 || self.is_replica() {
@@ -342,6 +347,40 @@ impl Replication {
             self.last_ping_ms.store(now, Relaxed);
             self.ping(shared);
         }
+    }
+
+    /// A primary without replicas for repl-backlog-ttl seconds (0: never)
+    /// frees its backlog and stops feeding it, as Redis does; the next
+    /// replica gets a full resync.
+    fn free_idle_backlog(&self, shared: &Shared) {
+        let since = self.alone_since_ms.load(Relaxed);
+        if since == 0 || !self.is_active() || self.is_replica() {
+            return;
+        }
+        let ttl = shared.config.read().get("repl-backlog-ttl").parse::<u64>().unwrap_or(3600);
+        if ttl == 0 || crate::server::unix_ms().saturating_sub(since) < ttl * 1000 {
+            return;
+        }
+        crate::persist::with_all_shards_mut(shared, |shards| {
+            // Checked again with writes held off: a replica may have come.
+            if !self.replicas.lock().is_empty() {
+                return;
+            }
+            self.active.store(false, Relaxed);
+            self.alone_since_ms.store(0, Relaxed);
+            if !shared.aof.is_on() {
+                crate::persist::rewrite::log_expired(shards, false);
+            }
+            let mut feed = self.feed.lock();
+            feed.buf = VecDeque::new();
+            feed.last_db = None;
+            // Writes from now on are not in the stream: a replica that
+            // comes back under the old id must not resume as if it had
+            // missed nothing.
+            *self.ids.lock() =
+                Ids { replid: crate::server::random_hex(40), replid2: "0".repeat(40), second_offset: -1 };
+            log::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+        });
     }
 
     fn ping(&self, shared: &Shared) {
@@ -416,6 +455,7 @@ impl Replication {
             // From now on lazily expired keys are logged for the feed.
             crate::persist::rewrite::log_expired(shards, true);
         }
+        self.alone_since_ms.store(0, Relaxed);
         let mut replicas = self.replicas.lock();
         let mut replica = replica;
         {
@@ -535,6 +575,9 @@ impl Replication {
             let r = replicas.remove(i);
             log::info!("Connection with replica {}:{} lost.", r.ip, r.listening_port);
             self.replicas_changed(&replicas, &mut self.feed.lock());
+            if replicas.is_empty() {
+                self.alone_since_ms.store(crate::server::unix_ms().max(1), Relaxed);
+            }
         }
     }
 

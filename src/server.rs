@@ -52,6 +52,8 @@ pub struct Hot {
     pub replica_ignore_maxmemory: AtomicBool,
     /// replica-serve-stale-data.
     pub replica_serve_stale_data: AtomicBool,
+    /// repl-backlog-size, in bytes.
+    pub repl_backlog_size: AtomicU64,
     /// min-replicas-to-write and min-replicas-max-lag (seconds).
     pub min_replicas: AtomicUsize,
     pub min_replicas_max_lag: AtomicU64,
@@ -84,6 +86,7 @@ impl Hot {
             replica_read_only: AtomicBool::new(true),
             replica_ignore_maxmemory: AtomicBool::new(true),
             replica_serve_stale_data: AtomicBool::new(true),
+            repl_backlog_size: AtomicU64::new(1 << 20),
             min_replicas: AtomicUsize::new(0),
             min_replicas_max_lag: AtomicU64::new(10),
         };
@@ -117,6 +120,7 @@ impl Hot {
         self.replica_read_only.store(c.get("replica-read-only") == "yes", Relaxed);
         self.replica_ignore_maxmemory.store(c.get("replica-ignore-maxmemory") == "yes", Relaxed);
         self.replica_serve_stale_data.store(c.get("replica-serve-stale-data") == "yes", Relaxed);
+        self.repl_backlog_size.store(c.memory("repl-backlog-size"), Relaxed);
         self.min_replicas.store(int("min-replicas-to-write"), Relaxed);
         self.min_replicas_max_lag.store(int("min-replicas-max-lag") as u64, Relaxed);
     }

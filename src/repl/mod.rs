@@ -98,8 +98,6 @@ struct Feed {
     last_db: Option<usize>,
     /// The earliest position a replica still needs (`u64::MAX` for none).
     needed: u64,
-    /// repl-backlog-size.
-    backlog: u64,
 }
 
 impl Feed {
@@ -107,13 +105,14 @@ impl Feed {
         self.offset - self.buf.len() as u64
     }
 
-    /// Appends, then drops what neither the backlog nor a replica needs
-    /// (in steps of an eighth of the backlog, so most appends drop none).
-    fn push(&mut self, bytes: &[u8]) {
+    /// Appends, then drops what neither the backlog (`backlog` bytes,
+    /// repl-backlog-size) nor a replica needs, in steps of an eighth of
+    /// the backlog, so most appends drop none.
+    fn push(&mut self, bytes: &[u8], backlog: u64) {
         self.buf.extend(bytes);
         self.offset += bytes.len() as u64;
-        if self.buf.len() as u64 > self.backlog + self.backlog / 8 {
-            let keep_from = self.needed.min(self.offset - self.backlog).max(self.first());
+        if self.buf.len() as u64 > backlog + backlog / 8 {
+            let keep_from = self.needed.min(self.offset.saturating_sub(backlog)).max(self.first());
             let drop = (keep_from - self.first()) as usize;
             self.buf.drain(..drop);
         }
@@ -262,11 +261,14 @@ impl Replication {
     /// Appends what the primary sent, as it came (a replica's feed).
     fn proxy(&self, shared: &Shared, raw: &[u8]) {
         let mut feed = self.feed.lock();
-        if feed.backlog == 0 {
-            feed.backlog = shared.config.read().memory("repl-backlog-size");
-        }
-        feed.push(raw);
         feed.last_db = None;
+        self.commit(shared, feed, raw);
+    }
+
+    /// Every append's end: `bytes` go into the stream, the offset moves,
+    /// and the threads serving replicas wake.
+    fn commit(&self, shared: &Shared, mut feed: parking_lot::MutexGuard<'_, Feed>, bytes: &[u8]) {
+        feed.push(bytes, shared.hot.repl_backlog_size.load(Relaxed));
         self.offset_now.store(feed.offset, Relaxed);
         drop(feed);
         self.wake_replica_threads(shared);
@@ -305,10 +307,7 @@ impl Replication {
         if wrap {
             encode_command(&mut bytes, [&b"EXEC"[..]].into_iter());
         }
-        feed.push(&bytes);
-        self.offset_now.store(feed.offset, Relaxed);
-        drop(feed);
-        self.wake_replica_threads(shared);
+        self.commit(shared, feed, &bytes);
     }
 
     /// Periodic work (thread 0's cron): a PING into the stream every
@@ -387,11 +386,7 @@ impl Replication {
     fn push_command(&self, shared: &Shared, args: &[&[u8]]) {
         let mut bytes = Vec::new();
         encode_command(&mut bytes, args.iter().copied());
-        let mut feed = self.feed.lock();
-        feed.push(&bytes);
-        self.offset_now.store(feed.offset, Relaxed);
-        drop(feed);
-        self.wake_replica_threads(shared);
+        self.commit(shared, self.feed.lock(), &bytes);
     }
 
     /// Whether writes may run: min-replicas-to-write is 0, or as many

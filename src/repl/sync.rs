@@ -51,7 +51,6 @@ impl Replication {
         let mut replica = replica;
         {
             let mut feed = self.feed.lock();
-            feed.backlog = shared.config.read().memory("repl-backlog-size");
             if let Some((id, next)) = asked {
                 // The replica asks for the byte after the last it has:
                 // position `next - 1` in the stream.

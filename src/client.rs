@@ -69,6 +69,8 @@ pub struct Client {
     pub listening_port: u16,
     /// REPLCONF ip-address: the address a replica says it has.
     pub announced_ip: Option<String>,
+    /// REPLCONF capa eof: the replica takes a diskless transfer.
+    pub capa_eof: bool,
     /// Set once PSYNC or SYNC made this connection a replica's: what its
     /// event loop needs to feed it.
     pub replica: Option<Box<crate::repl::Link>>,
@@ -97,6 +99,7 @@ impl Client {
             is_master: false,
             listening_port: 0,
             announced_ip: None,
+            capa_eof: false,
             replica: None,
             meta,
         }

@@ -191,6 +191,13 @@ static PARAMS: &[Param] = &[
         ..p("repl-ping-replica-period", Kind::Int { min: 1, max: INT_MAX }, "10", true)
     },
     p("repl-timeout", Kind::Int { min: 1, max: INT_MAX }, "60", true),
+    p("repl-diskless-sync", YES_NO, "yes", true),
+    p("repl-diskless-sync-delay", Kind::Int { min: 0, max: INT_MAX }, "5", true),
+    p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: INT_MAX }, "0", true),
+    Param {
+        support: Support::Only(&["disabled"], "loading a full sync without a file"),
+        ..p("repl-diskless-load", Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true)
+    },
     Param {
         alias: Some("min-slaves-to-write"),
         ..p("min-replicas-to-write", Kind::Int { min: 0, max: INT_MAX }, "0", true)

@@ -87,7 +87,7 @@ fn writes(c: &mut Conn, round: u32) {
 #[test]
 fn redis_replicates_from_us() {
     let dir = common::temp_dir("repl-primary");
-    let server = start_in(&dir, &[]).unwrap();
+    let server = start_in(&dir, &[("repl-diskless-sync-delay", "0")]).unwrap();
     let mut ours = conn(&server);
     populate(&mut ours);
     let port = server.port().to_string();
@@ -98,6 +98,8 @@ fn redis_replicates_from_us() {
     caught_up(&mut ours, &mut replica);
     assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
     assert_eq!(field(&mut ours, "stats", "sync_full"), "1");
+    // The snapshot went to the replica's socket (repl-diskless-sync).
+    assert!(!dir.join("dump.rdb").exists());
     assert_eq!(field(&mut ours, "replication", "connected_slaves"), "1");
     let line = field(&mut ours, "replication", "slave0");
     assert!(line.starts_with(&format!("ip=127.0.0.1,port={},state=online,", reference.port)), "{line}");
@@ -135,11 +137,18 @@ fn redis_replicates_from_us() {
 }
 
 /// Writes that go on while the replica's full sync runs (before, during
-/// and after the snapshot) all reach it, in order.
+/// and after the snapshot) all reach it, in order, whether the snapshot
+/// goes through a file or straight to the replica.
 #[test]
 fn writes_during_the_full_sync_reach_the_replica() {
+    for diskless in ["no", "yes"] {
+        writes_during_the_full_sync(diskless);
+    }
+}
+
+fn writes_during_the_full_sync(diskless: &str) {
     let dir = common::temp_dir("repl-load");
-    let server = start_in(&dir, &[]).unwrap();
+    let server = start_in(&dir, &[("repl-diskless-sync", diskless), ("repl-diskless-sync-delay", "0")]).unwrap();
     let mut ours = conn(&server);
     let port = server.port();
     let writer = std::thread::spawn(move || {
@@ -167,6 +176,7 @@ fn writes_during_the_full_sync_reach_the_replica() {
     assert_eq!(replica.q("GET n"), "\"20000\"");
     assert_eq!(replica.q("LLEN log"), ":20000");
     assert_same(&fingerprint(&mut ours), &fingerprint(&mut replica));
+    assert_eq!(dir.join("dump.rdb").exists(), diskless == "no");
 }
 
 /// REPLCONF as a replica sends it; unknown options get Redis's error;
@@ -222,7 +232,9 @@ fn replconf_answers_as_redis_does() {
 #[test]
 fn a_stalled_replica_is_dropped_at_its_output_limit_and_comes_back() {
     let dir = common::temp_dir("repl-stall");
-    let server = start_in(&dir, &[("client-output-buffer-limit", "replica 1mb 0 0")]).unwrap();
+    let server =
+        start_in(&dir, &[("client-output-buffer-limit", "replica 1mb 0 0"), ("repl-diskless-sync-delay", "0")])
+            .unwrap();
     let mut ours = conn(&server);
     let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
     let mut replica = reference.connect();
@@ -399,7 +411,7 @@ fn chained_replicas_share_the_primarys_stream() {
     let mut top = reference.connect();
     populate(&mut top);
     let middle_dir = common::temp_dir("repl-chain-middle");
-    let middle = start_in(&middle_dir, &[]).unwrap();
+    let middle = start_in(&middle_dir, &[("repl-diskless-sync-delay", "0")]).unwrap();
     let mut m = conn(&middle);
     assert_eq!(m.cmd(&["REPLICAOF", "127.0.0.1", &reference.port.to_string()]), "+OK");
     caught_up(&mut top, &mut m);
@@ -443,7 +455,7 @@ fn a_loading_replica_answers_loading() {
 #[test]
 fn the_backlog_goes_after_repl_backlog_ttl() {
     let dir = common::temp_dir("repl-backlog-ttl");
-    let server = start_in(&dir, &[("repl-backlog-ttl", "1")]).unwrap();
+    let server = start_in(&dir, &[("repl-backlog-ttl", "1"), ("repl-diskless-sync-delay", "0")]).unwrap();
     let mut ours = conn(&server);
     let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
     let mut replica = reference.connect();
@@ -459,4 +471,126 @@ fn the_backlog_goes_after_repl_backlog_ttl() {
     caught_up(&mut ours, &mut replica);
     assert_eq!(replica.q("GET b"), "\"2\"");
     assert_eq!(field(&mut ours, "replication", "repl_backlog_active"), "1");
+}
+
+/// A replica's side of the handshake, by hand: REPLCONF, then PSYNC for a
+/// full resync, its answer not read yet.
+fn ask_full_sync(port: u16, eof: bool) -> Conn {
+    let mut c = Conn::connect(port);
+    assert_eq!(c.q("REPLCONF listening-port 1"), "+OK");
+    let capa = if eof { "REPLCONF capa eof capa psync2" } else { "REPLCONF capa psync2" };
+    assert_eq!(c.q(capa), "+OK");
+    c.send("PSYNC ? -1");
+    c
+}
+
+/// `+FULLRESYNC <id> <offset>`: the offset.
+fn full_resync_offset(c: &mut Conn) -> u64 {
+    let line = c.read_sync_line();
+    let words: Vec<&str> = line.split(' ').collect();
+    assert!(words.len() == 3 && words[0] == "+FULLRESYNC" && words[1].len() == 40, "{line}");
+    words[2].parse().unwrap()
+}
+
+/// What a replica reads of a full sync, in its framing, from us as from
+/// redis-server: with `capa eof` under repl-diskless-sync, the snapshot
+/// comes as `$EOF:<mark>` ... `<mark>` (no file written), and the stream
+/// only after the replica's first ACK (it cannot tell where the snapshot
+/// ends before it has read the mark); without it, as `$<len>` from the
+/// file, the stream right behind.
+#[test]
+fn the_full_sync_is_framed_as_redis_frames_it() {
+    let dir = common::temp_dir("repl-framing");
+    let server = start_in(&dir, &[("repl-diskless-sync-delay", "0")]).unwrap();
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
+    for (port, files) in [(server.port(), Some(&dir)), (reference.port, None)] {
+        let mut c = Conn::connect(port);
+        assert_eq!(c.q("SET before 1"), "+OK");
+
+        let mut replica = ask_full_sync(port, true);
+        let offset = full_resync_offset(&mut replica);
+        let (header, file) = replica.read_snapshot();
+        assert!(header.starts_with("$EOF:") && header.len() == 45, "{header}");
+        assert!(file.starts_with(b"REDIS0010"), "{:?}", &file[..9.min(file.len())]);
+        if let Some(dir) = files {
+            assert!(!dir.join("dump.rdb").exists(), "a diskless sync wrote a file");
+        }
+        assert_eq!(c.q("SET after 1"), "+OK");
+        assert!(replica.silent_for(300), "the stream came before the replica's ACK");
+        replica.send(&format!("REPLCONF ACK {offset}"));
+        assert_eq!(replica.read_reply(), "[\"SELECT\", \"0\"]");
+        assert_eq!(replica.read_reply(), "[\"SET\", \"after\", \"1\"]");
+
+        assert_eq!(c.q("CONFIG SET repl-diskless-sync no"), "+OK");
+        let mut replica = ask_full_sync(port, true);
+        full_resync_offset(&mut replica);
+        let (header, file) = replica.read_snapshot();
+        assert_eq!(header, format!("${}", file.len()));
+        assert!(file.starts_with(b"REDIS0010"));
+        assert_eq!(c.q("SET later 1"), "+OK");
+        assert_eq!(replica.read_reply(), "[\"SELECT\", \"0\"]");
+        assert_eq!(replica.read_reply(), "[\"SET\", \"later\", \"1\"]");
+
+        // A replica without capa eof gets the file even under diskless.
+        assert_eq!(c.q("CONFIG SET repl-diskless-sync yes"), "+OK");
+        let mut replica = ask_full_sync(port, false);
+        full_resync_offset(&mut replica);
+        let (header, file) = replica.read_snapshot();
+        assert_eq!(header, format!("${}", file.len()));
+    }
+}
+
+/// repl-diskless-sync-delay lets replicas that ask close together share
+/// one snapshot; repl-diskless-sync-max-replicas starts it as soon as
+/// that many wait.
+#[test]
+fn replicas_asking_together_share_one_diskless_transfer() {
+    let dir = common::temp_dir("repl-share");
+    let server =
+        start_in(&dir, &[("repl-diskless-sync-delay", "3600"), ("repl-diskless-sync-max-replicas", "2")]).unwrap();
+    let mut ours = conn(&server);
+    populate(&mut ours);
+    let forks = field(&mut ours, "stats", "total_forks");
+    let mut first = ask_full_sync(server.port(), true);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(field(&mut ours, "stats", "total_forks"), forks, "the transfer started before a second replica");
+    assert!(field(&mut ours, "replication", "slave0").contains(",state=wait_bgsave,"));
+    let mut second = ask_full_sync(server.port(), true);
+    let (a, b) = (full_resync_offset(&mut first), full_resync_offset(&mut second));
+    assert_eq!(a, b);
+    assert_eq!(first.read_snapshot(), second.read_snapshot());
+    assert_eq!(field(&mut ours, "stats", "total_forks"), (forks.parse::<u64>().unwrap() + 1).to_string());
+    assert_eq!(field(&mut ours, "stats", "sync_full"), "2");
+}
+
+/// A replica that leaves in the middle of a diskless transfer ends it:
+/// the relay stops, the child stops on its broken pipe, and the server
+/// can fork again.
+#[test]
+fn a_diskless_transfer_ends_when_its_replica_leaves() {
+    let dir = common::temp_dir("repl-leave");
+    let server = start_in(&dir, &[("repl-diskless-sync-delay", "0"), ("rdbcompression", "no")]).unwrap();
+    let mut ours = conn(&server);
+    // More than the relay buffers and the sockets hold: the child is
+    // still writing when the replica goes.
+    let value = "v".repeat(1 << 20);
+    for i in 0..40 {
+        assert_eq!(ours.cmd(&["SET", &format!("big{i}"), &value]), "+OK");
+    }
+    let mut replica = ask_full_sync(server.port(), true);
+    full_resync_offset(&mut replica);
+    wait_until("the transfer", || field(&mut ours, "persistence", "rdb_bgsave_in_progress") == "1");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(field(&mut ours, "persistence", "rdb_bgsave_in_progress"), "1", "the transfer did not wait");
+    // Shut down rather than only closed: the child forked in this
+    // process holds a copy of the test's socket too.
+    replica.stream().shutdown(std::net::Shutdown::Both).unwrap();
+    wait_until("the transfer to end", || field(&mut ours, "persistence", "rdb_bgsave_in_progress") == "0");
+    assert_eq!(field(&mut ours, "replication", "connected_slaves"), "0");
+    assert_eq!(ours.q("BGSAVE"), "+Background saving started");
+    // A replica that stays gets everything.
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut replica = reference.connect();
+    caught_up(&mut ours, &mut replica);
+    assert_eq!(replica.q("DBSIZE"), ":40");
 }

@@ -628,7 +628,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     // not: the FLUSHALL follows it in the new incremental file), and with
     // save points set the empty dataset is saved at once (which covers
     // this change).
-    if ctx.server.persist.running() == Some(crate::persist::Job::Save) {
+    if ctx.server.persist.running().is_some_and(crate::persist::Job::is_rdb) {
         crate::persist::kill_child(ctx.server);
     }
     if !ctx.server.config.read().get("save").is_empty() && super::persistence::save_locked(ctx).is_ok() {

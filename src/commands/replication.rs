@@ -72,7 +72,7 @@ fn become_replica(ctx: &mut Ctx, asked: Option<(&str, u64)>) -> CmdResult {
     let peer_ip = meta.addr.rsplit_once(':').map_or(meta.addr.as_str(), |(ip, _)| ip).to_string();
     let ip = ctx.client.announced_ip.clone().unwrap_or(peer_ip);
     let port = ctx.client.listening_port;
-    let replica = Replica::new(ctx.client.id, meta.thread, ip.clone(), port);
+    let replica = Replica::new(ctx.client.id, meta.thread, ip.clone(), port, ctx.client.capa_eof);
     log::info!("Replica {ip}:{port} asks for synchronization");
     let server = ctx.server;
     let mut shards = ctx.keys.lock_all();
@@ -99,8 +99,15 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
                 std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).ok_or(Error::NotInteger)?;
         } else if is(option, "ip-address") {
             ctx.client.announced_ip = Some(String::from_utf8_lossy(value).into_owned());
-        } else if is(option, "capa") || is(option, "rdb-only") || is(option, "rdb-filter-only") {
-            // Capabilities a disk-based transfer needs none of.
+        } else if is(option, "capa") {
+            // eof: it takes a diskless transfer. psync2 (the replication
+            // id's change on a promotion) needs nothing of the primary.
+            if is(value, "eof") {
+                ctx.client.capa_eof = true;
+            }
+        } else if is(option, "rdb-only") || is(option, "rdb-filter-only") {
+            // Options of redis-cli --rdb, which takes a full sync as any
+            // replica does.
         } else if is(option, "ack") || is(option, "fack") {
             if ctx.client.replica.is_some() && is(option, "ack") {
                 let offset = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);

@@ -96,6 +96,16 @@ pub enum Job {
     Save,
     /// BGREWRITEAOF: base file `base_seq` of the AOF.
     Rewrite { base_seq: u64 },
+    /// A diskless full sync: the RDB, written into a pipe for replicas.
+    Transfer,
+}
+
+impl Job {
+    /// Whether it writes an RDB snapshot (BGSAVE's kind of child, as INFO
+    /// and BGSAVE see it).
+    pub fn is_rdb(self) -> bool {
+        matches!(self, Job::Save | Job::Transfer)
+    }
 }
 
 struct Child {
@@ -141,7 +151,7 @@ impl Persistence {
     pub fn info(&self, shared: &Shared) -> Info {
         let s = self.state.lock();
         let running = |job: fn(&Job) -> bool| s.child.as_ref().filter(|c| job(&c.job));
-        let save = running(|j| *j == Job::Save);
+        let save = running(|j| j.is_rdb());
         let rewrite = running(|j| matches!(j, Job::Rewrite { .. }));
         Info {
             changes: changes_since_save(shared),
@@ -177,7 +187,7 @@ impl Persistence {
     }
 
     pub fn bgsave_running(&self) -> bool {
-        self.running() == Some(Job::Save)
+        self.running().is_some_and(Job::is_rdb)
     }
 
     fn succeeded(&self, s: &mut State, dirty_at_start: u64) {
@@ -252,7 +262,7 @@ pub enum Started {
 /// BGSAVE [SCHEDULE], with every shard locked by the caller.
 pub fn bgsave(shared: &Shared, shards: &[&Shard], schedule: bool) -> Result<Started, Error> {
     match shared.persist.running() {
-        Some(Job::Save) => Err(Error::BgsaveInProgress),
+        Some(Job::Save | Job::Transfer) => Err(Error::BgsaveInProgress),
         Some(Job::Rewrite { .. }) if schedule => {
             shared.persist.state.lock().bgsave_scheduled = true;
             Ok(Started::Scheduled)
@@ -271,7 +281,7 @@ pub fn bgsave(shared: &Shared, shards: &[&Shard], schedule: bool) -> Result<Star
 pub fn bgrewriteaof(shared: &Shared, shards: &[&Shard]) -> Result<Started, Error> {
     match shared.persist.running() {
         Some(Job::Rewrite { .. }) => Err(Error::RewriteInProgress),
-        Some(Job::Save) => {
+        Some(Job::Save | Job::Transfer) => {
             shared.persist.state.lock().rewrite_scheduled = true;
             Ok(Started::Scheduled)
         }
@@ -284,7 +294,7 @@ pub fn bgrewriteaof(shared: &Shared, shards: &[&Shard]) -> Result<Started, Error
 
 /// Forks a child that writes `plan` from `shards` (every shard, locked by
 /// the caller until this returns).
-pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snapshot::Plan) -> io::Result<()> {
+pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, mut plan: snapshot::Plan) -> io::Result<()> {
     let p = &shared.persist;
     let mut state = p.state.lock();
     if state.child.is_some() || state.rewrite.finishing {
@@ -315,8 +325,11 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snaps
     }
     if pid == 0 {
         drop(read_end);
-        child_main(&plan, shards, File::from(write_end));
+        child_main(plan, shards, File::from(write_end));
     }
+    // The child's end of a transfer's pipe: the relay sees the pipe end
+    // when the child's copy closes.
+    drop(plan.stream.take());
     state.fork_usec = forking.elapsed().as_micros() as u64;
     shared.latency.observe("fork", forking.elapsed());
     state.forks += 1;
@@ -325,6 +338,7 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snaps
     match job {
         Job::Save => log::info!("Background saving started by pid {pid}"),
         Job::Rewrite { .. } => log::info!("Background append only file rewriting started by pid {pid}"),
+        Job::Transfer => log::info!("Background RDB transfer started by pid {pid}"),
     }
     state.child = Some(Child {
         pid,
@@ -337,12 +351,27 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, plan: snaps
     Ok(())
 }
 
-fn child_main(plan: &snapshot::Plan, shards: &[&Shard], mut report: File) -> ! {
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| snapshot::write(plan, shards).map(|_| cow_bytes())));
+fn child_main(mut plan: snapshot::Plan, shards: &[&Shard], mut report: File) -> ! {
+    let stream = plan.stream.take();
+    let to = match &stream {
+        Some(_) => "the snapshot to replicas".to_string(),
+        None => plan.path.display().to_string(),
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match stream {
+            Some(s) => {
+                // SAFETY: closes the child's copy of the relay's end, which
+                // nothing in the child uses.
+                unsafe { libc::close(s.relay_end) };
+                snapshot::stream(&plan, shards, s.out, &s.mark)
+            }
+            None => snapshot::write(&plan, shards),
+        }
+        .map(|_| cow_bytes())
+    }));
     let (code, message) = match outcome {
         Ok(Ok(cow)) => (0, cow.to_string()),
-        Ok(Err(e)) => (1, format!("Failed writing {}: {e}", plan.path.display())),
+        Ok(Err(e)) => (1, format!("Failed writing {to}: {e}")),
         Err(_) => (1, "the background job panicked".to_string()),
     };
     let _ = report.write_all(message.as_bytes());
@@ -477,6 +506,17 @@ fn reap(shared: &Shared, wait: bool) {
             // replication locks its own state first, then this).
             drop(state);
             shared.repl.snapshot_done(shared, ok);
+        }
+        Job::Transfer => {
+            // The relay learns how it went from the pipe: the end mark
+            // comes only from a child that wrote everything.
+            if ok {
+                log::info!("Background RDB transfer terminated with success");
+            } else if killed {
+                log::warn!("Background transfer terminated by signal {}", libc::WTERMSIG(status));
+            } else {
+                log::warn!("Background transfer error");
+            }
         }
         Job::Rewrite { base_seq } => {
             state.rewrite.last_secs = Some(secs);

@@ -29,6 +29,20 @@ pub struct Plan {
     pub frequency: Option<crate::store::access::Access>,
     pub now_s: u64,
     pub libraries: Vec<Vec<u8>>,
+    /// A diskless transfer: the snapshot goes into its pipe, framed for
+    /// replicas, rather than to `path`.
+    pub stream: Option<Stream>,
+}
+
+/// A diskless transfer's pipe, as the child sees it.
+pub struct Stream {
+    /// The pipe's write end.
+    pub out: File,
+    /// The end mark.
+    pub mark: String,
+    /// The relay's end, which the child closes: the pipe must break when
+    /// the relay drops it.
+    pub relay_end: std::os::fd::RawFd,
 }
 
 impl Plan {
@@ -45,6 +59,7 @@ impl Plan {
             frequency: config.get("maxmemory-policy").contains("lfu").then(|| config.access()),
             now_s: unix_ms() / 1000,
             libraries: shared.functions.library_codes(),
+            stream: None,
         }
     }
 
@@ -86,6 +101,22 @@ pub fn write(plan: &Plan, shards: &[&Shard]) -> io::Result<u64> {
         let _ = std::fs::remove_file(&plan.temp);
     }
     result
+}
+
+/// Writes the snapshot of `shards` into `out` as a diskless transfer
+/// frames it: `$EOF:<mark>\r\n`, the file's bytes, then the mark (only
+/// once everything before it is written, so a replica that reads the mark
+/// has it all). Returns the file's bytes.
+pub fn stream(plan: &Plan, shards: &[&Shard], out: File, mark: &str) -> io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 16, out);
+    write!(out, "$EOF:{mark}\r\n")?;
+    let mut w = rdb::Writer::new(out, plan.compress, plan.checksum);
+    write_body(&mut w, shards, plan)?;
+    let written = w.written + 9;
+    let mut out = w.finish()?;
+    out.write_all(mark.as_bytes())?;
+    out.flush()?;
+    Ok(written)
 }
 
 fn parent(path: &Path) -> &Path {

@@ -28,12 +28,14 @@
 //! a failover) can resume where they were.
 
 mod sync;
+mod transfer;
 pub mod upstream;
 
 pub use sync::Link;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -53,6 +55,12 @@ pub enum State {
     RdbReady { offset: u64 },
     /// The file is being sent.
     SendingRdb { offset: u64 },
+    /// A diskless transfer is being sent as the child writes it.
+    Transfer { offset: u64 },
+    /// The diskless transfer is sent; the stream starts once the replica
+    /// acknowledges (it cannot tell where the transfer ends and the stream
+    /// starts before it has read the end mark, so it might read into it).
+    AwaitAck { offset: u64 },
     /// The stream is being sent.
     Online,
     /// Its snapshot failed: the connection closes.
@@ -62,9 +70,9 @@ pub enum State {
 impl State {
     fn info_name(self) -> &'static str {
         match self {
-            State::WaitBgsave | State::WaitBgsaveEnd { .. } => "wait_bgsave",
+            State::WaitBgsave | State::WaitBgsaveEnd { .. } | State::Transfer { .. } => "wait_bgsave",
             State::RdbReady { .. } | State::SendingRdb { .. } => "send_bulk",
-            State::Online => "online",
+            State::Online | State::AwaitAck { .. } => "online",
             State::Failed => "wait_bgsave",
         }
     }
@@ -77,7 +85,14 @@ pub struct Replica {
     pub thread: usize,
     pub ip: String,
     pub listening_port: u16,
+    /// REPLCONF capa eof: it takes a diskless transfer.
+    eof_capable: bool,
+    /// When it asked for a full resync (repl-diskless-sync-delay counts
+    /// from the first such).
+    asked_at: Instant,
     pub state: State,
+    /// The diskless transfer it is being sent.
+    transfer: Option<Arc<transfer::Transfer>>,
     /// What to write to it before anything else (`+FULLRESYNC ...`).
     preamble: Vec<u8>,
     /// The stream position it has been sent up to.
@@ -162,6 +177,8 @@ pub struct Replication {
     threads: AtomicU64,
     /// When the last PING went into the stream (Unix ms).
     last_ping_ms: AtomicU64,
+    /// When replicas waiting for a snapshot were last sent a newline.
+    last_keepalive_ms: AtomicU64,
     /// When the last replica left (Unix ms; 0 while one is connected or
     /// none ever was): repl-backlog-ttl counts from there.
     alone_since_ms: AtomicU64,
@@ -187,6 +204,7 @@ impl Replication {
             active: AtomicBool::new(false),
             threads: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
+            last_keepalive_ms: AtomicU64::new(0),
             alone_since_ms: AtomicU64::new(0),
             offset_now: AtomicU64::new(0),
             wait_threads: AtomicU64::new(0),
@@ -323,14 +341,24 @@ impl Replication {
         // An online replica acknowledges every second; one silent for
         // repl-timeout seconds is disconnected, as Redis does.
         let timeout = shared.config.read().get("repl-timeout").parse::<u64>().unwrap_or(60);
-        for r in self.replicas.lock().iter() {
+        let now = crate::server::unix_ms();
+        let keepalive = now.saturating_sub(self.last_keepalive_ms.load(Relaxed)) >= 1000;
+        if keepalive {
+            self.last_keepalive_ms.store(now, Relaxed);
+        }
+        for r in self.replicas.lock().iter_mut() {
             if r.state == State::Online && r.ack_at.elapsed().as_secs() > timeout {
                 log::warn!("Disconnecting timedout replica: {}:{}", r.ip, r.listening_port);
                 shared.mailboxes[r.thread].send(crate::net::mailbox::Message::Kill(r.client_id));
             }
+            // A replica waiting for its snapshot gets a newline every
+            // second, which it takes as a sign of life (as from Redis).
+            if keepalive && matches!(r.state, State::WaitBgsave | State::WaitBgsaveEnd { .. }) {
+                r.preamble.push(b'\n');
+                shared.mailboxes[r.thread].nudge();
+            }
         }
         let period_ms = shared.config.read().get("repl-ping-replica-period").parse::<u64>().unwrap_or(10) * 1000;
-        let now = crate::server::unix_ms();
         if now.saturating_sub(self.last_ping_ms.load(Relaxed)) >= period_ms {
             self.last_ping_ms.store(now, Relaxed);
             self.ping(shared);
@@ -436,6 +464,14 @@ impl Replication {
         if let Some(r) = self.replicas.lock().iter_mut().find(|r| r.client_id == client_id) {
             r.ack = offset;
             r.ack_at = Instant::now();
+            if let State::AwaitAck { offset } = r.state {
+                // It has loaded the diskless transfer: the stream follows.
+                r.state = State::Online;
+                r.sent = offset;
+                r.transfer = None;
+                log::info!("Synchronization with replica {}:{} succeeded", r.ip, r.listening_port);
+                shared.mailboxes[r.thread].nudge();
+            }
         }
         let mut threads = self.wait_threads.load(Relaxed);
         while threads != 0 {
@@ -450,6 +486,9 @@ impl Replication {
         let mut replicas = self.replicas.lock();
         if let Some(i) = replicas.iter().position(|r| r.client_id == client_id) {
             let r = replicas.remove(i);
+            if let Some(t) = &r.transfer {
+                t.leave(client_id);
+            }
             log::info!("Connection with replica {}:{} lost.", r.ip, r.listening_port);
             self.replicas_changed(&replicas, &mut self.feed.lock());
             if replicas.is_empty() {
@@ -500,19 +539,26 @@ impl Replica {
     /// The stream position it still needs from the buffer.
     fn position(&self) -> u64 {
         match self.state {
-            State::WaitBgsaveEnd { offset } | State::RdbReady { offset } | State::SendingRdb { offset } => offset,
+            State::WaitBgsaveEnd { offset }
+            | State::RdbReady { offset }
+            | State::SendingRdb { offset }
+            | State::Transfer { offset }
+            | State::AwaitAck { offset } => offset,
             State::Online => self.sent,
             State::WaitBgsave | State::Failed => u64::MAX,
         }
     }
 
-    pub fn new(client_id: u64, thread: usize, ip: String, listening_port: u16) -> Self {
+    pub fn new(client_id: u64, thread: usize, ip: String, listening_port: u16, eof_capable: bool) -> Self {
         Replica {
             client_id,
             thread,
             ip,
             listening_port,
+            eof_capable,
+            asked_at: Instant::now(),
             state: State::WaitBgsave,
+            transfer: None,
             preamble: Vec::new(),
             sent: 0,
             ack: 0,

@@ -4,10 +4,12 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use super::{Replica, Replication, State};
+use super::{transfer, Replica, Replication, State};
+use crate::persist::snapshot::Stream;
 use crate::server::Shared;
 use crate::store::Shard;
 
@@ -92,23 +94,64 @@ impl Replication {
     }
 
     /// Starts a snapshot for the replicas waiting for one, if none runs.
-    /// The caller holds every shard.
+    /// With repl-diskless-sync, and when every one of them takes it, the
+    /// snapshot goes to them through a pipe rather than a file, once the
+    /// first has waited repl-diskless-sync-delay seconds (so that others
+    /// asking meanwhile share it) or repl-diskless-sync-max-replicas are
+    /// waiting; until then the cron calls again. The caller holds every
+    /// shard.
     pub fn start_snapshot(&self, shared: &Shared, shards: &[&Shard]) {
         let mut replicas = self.replicas.lock();
-        if !replicas.iter().any(|r| r.state == State::WaitBgsave) || shared.persist.running().is_some() {
+        let waiting: Vec<&Replica> = replicas.iter().filter(|r| r.state == State::WaitBgsave).collect();
+        if waiting.is_empty() || shared.persist.running().is_some() {
             return;
+        }
+        let (diskless, delay, max_waiting) = {
+            let config = shared.config.read();
+            let number = |name| config.get(name).parse::<u64>().unwrap_or(0);
+            (
+                config.get("repl-diskless-sync") == "yes",
+                number("repl-diskless-sync-delay"),
+                number("repl-diskless-sync-max-replicas"),
+            )
+        };
+        let diskless = diskless && waiting.iter().all(|r| r.eof_capable);
+        if diskless {
+            let waited = waiting.iter().map(|r| r.asked_at.elapsed().as_secs()).max().unwrap_or(0);
+            let enough = max_waiting > 0 && waiting.len() as u64 >= max_waiting;
+            if waited < delay && !enough {
+                return;
+            }
         }
         let mut feed = self.feed.lock();
         let offset = feed.offset;
-        let plan = crate::persist::snapshot::Plan::rdb(shared, std::process::id());
-        if crate::persist::fork_job(shared, shards, crate::persist::Job::Save, plan).is_err() {
+        let mut plan = crate::persist::snapshot::Plan::rdb(shared, std::process::id());
+        let relay = match diskless {
+            true => match transfer_pipe(&mut plan) {
+                Some(pipe) => Some(pipe),
+                None => return,
+            },
+            false => None,
+        };
+        let job = if diskless { crate::persist::Job::Transfer } else { crate::persist::Job::Save };
+        if crate::persist::fork_job(shared, shards, job, plan).is_err() {
             return;
         }
+        let transfer = relay.map(|(pipe, mark)| {
+            let ids: Vec<u64> = waiting.iter().map(|r| r.client_id).collect();
+            let shared = shared.arc().expect("a running server's state is shared");
+            transfer::Transfer::start(shared, pipe, mark, &ids)
+        });
         // The stream after the snapshot starts with a SELECT.
         feed.last_db = None;
+        let target = if diskless { "socket" } else { "disk" };
         for r in replicas.iter_mut().filter(|r| r.state == State::WaitBgsave) {
-            log::info!("Starting BGSAVE for SYNC with target: disk");
-            r.state = State::WaitBgsaveEnd { offset };
+            log::info!("Starting BGSAVE for SYNC with target: {target}");
+            r.state = match transfer {
+                Some(_) => State::Transfer { offset },
+                None => State::WaitBgsaveEnd { offset },
+            };
+            r.transfer = transfer.clone();
             r.preamble = format!("+FULLRESYNC {} {offset}\r\n", self.ids.lock().replid).into_bytes();
         }
         self.replicas_changed(&replicas, &mut feed);
@@ -191,7 +234,26 @@ impl Replication {
                 return true;
             }
             match r.state {
-                State::WaitBgsave | State::WaitBgsaveEnd { .. } => return true,
+                State::WaitBgsave | State::WaitBgsaveEnd { .. } | State::AwaitAck { .. } => return true,
+                State::Transfer { offset } => {
+                    let Some(t) = r.transfer.clone() else { return false };
+                    match t.copy_to(r.client_id, out, PUMP_HIGH_WATER - pending) {
+                        transfer::Step::Copied(n) => pending += n,
+                        transfer::Step::Waiting => return true,
+                        transfer::Step::Failed => return false,
+                        transfer::Step::Done => {
+                            log::info!(
+                                "Streamed RDB transfer with replica {}:{} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
+                                r.ip,
+                                r.listening_port
+                            );
+                            r.state = State::AwaitAck { offset };
+                            // Not acknowledged before: the wait counts from now.
+                            r.ack_at = Instant::now();
+                            return true;
+                        }
+                    }
+                }
                 State::Failed => return false,
                 State::RdbReady { offset } => {
                     let path = crate::persist::snapshot::rdb_path(&shared.config.read());
@@ -248,4 +310,22 @@ impl Replication {
             }
         }
     }
+}
+
+/// A pipe for a diskless transfer: its write end and a new end mark go
+/// into `plan` for the child; its read end and the mark are the
+/// relay's.
+fn transfer_pipe(plan: &mut crate::persist::snapshot::Plan) -> Option<(File, String)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills both descriptors, which we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        log::warn!("Can't create a pipe for the diskless transfer: {}", std::io::Error::last_os_error());
+        return None;
+    }
+    // SAFETY: the descriptors were just created and are owned nowhere
+    // else.
+    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let mark = crate::server::random_hex(transfer::MARK_LEN);
+    plan.stream = Some(Stream { out: write_end, mark: mark.clone(), relay_end: read_end.as_raw_fd() });
+    Some((read_end, mark))
 }

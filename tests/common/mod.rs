@@ -190,6 +190,41 @@ impl Conn {
         read_value(&mut self.reader).expect("a reply")
     }
 
+    /// The next line a primary sends a replica during its sync (the
+    /// answer to PSYNC, the snapshot's header), after any newlines it sends
+    /// meanwhile to keep the link alive.
+    pub fn read_sync_line(&mut self) -> String {
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).expect("a line");
+            if !line.trim_end().is_empty() {
+                return line.trim_end().to_string();
+            }
+        }
+    }
+
+    /// Reads a full sync's snapshot as a replica does, after any newlines
+    /// the primary sends to keep the link alive: `$<len>` and that many
+    /// bytes, or `$EOF:<mark>` and the bytes up to the mark. Returns the
+    /// header and the file's bytes.
+    pub fn read_snapshot(&mut self) -> (String, Vec<u8>) {
+        let header = self.read_sync_line();
+        if let Some(mark) = header.strip_prefix("$EOF:") {
+            let mut data = Vec::new();
+            while !data.ends_with(mark.as_bytes()) {
+                let mut byte = [0u8; 1];
+                self.reader.read_exact(&mut byte).expect("snapshot bytes");
+                data.push(byte[0]);
+            }
+            data.truncate(data.len() - mark.len());
+            return (header, data);
+        }
+        let len: usize = header.strip_prefix('$').and_then(|l| l.parse().ok()).expect("a bulk header");
+        let mut data = vec![0; len];
+        self.reader.read_exact(&mut data).expect("snapshot bytes");
+        (header, data)
+    }
+
     /// True when the server closed the connection (EOF within the timeout).
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];

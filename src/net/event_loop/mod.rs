@@ -473,7 +473,10 @@ impl EventLoop {
                 return;
             }
         };
-        if self.over_output_limit(idx) || (conn_ref(&self.conns, idx).closing && flushed) || (eof && flushed) {
+        // A replica that hung up reads nothing more: what it was due goes
+        // with its connection, at once.
+        let gone = eof && (flushed || conn_ref(&self.conns, idx).client.replica.is_some());
+        if self.over_output_limit(idx) || (conn_ref(&self.conns, idx).closing && flushed) || gone {
             self.close(idx);
             return;
         }

@@ -124,6 +124,31 @@ impl Client {
 }
 
 /// What other threads may read about a client, or ask of it.
+/// A client's class, as CLIENT LIST TYPE and CLIENT KILL TYPE name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    Normal,
+    /// The link to this replica's primary (never among the listed
+    /// clients: it runs on a thread of its own).
+    Master,
+    Replica,
+    Pubsub,
+}
+
+impl ClientKind {
+    /// `normal`, `master`, `replica` (or `slave`), `pubsub`.
+    pub fn parse(name: &[u8]) -> Option<ClientKind> {
+        let name = name.to_ascii_lowercase();
+        Some(match name.as_slice() {
+            b"normal" => ClientKind::Normal,
+            b"master" => ClientKind::Master,
+            b"replica" | b"slave" => ClientKind::Replica,
+            b"pubsub" => ClientKind::Pubsub,
+            _ => return None,
+        })
+    }
+}
+
 pub struct ClientMeta {
     pub id: u64,
     pub addr: String,
@@ -152,6 +177,8 @@ pub struct ClientMeta {
     pub multi: std::sync::atomic::AtomicIsize,
     /// Set by CLIENT KILL; the owner thread closes the connection.
     pub killed: AtomicBool,
+    /// Set once PSYNC or SYNC made it a replica's connection.
+    pub replica: AtomicBool,
     /// The client's waiter while it is blocked (CLIENT UNBLOCK, the `b`
     /// flag, INFO's blocked_clients).
     pub blocked: Mutex<Option<Arc<Waiter>>>,
@@ -180,6 +207,7 @@ impl ClientMeta {
             psub: AtomicUsize::new(0),
             multi: std::sync::atomic::AtomicIsize::new(-1),
             killed: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             blocked: Mutex::new(None),
         }
     }
@@ -187,6 +215,17 @@ impl ClientMeta {
     pub fn touch(&self, cmd_index: usize, now_ms: u64) {
         self.last_cmd.store(cmd_index, Relaxed);
         self.last_active_ms.store(now_ms, Relaxed);
+    }
+
+    /// The class CLIENT LIST TYPE and CLIENT KILL TYPE select by.
+    pub fn kind(&self) -> ClientKind {
+        if self.replica.load(Relaxed) {
+            ClientKind::Replica
+        } else if self.sub.load(Relaxed) + self.psub.load(Relaxed) > 0 {
+            ClientKind::Pubsub
+        } else {
+            ClientKind::Normal
+        }
     }
 
     pub fn idle_secs(&self) -> u64 {
@@ -213,6 +252,9 @@ impl ClientMeta {
         let (sub, psub, multi) = (self.sub.load(Relaxed), self.psub.load(Relaxed), self.multi.load(Relaxed));
         if sub + psub > 0 {
             flags.push('P');
+        }
+        if self.replica.load(Relaxed) {
+            flags.push('S');
         }
         if multi >= 0 {
             flags.push('x');

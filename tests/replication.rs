@@ -8,23 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::data::{assert_same, conn, fingerprint, populate, start_in};
+use common::repl::{caught_up, field, wait_until};
 use common::{Conn, Reference};
-
-fn field(c: &mut Conn, section: &str, name: &str) -> String {
-    let info = c.cmd(&["INFO", section]);
-    info.split("\\r\\n")
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Every key with its type, value and expiry, and its encoding except
 /// raw against embstr: a string edited in place (APPEND) is raw where it
@@ -32,14 +17,6 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// here.
 fn contents(c: &mut Conn) -> Vec<String> {
     fingerprint(c).into_iter().map(|line| line.replace(" +string \"raw\" ", " +string \"embstr\" ")).collect()
-}
-
-/// Waits until the replica has applied everything we appended.
-fn caught_up(ours: &mut Conn, replica: &mut Conn) {
-    wait_until("the replica to catch up", || {
-        field(replica, "replication", "master_link_status") == "up"
-            && field(replica, "replication", "slave_repl_offset") == field(ours, "replication", "master_repl_offset")
-    });
 }
 
 /// Writes of every kind a replica must see as they were executed: each
@@ -120,15 +97,11 @@ fn redis_replicates_from_us() {
     assert_eq!(ours.q("CONFIG SET min-replicas-to-write 0"), "+OK");
 
     // Cut the link: the replica comes back asking for what it missed.
-    let list = ours.q("CLIENT LIST");
-    let id = list
-        .split("\\n")
-        .find(|l| l.contains("cmd=replconf") || l.contains("cmd=psync"))
-        .and_then(|l| l.trim_start_matches('"').strip_prefix("id="))
-        .and_then(|l| l.split(' ').next())
-        .unwrap_or_else(|| panic!("no replica in {list}"))
-        .to_string();
-    assert_eq!(ours.cmd(&["CLIENT", "KILL", "ID", &id]), ":1");
+    let listed = ours.q("CLIENT LIST TYPE replica");
+    assert_eq!(listed.matches("flags=S ").count(), 1, "{listed}");
+    assert_eq!(ours.q("CLIENT LIST TYPE pubsub"), "\"\"");
+    assert_eq!(ours.q("CLIENT KILL TYPE normal SKIPME yes"), ":0");
+    assert_eq!(ours.q("CLIENT KILL TYPE replica"), ":1");
     writes(&mut ours, 2);
     wait_until("a partial resync", || field(&mut ours, "stats", "sync_partial_ok") == "1");
     caught_up(&mut ours, &mut replica);

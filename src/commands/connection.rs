@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::args::{self, is, Cursor};
 use super::flags::*;
 use super::{blocking, table, CmdResult, CommandSpec, Ctx, Error};
-use crate::client::ReplyMode;
+use crate::client::{ClientKind, ReplyMode};
 use crate::cmd;
 use crate::net::mailbox::Message;
 
@@ -208,18 +208,12 @@ fn info_line(meta: &crate::client::ClientMeta) -> String {
 /// CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id ...]
 fn client_list(ctx: &mut Ctx) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    let mut type_normal = true;
+    let mut kind = None;
     let mut cur = Cursor::new(ctx.args, 2);
     while let Some(word) = cur.next_arg() {
         if is(word, "type") {
             let t = cur.value()?;
-            if is(t, "normal") {
-                type_normal = true;
-            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
-                type_normal = false;
-            } else {
-                return Err(Error::UnknownClientType(t.to_vec()));
-            }
+            kind = Some(ClientKind::parse(t).ok_or_else(|| Error::UnknownClientType(t.to_vec()))?);
         } else if is(word, "id") {
             let mut list = Vec::new();
             while let Some(id) = cur.next_arg() {
@@ -232,12 +226,10 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let mut text = String::new();
-    if type_normal {
-        for meta in ctx.server.clients.all() {
-            if ids.as_ref().is_none_or(|ids| ids.contains(&meta.id)) {
-                text.push_str(&info_line(&meta));
-                text.push('\n');
-            }
+    for meta in ctx.server.clients.all() {
+        if ids.as_ref().is_none_or(|ids| ids.contains(&meta.id)) && kind.is_none_or(|k| meta.kind() == k) {
+            text.push_str(&info_line(&meta));
+            text.push('\n');
         }
     }
     ctx.out.bulk(text.as_bytes());
@@ -259,7 +251,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut skip_me = true;
-    let mut normal_type = true;
+    let mut kind = None;
     if old_style {
         addr = Some(ctx.arg(2));
         skip_me = false;
@@ -282,10 +274,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                     return Err(Error::Syntax);
                 };
             } else if is(word, "type") {
-                normal_type = is(value, "normal");
-                if !normal_type && !["master", "replica", "slave", "pubsub"].iter().any(|t| is(value, t)) {
-                    return Err(Error::UnknownClientType(value.to_vec()));
-                }
+                kind = Some(ClientKind::parse(value).ok_or_else(|| Error::UnknownClientType(value.to_vec()))?);
             } else if is(word, "user") {
                 if value != b"default" {
                     return Err(Error::NoSuchUser(value.to_vec()));
@@ -300,7 +289,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         let matches = id.is_none_or(|id| meta.id == id)
             && addr.is_none_or(|a| meta.addr.as_bytes() == a)
             && laddr.is_none_or(|a| meta.laddr.as_bytes() == a)
-            && normal_type;
+            && kind.is_none_or(|k| meta.kind() == k);
         if !matches || (skip_me && meta.id == ctx.client.id) {
             continue;
         }

@@ -78,6 +78,7 @@ fn become_replica(ctx: &mut Ctx, asked: Option<(&str, u64)>) -> CmdResult {
     let mut shards = ctx.keys.lock_all();
     server.repl.psync(server, &mut shards, replica, asked);
     ctx.client.replica = Some(Box::default());
+    ctx.client.meta.replica.store(true, std::sync::atomic::Ordering::Relaxed);
     // The replica reads the stream from here on, not replies: even the
     // answer to PSYNC goes out with the stream (`Replication::pump`).
     ctx.client.reply_mode = ReplyMode::Off;
@@ -151,6 +152,7 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
+    server.repl.demoted();
     upstream::follow(server, host.clone(), port);
     let _ = server.config.write().apply("replicaof", &[host, port.to_string()]);
     ctx.out.ok();

@@ -173,6 +173,10 @@ pub struct Replication {
     /// A feed exists: a replica connected since start-up, so every write
     /// is appended (as in Redis, the backlog then stays).
     active: AtomicBool,
+    /// The replication id and offset describe data this server holds (it
+    /// followed a primary, or was one), so PSYNC may ask to continue from
+    /// them; a replica started afresh asks with `? -1`, as Redis's does.
+    resumable: AtomicBool,
     /// Bit t set: event-loop thread t serves a replica.
     threads: AtomicU64,
     /// When the last PING went into the stream (Unix ms).
@@ -202,6 +206,7 @@ impl Replication {
             feed: Mutex::default(),
             replicas: Mutex::default(),
             active: AtomicBool::new(false),
+            resumable: AtomicBool::new(false),
             threads: AtomicU64::new(0),
             last_ping_ms: AtomicU64::new(0),
             last_keepalive_ms: AtomicU64::new(0),
@@ -217,6 +222,19 @@ impl Replication {
     /// Whether writes are appended to the feed.
     pub fn is_active(&self) -> bool {
         self.active.load(Relaxed)
+    }
+
+    /// Whether PSYNC may ask to continue from this server's id and offset.
+    pub fn resumable(&self) -> bool {
+        self.resumable.load(Relaxed)
+    }
+
+    /// A primary is about to follow another: its own stream is where it
+    /// resumes from.
+    pub fn demoted(&self) {
+        if !self.is_replica() {
+            self.resumable.store(true, Relaxed);
+        }
     }
 
     /// Whether this server is a replica.
@@ -249,6 +267,7 @@ impl Replication {
     /// The primary continued under another id (it was promoted): ours
     /// follows, the old one valid up to here.
     fn adopt_id(&self, id: &str) {
+        self.resumable.store(true, Relaxed);
         let offset = self.offset();
         let mut ids = self.ids.lock();
         if ids.replid != id {
@@ -261,6 +280,7 @@ impl Replication {
     /// buffer starts empty there, and our own replicas, whose positions
     /// meant the old stream, start over. Every shard is locked.
     fn restart_feed(&self, shards: &mut [&mut Shard], id: &str, offset: u64) {
+        self.resumable.store(true, Relaxed);
         crate::persist::rewrite::log_expired(shards, true);
         let mut replicas = self.replicas.lock();
         for r in replicas.iter_mut() {

@@ -168,9 +168,11 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
     let _ = ask(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
     // Our own id and offset: those of the primary we followed last, or
     // ours as a primary (a primary demoted to follow one of its replicas
-    // resumes where it was).
-    let (replid, offset) = (shared.repl.ids().0, shared.repl.offset());
-    let next = (offset + 1).to_string();
+    // resumes where it was); with neither, `? -1` asks for a full resync.
+    let (replid, next) = match shared.repl.resumable() {
+        true => (shared.repl.ids().0, (shared.repl.offset() + 1).to_string()),
+        false => ("?".to_string(), "-1".to_string()),
+    };
     let reply = ask(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])?;
     let mut words = reply.split(' ');
     match words.next() {
@@ -262,7 +264,10 @@ fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) 
 fn receive_until_mark(reader: &mut impl BufRead, file: &mut std::fs::File, mark: &[u8]) -> Result<(), String> {
     let mut tail: Vec<u8> = Vec::new();
     loop {
-        let chunk = reader.fill_buf().map_err(|e| e.to_string())?;
+        let chunk = match reader.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => other.map_err(|e| e.to_string())?,
+        };
         if chunk.is_empty() {
             return Err("connection closed during the transfer".into());
         }
@@ -324,6 +329,9 @@ fn apply_stream(
                     u.last_io = Instant::now();
                 }
             }
+            // A signal (SIGSTOP and SIGCONT too) interrupts a read with a
+            // timeout: not the link's fault.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 if last_read.elapsed() > timeout {
                     return Err("MASTER timeout: no data nor PING received".into());

@@ -3,12 +3,15 @@
 //! (SIGKILL, SIGSTOP).
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 /// A running binary, killed when dropped.
 pub struct Binary {
     child: Child,
     pub port: u16,
+    /// Its working directory, where its files are.
+    pub dir: PathBuf,
 }
 
 impl Drop for Binary {
@@ -26,6 +29,18 @@ impl Binary {
     pub fn start(extra: &[&str]) -> Binary {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = super::temp_dir(&format!("binary-{port}"));
+        Binary::start_at(port, dir, extra)
+    }
+
+    /// Kills it with SIGKILL and starts it again on its port, in its
+    /// directory (so it loads what it had persisted), with `extra`.
+    pub fn restart(self, extra: &[&str]) -> Binary {
+        let (port, dir) = (self.port, self.dir.clone());
+        self.kill();
+        Binary::start_at(port, dir, extra)
+    }
+
+    fn start_at(port: u16, dir: PathBuf, extra: &[&str]) -> Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
             .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
             .args(["--dir", dir.to_str().unwrap()])
@@ -35,7 +50,7 @@ impl Binary {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("listening"))).unwrap().unwrap();
-        Binary { child, port }
+        Binary { child, port, dir }
     }
 
     pub fn pid(&self) -> i32 {

@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod data;
+pub mod repl;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

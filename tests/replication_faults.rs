@@ -1,0 +1,115 @@
+//! Replication through faults, each bounded in time: a replica restarted,
+//! a primary restarted from its persisted data, and a replica that fell
+//! further behind than the primary's backlog reaches (it must get a full
+//! resync, not a partial one that skips writes). Each ends with the
+//! replica holding exactly what the primary holds.
+
+mod common;
+
+use common::binary::Binary;
+use common::data::{assert_same, conn, fingerprint, populate, start_in};
+use common::repl::{caught_up, field, wait_until};
+use common::{Conn, Reference};
+
+/// Writes `count` keys named `{prefix}{i}`, each acknowledged.
+fn write_keys(c: &mut Conn, prefix: &str, count: usize) {
+    for i in 0..count {
+        assert_eq!(c.cmd(&["SET", &format!("{prefix}{i}"), &i.to_string()]), "+OK");
+    }
+}
+
+/// One of our servers replicating from another is killed (SIGKILL) and
+/// started again over its own AOF while the primary takes writes; it
+/// reconnects and ends with the primary's data.
+#[test]
+fn a_restarted_replica_catches_up() {
+    let primary = Binary::start(&["--repl-diskless-sync-delay", "0"]);
+    let mut p = primary.connect();
+    populate(&mut p);
+    let follow = format!("127.0.0.1 {}", primary.port);
+    let args = ["--replicaof", follow.as_str(), "--appendonly", "yes"];
+    let replica = Binary::start(&args);
+    let mut r = replica.connect();
+    caught_up(&mut p, &mut r);
+    write_keys(&mut p, "before", 500);
+    caught_up(&mut p, &mut r);
+
+    // SAFETY: signals the binary this test started, by pid.
+    unsafe { libc::kill(replica.pid(), libc::SIGKILL) };
+    write_keys(&mut p, "while-down", 500);
+    let replica = replica.restart(&args);
+    let mut r = replica.connect();
+    write_keys(&mut p, "after", 500);
+    caught_up(&mut p, &mut r);
+    assert_same(&fingerprint(&mut p), &fingerprint(&mut r));
+    assert_eq!(field(&mut p, "replication", "connected_slaves"), "1");
+}
+
+/// Our primary, persisting with appendfsync always, is killed (SIGKILL)
+/// and started again: it loads every write it acknowledged, and its
+/// replica (a real redis-server), which reconnects on its own, ends with
+/// the same data, new writes included.
+#[test]
+fn a_restarted_primary_comes_back_with_its_data_and_its_replica() {
+    let args = ["--appendonly", "yes", "--appendfsync", "always", "--repl-diskless-sync-delay", "0"];
+    let primary = Binary::start(&args);
+    let mut p = primary.connect();
+    populate(&mut p);
+    write_keys(&mut p, "acked", 1000);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let mut r = reference.connect();
+    caught_up(&mut p, &mut r);
+    let before = fingerprint(&mut p);
+
+    let primary = primary.restart(&args);
+    let mut p = primary.connect();
+    assert_same(&before, &fingerprint(&mut p));
+    write_keys(&mut p, "after-restart", 200);
+    caught_up(&mut p, &mut r);
+    assert_same(&fingerprint(&mut p), &fingerprint(&mut r));
+}
+
+/// A replica cut off while stopped, then resumed after the primary wrote
+/// more than its backlog holds, asks to continue from where it was; the
+/// primary no longer has those bytes and answers with a full resync.
+/// Checked with us as the primary and a real redis-server as the replica,
+/// and the other way round.
+#[test]
+fn a_replica_behind_the_backlog_gets_a_full_resync() {
+    // Us as the primary.
+    let dir = common::temp_dir("repl-behind");
+    let server = start_in(&dir, &[("repl-backlog-size", "16kb"), ("repl-diskless-sync-delay", "0")]).unwrap();
+    let mut ours = conn(&server);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut replica = reference.connect();
+    fall_behind(&mut ours, &mut replica, reference.pid());
+
+    // A real redis-server as the primary.
+    let reference = Reference::start(&["--repl-backlog-size", "16kb", "--repl-diskless-sync-delay", "0"]);
+    let mut primary = reference.connect();
+    let binary = Binary::start(&["--replicaof", &format!("127.0.0.1 {}", reference.port)]);
+    let mut replica = binary.connect();
+    fall_behind(&mut primary, &mut replica, binary.pid());
+}
+
+/// Takes `replica` (process `pid`) past `primary`'s backlog: stopped, cut
+/// off, 200 KB of writes, resumed. Then checks the resync was full.
+fn fall_behind(primary: &mut Conn, replica: &mut Conn, pid: i32) {
+    write_keys(primary, "first", 100);
+    caught_up(primary, replica);
+    assert_eq!(field(primary, "stats", "sync_full"), "1");
+    // SAFETY: signals a process this test started, by pid.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    assert_eq!(primary.q("CLIENT KILL TYPE replica"), ":1");
+    let value = "v".repeat(1000);
+    for i in 0..200 {
+        assert_eq!(primary.cmd(&["SET", &format!("missed{i}"), &value]), "+OK");
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    wait_until("the full resync", || field(primary, "stats", "sync_full") == "2");
+    caught_up(primary, replica);
+    assert_eq!(field(primary, "stats", "sync_partial_err"), "1", "{}", primary.q("INFO server"));
+    assert_eq!(field(primary, "stats", "sync_partial_ok"), "0");
+    assert_same(&fingerprint(primary), &fingerprint(replica));
+}

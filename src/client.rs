@@ -71,6 +71,9 @@ pub struct Client {
     pub announced_ip: Option<String>,
     /// REPLCONF capa eof: the replica takes a diskless transfer.
     pub capa_eof: bool,
+    /// On the primary's client: the stream's bytes applied (or queued in
+    /// a transaction) but not yet appended to this server's own feed.
+    pub from_primary: Vec<u8>,
     /// Set once PSYNC or SYNC made this connection a replica's: what its
     /// event loop needs to feed it.
     pub replica: Option<Box<crate::repl::Link>>,
@@ -100,6 +103,7 @@ impl Client {
             listening_port: 0,
             announced_ip: None,
             capa_eof: false,
+            from_primary: Vec::new(),
             replica: None,
             meta,
         }

@@ -113,3 +113,72 @@ fn fall_behind(primary: &mut Conn, replica: &mut Conn, pid: i32) {
     assert_eq!(field(primary, "stats", "sync_partial_ok"), "0");
     assert_same(&fingerprint(primary), &fingerprint(replica));
 }
+
+/// Writes to database 5, where the stream then stays: a replica that
+/// resumes must know it is in 5 (from its snapshot's repl-stream-db),
+/// since no SELECT follows.
+fn write_in_db5(c: &mut Conn, prefix: &str) {
+    assert_eq!(c.q("SELECT 5"), "+OK");
+    write_keys(c, prefix, 50);
+    assert_eq!(c.q("SELECT 0"), "+OK");
+}
+
+/// Our primary shut down with a save and started again continues with
+/// its replicas (a real redis-server and one of ours) by partial resync:
+/// the snapshot recorded its replication id and offset.
+#[test]
+fn a_primary_restarted_from_its_snapshot_continues_with_its_replicas() {
+    let args = ["--repl-diskless-sync-delay", "0"];
+    let primary = Binary::start(&args);
+    let mut p = primary.connect();
+    populate(&mut p);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let ours = Binary::start(&["--replicaof", &format!("127.0.0.1 {}", primary.port)]);
+    let (mut r, mut o) = (reference.connect(), ours.connect());
+    write_in_db5(&mut p, "before");
+    caught_up(&mut p, &mut r);
+    caught_up(&mut p, &mut o);
+
+    p.send("SHUTDOWN SAVE");
+    assert!(p.is_closed());
+    let primary = primary.restart(&args);
+    let mut p = primary.connect();
+    wait_until("both replicas back", || field(&mut p, "replication", "connected_slaves") == "2");
+    assert_eq!(field(&mut p, "stats", "sync_partial_ok"), "2");
+    assert_eq!(field(&mut p, "stats", "sync_full"), "0");
+    write_in_db5(&mut p, "after");
+    caught_up(&mut p, &mut r);
+    caught_up(&mut p, &mut o);
+    let want = fingerprint(&mut p);
+    assert_same(&want, &fingerprint(&mut r));
+    assert_same(&want, &fingerprint(&mut o));
+}
+
+/// Our replica shut down with a save and started again continues from
+/// where its snapshot stood, by partial resync, in the database the
+/// stream was in; its primary here is a real redis-server.
+#[test]
+fn a_replica_restarted_from_its_snapshot_continues() {
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
+    let mut p = reference.connect();
+    populate(&mut p);
+    let args = ["--replicaof", &format!("127.0.0.1 {}", reference.port)].map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let replica = Binary::start(&args);
+    let mut r = replica.connect();
+    // The stream stays in database 5 from here on.
+    assert_eq!(p.q("SELECT 5"), "+OK");
+    write_keys(&mut p, "before", 50);
+    caught_up(&mut p, &mut r);
+
+    r.send("SHUTDOWN SAVE");
+    assert!(r.is_closed());
+    write_keys(&mut p, "while-down", 50);
+    let replica = replica.restart(&args);
+    let mut r = replica.connect();
+    wait_until("the partial resync", || field(&mut p, "stats", "sync_partial_ok") == "1");
+    write_keys(&mut p, "after", 50);
+    caught_up(&mut p, &mut r);
+    assert_eq!(field(&mut p, "stats", "sync_full"), "1");
+    assert_same(&fingerprint(&mut p), &fingerprint(&mut r));
+}

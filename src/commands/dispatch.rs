@@ -128,6 +128,12 @@ fn run(
     // anyone else can see it.
     let deferred = if spec.has(super::flags::WRITE) { blocking::serve_ready(ctx.keys, shared) } else { Vec::new() };
     let offset = keys.append_records(shared);
+    if client.is_master && client.multi.is_none() && !client.from_primary.is_empty() {
+        // On a replica: the primary's bytes for what just changed go into
+        // our feed under the same locks, as our own writes would.
+        shared.repl.proxy(shared, &client.from_primary, client.db);
+        client.from_primary.clear();
+    }
     client.aof_wait = offset;
     if keys.dirty > 0 && shared.repl.is_active() {
         client.woff = shared.repl.offset();

@@ -591,8 +591,16 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     let report = {
         let mut locks = shared.store.lock_all();
         let mut shards = locks.all();
-        snapshot::load(shared, &path, &mut shards, false)
-            .map_err(|e| format!("Fatal error loading the DB from {}: {e}. Exiting.", path.display()))?
+        let report = snapshot::load(shared, &path, &mut shards, false)
+            .map_err(|e| format!("Fatal error loading the DB from {}: {e}. Exiting.", path.display()))?;
+        // Where the data stands in the replication stream it came from, so
+        // replication can resume from there rather than start over.
+        let databases = shared.store.databases();
+        if let Some(info) = report.as_ref().and_then(|r| crate::repl::SaveInfo::from_aux(&r.aux, databases)) {
+            let replica = !shared.config.read().get("replicaof").is_empty();
+            shared.repl.restore(&mut shards, info, replica);
+        }
+        report
     };
     shared.persist.loaded(shared, report.as_ref());
     if let Some(report) = report {

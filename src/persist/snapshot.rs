@@ -32,6 +32,9 @@ pub struct Plan {
     /// A diskless transfer: the snapshot goes into its pipe, framed for
     /// replicas, rather than to `path`.
     pub stream: Option<Stream>,
+    /// The replication stream's position the data stands at (not in an
+    /// AOF base, as in Redis).
+    pub repl: Option<crate::repl::SaveInfo>,
 }
 
 /// A diskless transfer's pipe, as the child sees it.
@@ -46,7 +49,8 @@ pub struct Stream {
 }
 
 impl Plan {
-    /// A snapshot to `path`, with the server's settings.
+    /// A snapshot to `path`, with the server's settings. The caller holds
+    /// every shard.
     pub fn new(shared: &Shared, path: PathBuf, temp: PathBuf, aof_base: bool) -> Plan {
         let config = shared.config.read();
         Plan {
@@ -60,6 +64,7 @@ impl Plan {
             now_s: unix_ms() / 1000,
             libraries: shared.functions.library_codes(),
             stream: None,
+            repl: if aof_base { None } else { shared.repl.save_info() },
         }
     }
 
@@ -131,8 +136,15 @@ fn write_body<W: Write>(w: &mut rdb::Writer<W>, shards: &[&Shard], plan: &Plan) 
         ("redis-bits", "64".to_string()),
         ("ctime", (unix_ms() / 1000).to_string()),
         ("used-mem", crate::memory::used().to_string()),
-        ("aof-base", (plan.aof_base as u8).to_string()),
     ];
+    let repl = plan.repl.iter().flat_map(|r| {
+        [
+            ("repl-stream-db", r.stream_db.to_string()),
+            ("repl-id", r.replid.clone()),
+            ("repl-offset", r.offset.to_string()),
+        ]
+    });
+    let aux = aux.into_iter().chain(repl).chain([("aof-base", (plan.aof_base as u8).to_string())]);
     for (k, v) in aux {
         w.byte(rdb::op::AUX)?;
         w.string(k.as_bytes())?;

@@ -109,8 +109,14 @@ struct Feed {
     offset: u64,
     /// The stream's last bytes: `buf[0]` is at position `offset - buf.len()`.
     buf: VecDeque<u8>,
-    /// The database the stream's last command ran in.
+    /// The database the stream's last command ran in; None when our own
+    /// next append must say it (after a snapshot, or once we stop
+    /// following a primary).
     last_db: Option<usize>,
+    /// The database selected at the stream's end, as a replica applying
+    /// it has it (repl-stream-db: what a replica resuming, or loading a
+    /// snapshot taken here, starts in).
+    stream_db: usize,
     /// The earliest position a replica still needs (`u64::MAX` for none).
     needed: u64,
 }
@@ -136,6 +142,30 @@ impl Feed {
     /// Recomputes `needed` after replicas moved.
     fn refresh_needed(&mut self, replicas: &[Replica]) {
         self.needed = replicas.iter().map(Replica::position).min().unwrap_or(u64::MAX);
+    }
+}
+
+/// Replication's part of a snapshot (Redis's repl-stream-db, repl-id and
+/// repl-offset auxiliary fields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveInfo {
+    pub stream_db: usize,
+    pub replid: String,
+    pub offset: u64,
+}
+
+impl SaveInfo {
+    /// The fields as a file's auxiliary fields give them, if the id and
+    /// offset are there and make sense (a database past `databases` counts
+    /// as the last).
+    pub fn from_aux(aux: &[(Vec<u8>, Vec<u8>)], databases: usize) -> Option<SaveInfo> {
+        let get =
+            |name: &str| aux.iter().find(|(k, _)| k == name.as_bytes()).and_then(|(_, v)| std::str::from_utf8(v).ok());
+        let replid = get("repl-id").filter(|id| id.len() == 40)?.to_string();
+        let offset = get("repl-offset")?.parse().ok()?;
+        let stream_db =
+            get("repl-stream-db").and_then(|d| d.parse().ok()).unwrap_or(0).min(databases.saturating_sub(1));
+        Some(SaveInfo { stream_db, replid, offset })
     }
 }
 
@@ -279,7 +309,7 @@ impl Replication {
     /// After a full resync from a primary: its id and offset are ours, the
     /// buffer starts empty there, and our own replicas, whose positions
     /// meant the old stream, start over. Every shard is locked.
-    fn restart_feed(&self, shards: &mut [&mut Shard], id: &str, offset: u64) {
+    fn restart_feed(&self, shards: &mut [&mut Shard], id: &str, offset: u64, stream_db: usize) {
         self.resumable.store(true, Relaxed);
         crate::persist::rewrite::log_expired(shards, true);
         let mut replicas = self.replicas.lock();
@@ -292,15 +322,63 @@ impl Replication {
         feed.buf.clear();
         feed.offset = offset;
         feed.last_db = None;
+        feed.stream_db = stream_db;
         self.offset_now.store(offset, Relaxed);
         self.replicas_changed(&replicas, &mut feed);
     }
 
-    /// Appends what the primary sent, as it came (a replica's feed).
-    fn proxy(&self, shared: &Shared, raw: &[u8]) {
+    /// Appends what the primary sent, as it came (a replica's feed), `db`
+    /// being the database selected once it has been applied. A command
+    /// that changes data is appended with its shard locks still held, as
+    /// a primary's own writes are, so a snapshot taken here (for a replica
+    /// of ours) holds exactly the stream up to its offset.
+    pub fn proxy(&self, shared: &Shared, raw: &[u8], db: usize) {
         let mut feed = self.feed.lock();
         feed.last_db = None;
+        feed.stream_db = db;
         self.commit(shared, feed, raw);
+    }
+
+    /// The database selected at the stream's end.
+    pub fn stream_db(&self) -> usize {
+        self.feed.lock().stream_db
+    }
+
+    /// What a snapshot records of replication (repl-stream-db, repl-id,
+    /// repl-offset), while a stream exists; the caller holds every shard,
+    /// so it matches the data.
+    pub fn save_info(&self) -> Option<SaveInfo> {
+        if !self.is_active() {
+            return None;
+        }
+        let feed = self.feed.lock();
+        Some(SaveInfo { stream_db: feed.stream_db, replid: self.ids.lock().replid.clone(), offset: feed.offset })
+    }
+
+    /// At start-up, from a snapshot that recorded them: the replication id
+    /// and offset the data stands at. A replica resumes from there with
+    /// PSYNC. A primary takes the id as its second, valid up to there (its
+    /// own is new), so the replicas it had before a restart continue with
+    /// a partial resync, as from Redis.
+    /// Every shard is locked.
+    pub fn restore(&self, shards: &mut [&mut Shard], info: SaveInfo, replica: bool) {
+        self.resumable.store(true, Relaxed);
+        let mut ids = self.ids.lock();
+        let mut feed = self.feed.lock();
+        feed.offset = info.offset;
+        feed.stream_db = info.stream_db;
+        self.offset_now.store(info.offset, Relaxed);
+        if replica {
+            ids.replid = info.replid;
+            return;
+        }
+        ids.replid2 = info.replid;
+        ids.second_offset = info.offset as i64 + 1;
+        drop(ids);
+        drop(feed);
+        self.active.store(true, Relaxed);
+        crate::persist::rewrite::log_expired(shards, true);
+        self.alone_since_ms.store(crate::server::unix_ms().max(1), Relaxed);
     }
 
     /// Every append's end: `bytes` go into the stream, the offset moves,
@@ -336,6 +414,7 @@ impl Replication {
                 let db = op.db.to_string();
                 encode_command(&mut bytes, [&b"SELECT"[..], db.as_bytes()].into_iter());
                 feed.last_db = Some(op.db);
+                feed.stream_db = op.db;
             }
             if wrap && i == 0 {
                 encode_command(&mut bytes, [&b"MULTI"[..]].into_iter());

@@ -123,9 +123,11 @@ impl Replication {
                 return;
             }
         }
+        let mut plan = crate::persist::snapshot::Plan::rdb(shared, std::process::id());
         let mut feed = self.feed.lock();
         let offset = feed.offset;
-        let mut plan = crate::persist::snapshot::Plan::rdb(shared, std::process::id());
+        // Exactly where the stream is (a PING may have gone in meanwhile).
+        plan.repl = Some(super::SaveInfo { stream_db: feed.stream_db, replid: self.ids.lock().replid.clone(), offset });
         let relay = match diskless {
             true => match transfer_pipe(&mut plan) {
                 Some(pipe) => Some(pipe),

@@ -117,6 +117,8 @@ fn run(shared: Arc<Shared>, host: String, port: u16, generation: u64) {
     let meta = Arc::new(ClientMeta::new(0, format!("{host}:{port}"), String::new(), -1, 0));
     let mut client = Client::new(meta, true);
     client.is_master = true;
+    // A partial resync continues the stream in the database it was in.
+    client.db = shared.repl.stream_db();
     while current(&shared, generation) {
         set_state(&shared, generation, LinkState::Connecting);
         match session(&shared, &host, port, generation, &mut client) {
@@ -181,9 +183,9 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
             let offset: u64 = words.next().and_then(|o| o.parse().ok()).ok_or("FULLRESYNC without an offset")?;
             log::info!("Full resync from master: {id}:{offset}");
             set_state(shared, generation, LinkState::Sync);
-            full_sync(shared, &mut reader, &id, offset)?;
-            client.db = 0;
+            client.db = full_sync(shared, &mut reader, &id, offset)?;
             client.multi = None;
+            client.from_primary.clear();
         }
         Some("+CONTINUE") => {
             if let Some(id) = words.next().filter(|id| id.len() == 40) {
@@ -218,8 +220,9 @@ fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
 
 /// Receives the snapshot (`$<len>` then the bytes, or `$EOF:<mark>` and
 /// the bytes up to the mark) into a file, then replaces the dataset with
-/// it, and starts the feed at the primary's id and offset.
-fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) -> Result<(), String> {
+/// it, and starts the feed at the primary's id and offset. Returns the
+/// database the stream continues in (the file's repl-stream-db).
+fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) -> Result<usize, String> {
     let header = read_line(reader)?;
     let spec = header.strip_prefix('$').ok_or_else(|| format!("bad bulk header from master: {header}"))?;
     let dir = std::path::PathBuf::from(shared.config.read().dir());
@@ -247,17 +250,20 @@ fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) 
                 }
             }
             shared.functions.clear();
-            crate::persist::snapshot::load(shared, &path, shards, false)?;
-            shared.repl.restart_feed(shards, id, offset);
-            Ok(())
+            let report = crate::persist::snapshot::load(shared, &path, shards, false)?;
+            let databases = shared.store.databases();
+            let stream_db =
+                report.and_then(|r| super::SaveInfo::from_aux(&r.aux, databases)).map_or(0, |info| info.stream_db);
+            shared.repl.restart_feed(shards, id, offset, stream_db);
+            Ok(stream_db)
         });
         shared.repl.loading.store(false, Relaxed);
         loaded
     });
     let _ = std::fs::remove_file(&path);
-    outcome?;
+    let stream_db = outcome?;
     log::info!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(stream_db)
 }
 
 /// Copies the diskless transfer up to its 40-byte end mark.
@@ -356,7 +362,7 @@ fn apply_stream(
             if !current(shared, generation) {
                 return Ok(());
             }
-            let raw = &rest[..consumed];
+            client.from_primary.extend_from_slice(&rest[..consumed]);
             let args = parser.args(rest);
             start += consumed;
             let getack = args.len() >= 2
@@ -372,7 +378,12 @@ fn apply_stream(
                 dispatch::execute(args, client, shared, stats, unix_ms(), &mut out);
                 out.clear();
             }
-            shared.repl.proxy(shared, raw);
+            // What the command did not append under its locks (it changed
+            // nothing) goes now; a transaction's commands wait for its EXEC.
+            if client.multi.is_none() && !client.from_primary.is_empty() {
+                shared.repl.proxy(shared, &client.from_primary, client.db);
+                client.from_primary.clear();
+            }
             applied += consumed as u64;
             if getack && current(shared, generation) {
                 send_ack(writer, applied)?;

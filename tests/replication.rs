@@ -567,3 +567,48 @@ fn a_diskless_transfer_ends_when_its_replica_leaves() {
     caught_up(&mut ours, &mut replica);
     assert_eq!(replica.q("DBSIZE"), ":40");
 }
+
+/// INFO replication on a replica while its primary prepares the snapshot
+/// and once the link is lost: the same fields as a redis-server replica
+/// of the same primary shows, and the same transfer figures.
+#[test]
+fn replica_info_during_a_sync_matches_redis() {
+    // Replicas asking within a second share one slow snapshot (15 keys at
+    // 0.2 s each).
+    let primary = Reference::start(&["--repl-diskless-sync-delay", "1", "--rdb-key-save-delay", "200000"]);
+    let mut p = primary.connect();
+    for i in 0..15 {
+        assert_eq!(p.cmd(&["SET", &format!("k{i}"), "v"]), "+OK");
+    }
+    let follow = primary.port.to_string();
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &follow]);
+    let dir = common::temp_dir("repl-info");
+    let server = start_in(&dir, &[("replicaof", &format!("127.0.0.1 {follow}"))]).unwrap();
+    let (mut r, mut o) = (reference.connect(), conn(&server));
+    wait_until("both syncing", || {
+        field(&mut r, "replication", "master_sync_in_progress") == "1"
+            && field(&mut o, "replication", "master_sync_in_progress") == "1"
+    });
+    let names = |c: &mut Conn| -> Vec<String> {
+        let info = c.q("INFO replication");
+        info.split("\\r\\n").filter_map(|l| l.split_once(':')).map(|(k, _)| k.to_string()).collect()
+    };
+    assert_eq!(names(&mut o), names(&mut r));
+    for name in ["master_sync_total_bytes", "master_sync_read_bytes", "master_sync_left_bytes", "master_sync_perc"] {
+        assert_eq!(field(&mut o, "replication", name), field(&mut r, "replication", name), "{name}");
+    }
+    assert_eq!(field(&mut o, "replication", "master_link_down_since_seconds"), "-1");
+    caught_up(&mut p, &mut r);
+    caught_up(&mut p, &mut o);
+    assert_eq!(names(&mut o), names(&mut r));
+    // The primary goes: both links are down, since a moment.
+    p.send("SHUTDOWN NOSAVE");
+    assert!(p.is_closed());
+    wait_until("both links down", || {
+        field(&mut r, "replication", "master_link_status") == "down"
+            && field(&mut o, "replication", "master_link_status") == "down"
+    });
+    assert_eq!(names(&mut o), names(&mut r));
+    let since = field(&mut o, "replication", "master_link_down_since_seconds");
+    assert!(since == "0" || since == "1", "{since}");
+}

@@ -285,12 +285,27 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                     let linked = up.state == LinkState::Connected;
                     field("master_link_status", if linked { "up" } else { "down" }.into());
                     field("master_last_io_seconds_ago", if linked { up.last_io_secs as i64 } else { -1 }.to_string());
-                    field("master_sync_in_progress", ((up.state == LinkState::Sync) as u8).to_string());
-                    if !linked {
-                        field("master_link_down_since_seconds", up.last_io_secs.to_string());
-                    }
+                    let syncing = up.state == LinkState::Sync;
+                    field("master_sync_in_progress", (syncing as u8).to_string());
                     field("slave_read_repl_offset", r.offset.to_string());
                     field("slave_repl_offset", r.offset.to_string());
+                    if syncing {
+                        // As Redis computes them, a transfer of unknown
+                        // size (-1) included.
+                        let left = up.sync_total - up.sync_read as i64;
+                        let percent = match up.sync_total {
+                            0 => 0.0,
+                            t => up.sync_read as f64 * 100.0 / t as f64,
+                        };
+                        field("master_sync_total_bytes", up.sync_total.to_string());
+                        field("master_sync_read_bytes", up.sync_read.to_string());
+                        field("master_sync_left_bytes", left.to_string());
+                        field("master_sync_perc", format!("{percent:.2}"));
+                        field("master_sync_last_io_seconds_ago", up.last_io_secs.to_string());
+                    }
+                    if !linked {
+                        field("master_link_down_since_seconds", up.down_secs.to_string());
+                    }
                     field("slave_priority", config.get("replica-priority").to_string());
                     field("slave_read_only", ((config.get("replica-read-only") == "yes") as u8).to_string());
                     field("replica_announced", ((config.get("replica-announced") == "yes") as u8).to_string());

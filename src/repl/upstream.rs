@@ -58,6 +58,12 @@ pub struct Upstream {
     pub generation: u64,
     /// When the link last received anything.
     pub last_io: Instant,
+    /// When the link last went down (None: it has not been up yet).
+    pub down_since: Option<Instant>,
+    /// The snapshot being received: its size (-1 when it ends with a
+    /// mark instead) and the bytes read so far.
+    pub sync_total: i64,
+    pub sync_read: u64,
 }
 
 /// How long the link waits for a reply or for the stream before it looks
@@ -69,8 +75,16 @@ const ACK_EVERY: Duration = Duration::from_secs(1);
 pub fn follow(shared: &Shared, host: String, port: u16) {
     let mut upstream = shared.repl.upstream.lock();
     let generation = upstream.as_ref().map_or(0, |u| u.generation) + 1;
-    *upstream =
-        Some(Upstream { host: host.clone(), port, state: LinkState::Connect, generation, last_io: Instant::now() });
+    *upstream = Some(Upstream {
+        host: host.clone(),
+        port,
+        state: LinkState::Connect,
+        generation,
+        last_io: Instant::now(),
+        down_since: None,
+        sync_total: 0,
+        sync_read: 0,
+    });
     drop(upstream);
     shared.repl.set_replica(true);
     log::info!("Connecting to MASTER {host}:{port}");
@@ -104,7 +118,19 @@ fn current(shared: &Shared, generation: u64) -> bool {
 
 fn set_state(shared: &Shared, generation: u64, state: LinkState) {
     if let Some(u) = shared.repl.upstream.lock().as_mut().filter(|u| u.generation == generation) {
+        if u.state == LinkState::Connected && state != LinkState::Connected {
+            u.down_since = Some(Instant::now());
+        }
         u.state = state;
+        u.last_io = Instant::now();
+    }
+}
+
+/// The snapshot being received has `read` of its `total` bytes here.
+fn note_transfer(shared: &Shared, generation: u64, total: i64, read: u64) {
+    if let Some(u) = shared.repl.upstream.lock().as_mut().filter(|u| u.generation == generation) {
+        u.sync_total = total;
+        u.sync_read = read;
         u.last_io = Instant::now();
     }
 }
@@ -125,8 +151,13 @@ fn run(shared: Arc<Shared>, host: String, port: u16, generation: u64) {
             Ok(()) => {}
             Err(e) => log::warn!("Replication link with MASTER {host}:{port}: {e}"),
         }
+        let was_up = status(&shared).is_some_and(|s| s.state == LinkState::Connected);
         set_state(&shared, generation, LinkState::Connect);
-        std::thread::sleep(Duration::from_secs(1));
+        // A link that was up is tried again at once, as Redis does; a
+        // failed attempt after a pause.
+        if !was_up {
+            std::thread::sleep(Duration::from_secs(1));
+        }
     }
 }
 
@@ -183,7 +214,7 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
             let offset: u64 = words.next().and_then(|o| o.parse().ok()).ok_or("FULLRESYNC without an offset")?;
             log::info!("Full resync from master: {id}:{offset}");
             set_state(shared, generation, LinkState::Sync);
-            client.db = full_sync(shared, &mut reader, &id, offset)?;
+            client.db = full_sync(shared, generation, &mut reader, &id, offset)?;
             client.multi = None;
             client.from_primary.clear();
         }
@@ -203,6 +234,12 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
 
 /// One line of a reply, without its CRLF.
 fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
+    read_line_alive(reader, || {})
+}
+
+/// One line of a reply; `alive` is called for each empty line, with which
+/// a primary preparing the snapshot keeps the link alive.
+fn read_line_alive(reader: &mut impl BufRead, mut alive: impl FnMut()) -> Result<String, String> {
     loop {
         let mut line = String::new();
         let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
@@ -210,11 +247,10 @@ fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
             return Err("connection closed".into());
         }
         let line = line.trim_end_matches(['\r', '\n']);
-        // A primary preparing the snapshot keeps the link alive with
-        // newlines.
         if !line.is_empty() {
             return Ok(line.to_string());
         }
+        alive();
     }
 }
 
@@ -222,23 +258,29 @@ fn read_line(reader: &mut impl BufRead) -> Result<String, String> {
 /// the bytes up to the mark) into a file, then replaces the dataset with
 /// it, and starts the feed at the primary's id and offset. Returns the
 /// database the stream continues in (the file's repl-stream-db).
-fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) -> Result<usize, String> {
-    let header = read_line(reader)?;
+fn full_sync(
+    shared: &Shared,
+    generation: u64,
+    reader: &mut impl BufRead,
+    id: &str,
+    offset: u64,
+) -> Result<usize, String> {
+    // Its size is unknown until the header comes.
+    note_transfer(shared, generation, -1, 0);
+    let header = read_line_alive(reader, || note_transfer(shared, generation, -1, 0))?;
     let spec = header.strip_prefix('$').ok_or_else(|| format!("bad bulk header from master: {header}"))?;
     let dir = std::path::PathBuf::from(shared.config.read().dir());
     let path = dir.join(format!("temp-{}-{}.rdb", unix_ms(), std::process::id()));
     let mut file = std::fs::File::create(&path).map_err(|e| format!("can't create {}: {e}", path.display()))?;
-    let received = if let Some(mark) = spec.strip_prefix("EOF:") {
-        receive_until_mark(reader, &mut file, mark.as_bytes())
-    } else {
-        let len: u64 = spec.parse().map_err(|_| format!("bad bulk length from master: {header}"))?;
-        std::io::copy(&mut reader.take(len), &mut file).map_err(|e| e.to_string()).and_then(|n| {
-            if n == len {
-                Ok(())
-            } else {
-                Err("the snapshot was cut short".into())
-            }
-        })
+    let (mark, total) = match spec.strip_prefix("EOF:") {
+        Some(mark) => (Some(mark.as_bytes()), -1),
+        None => (None, spec.parse::<u64>().map_err(|_| format!("bad bulk length from master: {header}"))? as i64),
+    };
+    let mut progress = |read| note_transfer(shared, generation, total, read);
+    progress(0);
+    let received = match mark {
+        Some(mark) => receive_until_mark(reader, &mut file, mark, &mut progress),
+        None => receive_len(reader, &mut file, total as u64, &mut progress),
     };
     let outcome = received.and_then(|()| file.sync_all().map_err(|e| e.to_string())).and_then(|()| {
         log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
@@ -266,9 +308,40 @@ fn full_sync(shared: &Shared, reader: &mut impl BufRead, id: &str, offset: u64) 
     Ok(stream_db)
 }
 
+/// Copies a transfer of `len` bytes.
+fn receive_len(
+    reader: &mut impl BufRead,
+    file: &mut std::fs::File,
+    len: u64,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), String> {
+    let mut read = 0;
+    while read < len {
+        let chunk = match reader.fill_buf() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => other.map_err(|e| e.to_string())?,
+        };
+        if chunk.is_empty() {
+            return Err("the snapshot was cut short".into());
+        }
+        let n = chunk.len().min((len - read) as usize);
+        file.write_all(&chunk[..n]).map_err(|e| e.to_string())?;
+        reader.consume(n);
+        read += n as u64;
+        progress(read);
+    }
+    Ok(())
+}
+
 /// Copies the diskless transfer up to its 40-byte end mark.
-fn receive_until_mark(reader: &mut impl BufRead, file: &mut std::fs::File, mark: &[u8]) -> Result<(), String> {
+fn receive_until_mark(
+    reader: &mut impl BufRead,
+    file: &mut std::fs::File,
+    mark: &[u8],
+    progress: &mut impl FnMut(u64),
+) -> Result<(), String> {
     let mut tail: Vec<u8> = Vec::new();
+    let mut read = 0;
     loop {
         let chunk = match reader.fill_buf() {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -280,6 +353,8 @@ fn receive_until_mark(reader: &mut impl BufRead, file: &mut std::fs::File, mark:
         tail.extend_from_slice(chunk);
         let n = chunk.len();
         reader.consume(n);
+        read += n as u64;
+        progress(read);
         if tail.ends_with(mark) {
             file.write_all(&tail[..tail.len() - mark.len()]).map_err(|e| e.to_string())?;
             return Ok(());
@@ -407,6 +482,10 @@ pub struct Status {
     pub port: u16,
     pub state: LinkState,
     pub last_io_secs: u64,
+    /// Seconds since the link went down (-1: it has not been up yet).
+    pub down_secs: i64,
+    pub sync_total: i64,
+    pub sync_read: u64,
 }
 
 pub fn status(shared: &Shared) -> Option<Status> {
@@ -415,6 +494,9 @@ pub fn status(shared: &Shared) -> Option<Status> {
         port: u.port,
         state: u.state,
         last_io_secs: u.last_io.elapsed().as_secs(),
+        down_secs: u.down_since.map_or(-1, |d| d.elapsed().as_secs() as i64),
+        sync_total: u.sync_total,
+        sync_read: u.sync_read,
     })
 }
 

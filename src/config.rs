@@ -301,6 +301,9 @@ impl Config {
             let name = line.split_whitespace().next().unwrap_or("");
             match find(name).filter(|_| !line.trim_start().starts_with('#')) {
                 Some(idx) if written[idx] => {}
+                // A primary's file loses its replicaof lines, as Redis's
+                // does.
+                Some(idx) if PARAMS[idx].name == "replicaof" && self.values[idx].is_empty() => written[idx] = true,
                 Some(idx) => {
                     written[idx] = true;
                     out.push_str(&directive(PARAMS[idx].name, &self.values[idx]));
@@ -719,6 +722,17 @@ mod tests {
         load_file(&mut again, "x.conf", &out.replace("unknown-line stays\n", "")).unwrap();
         assert_eq!(again.get("requirepass"), "a b");
         assert_eq!(again.maxclients(), 500);
+    }
+
+    #[test]
+    fn rewrite_drops_replicaof_once_a_primary() {
+        let mut c = Config::default();
+        let text = "port 7000\nreplicaof 10.0.0.1 6379\nslaveof 10.0.0.1 6379\n";
+        load_file(&mut c, "x.conf", text).unwrap();
+        assert_eq!(c.rewrite(text), text.replace("slaveof 10.0.0.1 6379\n", ""));
+        // REPLICAOF NO ONE.
+        c.apply("replicaof", &[]).unwrap();
+        assert_eq!(c.rewrite(text), "port 7000\n");
     }
 
     #[test]

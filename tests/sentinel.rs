@@ -96,9 +96,11 @@ struct Group {
 
 impl Group {
     fn start() -> Group {
-        let primary = Binary::start(&[]);
-        let replicas: Vec<Binary> =
-            (0..2).map(|_| Binary::start(&["--replicaof", &format!("127.0.0.1 {}", primary.port)])).collect();
+        // Each with a config file, which Sentinel's reconfigurations
+        // rewrite (CONFIG REWRITE).
+        let primary = Binary::start_with_config("appendonly no\n", &[]);
+        let follow = format!("replicaof 127.0.0.1 {}\n", primary.port);
+        let replicas: Vec<Binary> = (0..2).map(|_| Binary::start_with_config(&follow, &[])).collect();
         let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port)).collect();
         let mut watcher = sentinels[0].connect();
         wait_until("Sentinel to see both replicas and the other sentinels", Duration::from_secs(30), || {
@@ -151,6 +153,12 @@ fn sentinel_fails_over_to_one_of_our_replicas() {
     assert_eq!(p.q("WAIT 1 5000"), ":1");
     assert_eq!(ask(other, "GET later").as_deref(), Some("\"2\""));
     assert_eq!(ask(other, "GET after-failover").as_deref(), Some("\"1\""));
+    // Their config files say so: a restart keeps the new roles.
+    let replicaof = |b: &Binary| -> Vec<String> {
+        b.config_file().lines().filter(|l| l.starts_with("replicaof")).map(str::to_string).collect()
+    };
+    assert_eq!(replicaof(&replicas[promoted]), Vec::<String>::new());
+    assert_eq!(replicaof(&replicas[1 - promoted]), vec![format!("replicaof 127.0.0.1 {new_port}")]);
     drop(sentinels);
 }
 

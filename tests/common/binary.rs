@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+/// Its config file, in its directory, if it was given one.
+const CONFIG_FILE: &str = "kvstore.conf";
+
 /// A running binary, killed when dropped.
 pub struct Binary {
     child: Child,
@@ -27,9 +30,23 @@ impl Binary {
     /// left), with `extra` arguments after (a later one wins); returns once
     /// it listens.
     pub fn start(extra: &[&str]) -> Binary {
+        Binary::start_with_config("", extra)
+    }
+
+    /// As `start`, with a config file holding `config` (which CONFIG
+    /// REWRITE then updates: `config_file()` reads it back).
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Binary {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = super::temp_dir(&format!("binary-{port}"));
+        if !config.is_empty() {
+            std::fs::write(dir.join(CONFIG_FILE), config).unwrap();
+        }
         Binary::start_at(port, dir, extra)
+    }
+
+    /// The config file's text now.
+    pub fn config_file(&self) -> String {
+        std::fs::read_to_string(self.dir.join(CONFIG_FILE)).unwrap_or_default()
     }
 
     /// Kills it with SIGKILL and starts it again on its port, in its
@@ -41,7 +58,9 @@ impl Binary {
     }
 
     fn start_at(port: u16, dir: PathBuf, extra: &[&str]) -> Binary {
+        let config = dir.join(CONFIG_FILE);
         let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
+            .args(config.exists().then_some(&config))
             .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
             .args(["--dir", dir.to_str().unwrap()])
             .args(extra)

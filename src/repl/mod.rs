@@ -634,6 +634,18 @@ impl Replication {
     }
 }
 
+/// Appends `take` bytes of `buf` from index `from` to `out`.
+fn copy_out(buf: &VecDeque<u8>, from: usize, take: usize, out: &mut Vec<u8>) {
+    let (a, b) = buf.as_slices();
+    let end = from + take;
+    if from < a.len() {
+        out.extend_from_slice(&a[from..end.min(a.len())]);
+    }
+    if end > a.len() {
+        out.extend_from_slice(&b[from.saturating_sub(a.len())..end - a.len()]);
+    }
+}
+
 impl Replica {
     /// The stream position it still needs from the buffer.
     fn position(&self) -> u64 {
@@ -663,5 +675,39 @@ impl Replica {
             ack: 0,
             ack_at: Instant::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_out_reads_across_the_buffers_wrap() {
+        let mut buf: VecDeque<u8> = VecDeque::with_capacity(8);
+        buf.extend(b"xxxxab");
+        buf.drain(..4);
+        buf.extend(b"cdefg");
+        assert!(!buf.as_slices().1.is_empty(), "the test needs a wrapped buffer");
+        for from in 0..buf.len() {
+            for take in 0..=buf.len() - from {
+                let mut out = b"!".to_vec();
+                copy_out(&buf, from, take, &mut out);
+                assert_eq!(&out[1..], &b"abcdefg"[from..from + take], "from {from} take {take}");
+            }
+        }
+    }
+
+    #[test]
+    fn save_info_comes_from_a_files_aux_fields() {
+        let aux = |pairs: &[(&str, &str)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            pairs.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
+        };
+        let id = "a".repeat(40);
+        let full = aux(&[("repl-stream-db", "3"), ("repl-id", &id), ("repl-offset", "99")]);
+        assert_eq!(SaveInfo::from_aux(&full, 16), Some(SaveInfo { stream_db: 3, replid: id.clone(), offset: 99 }));
+        assert_eq!(SaveInfo::from_aux(&full, 2).map(|i| i.stream_db), Some(1));
+        assert_eq!(SaveInfo::from_aux(&aux(&[("repl-id", &id)]), 16), None);
+        assert_eq!(SaveInfo::from_aux(&aux(&[("repl-id", "short"), ("repl-offset", "1")]), 16), None);
     }
 }

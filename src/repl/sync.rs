@@ -298,14 +298,7 @@ impl Replication {
                     }
                     let from = (r.sent - first) as usize;
                     let take = (feed.buf.len() - from).min(PUMP_HIGH_WATER - pending);
-                    let (a, b) = feed.buf.as_slices();
-                    let end = from + take;
-                    if from < a.len() {
-                        out.extend_from_slice(&a[from..end.min(a.len())]);
-                    }
-                    if end > a.len() {
-                        out.extend_from_slice(&b[from.saturating_sub(a.len())..end - a.len()]);
-                    }
+                    super::copy_out(&feed.buf, from, take, out);
                     r.sent += take as u64;
                     return true;
                 }

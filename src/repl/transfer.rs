@@ -60,16 +60,7 @@ impl Transfer {
     /// Starts relaying `pipe` (the child's output ending in `mark`) to the
     /// replicas with these client ids.
     pub fn start(shared: Arc<Shared>, pipe: File, mark: String, readers: &[u64]) -> Arc<Transfer> {
-        let transfer = Arc::new(Transfer {
-            relay: Mutex::new(Relay {
-                buf: VecDeque::new(),
-                base: 0,
-                readers: readers.iter().map(|&id| (id, 0)).collect(),
-                ended: false,
-                complete: false,
-            }),
-            room: Condvar::new(),
-        });
+        let transfer = Arc::new(Transfer::new(readers));
         let relayed = transfer.clone();
         let spawned = std::thread::Builder::new()
             .name("repl-transfer".into())
@@ -80,6 +71,19 @@ impl Transfer {
             relay.ended = true;
         }
         transfer
+    }
+
+    fn new(readers: &[u64]) -> Transfer {
+        Transfer {
+            relay: Mutex::new(Relay {
+                buf: VecDeque::new(),
+                base: 0,
+                readers: readers.iter().map(|&id| (id, 0)).collect(),
+                ended: false,
+                complete: false,
+            }),
+            room: Condvar::new(),
+        }
     }
 
     /// The relay thread: reads the pipe until its end, or until no
@@ -137,14 +141,7 @@ impl Transfer {
                 (true, false) => Step::Failed,
             };
         }
-        let (a, b) = relay.buf.as_slices();
-        let end = from + take;
-        if from < a.len() {
-            out.extend_from_slice(&a[from..end.min(a.len())]);
-        }
-        if end > a.len() {
-            out.extend_from_slice(&b[from.saturating_sub(a.len())..end - a.len()]);
-        }
+        super::copy_out(&relay.buf, from, take, out);
         relay.readers[at].1 += take as u64;
         self.trim(&mut relay);
         Step::Copied(take)
@@ -172,22 +169,9 @@ impl Transfer {
 mod tests {
     use super::*;
 
-    fn transfer(readers: &[u64]) -> Transfer {
-        Transfer {
-            relay: Mutex::new(Relay {
-                buf: VecDeque::new(),
-                base: 0,
-                readers: readers.iter().map(|&id| (id, 0)).collect(),
-                ended: false,
-                complete: false,
-            }),
-            room: Condvar::new(),
-        }
-    }
-
     #[test]
     fn each_replica_reads_at_its_own_pace_and_the_buffer_keeps_only_what_the_slowest_needs() {
-        let t = transfer(&[1, 2]);
+        let t = Transfer::new(&[1, 2]);
         t.relay.lock().buf.extend(b"0123456789");
         let mut one = Vec::new();
         assert_eq!(t.copy_to(1, &mut one, 4), Step::Copied(4));
@@ -207,11 +191,11 @@ mod tests {
 
     #[test]
     fn the_end_is_done_only_when_the_mark_came() {
-        let t = transfer(&[1, 2]);
+        let t = Transfer::new(&[1, 2]);
         t.relay.lock().ended = true;
         t.relay.lock().complete = true;
         assert_eq!(t.copy_to(1, &mut Vec::new(), 10), Step::Done);
-        let cut = transfer(&[1]);
+        let cut = Transfer::new(&[1]);
         cut.relay.lock().ended = true;
         assert_eq!(cut.copy_to(1, &mut Vec::new(), 10), Step::Failed);
     }

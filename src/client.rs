@@ -71,6 +71,8 @@ pub struct Client {
     pub announced_ip: Option<String>,
     /// REPLCONF capa eof: the replica takes a diskless transfer.
     pub capa_eof: bool,
+    /// Its next command waits for a pause (CLIENT PAUSE, FAILOVER) to end.
+    pub pause_wait: bool,
     /// On the primary's client: the stream's bytes applied (or queued in
     /// a transaction) but not yet appended to this server's own feed.
     pub from_primary: Vec<u8>,
@@ -103,6 +105,7 @@ impl Client {
             listening_port: 0,
             announced_ip: None,
             capa_eof: false,
+            pause_wait: false,
             from_primary: Vec::new(),
             replica: None,
             meta,

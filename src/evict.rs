@@ -221,8 +221,12 @@ fn time_limit(tenacity: u64) -> Option<Duration> {
 /// locked: it locks shards one at a time.
 pub fn perform(shared: &Shared) -> Outcome {
     let evictor = &shared.evictor;
-    // A replica holds what its primary holds (replica-ignore-maxmemory).
-    if excess(shared).is_none() || (shared.repl.is_replica() && shared.hot.replica_ignore_maxmemory.load(Relaxed)) {
+    // A replica holds what its primary holds (replica-ignore-maxmemory);
+    // nothing is evicted while clients are paused, as in Redis.
+    if excess(shared).is_none()
+        || (shared.repl.is_replica() && shared.hot.replica_ignore_maxmemory.load(Relaxed))
+        || shared.pause.active()
+    {
         // Read before written: every command of every thread comes here.
         if evictor.pending() {
             evictor.pending.store(false, Relaxed);

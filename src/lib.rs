@@ -19,6 +19,7 @@ pub mod lazyfree;
 pub mod memory;
 pub mod net;
 pub mod notify;
+pub mod pause;
 pub mod persist;
 pub mod pubsub;
 pub mod repl;

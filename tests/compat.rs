@@ -143,6 +143,7 @@ const NOT_GENERATED: &[(&str, &str)] = &[
     ("client reply", "turns replies off"),
     ("client setinfo", "Redis 7.2's; 7.0 does not have it"),
     ("client no-evict", "no effect on replies"),
+    ("client pause", "holds every client, the generator's too; tests/pause.rs"),
     ("hello", "declined for RESP3 by design; the reply carries the connection id"),
     ("flushall", "generated sequences build up state"),
     ("object freq", "needs an LFU policy"),

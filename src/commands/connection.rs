@@ -37,6 +37,8 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("unblock", -3, ADMIN | CLIENT, NONE, client_unblock, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", "client-id [TIMEOUT|ERROR]"),
     cmd!("no-evict", 3, ADMIN | CLIENT, NONE, client_no_evict, "connection", "7.0.0", "Set client eviction mode for the current connection", "(ON|OFF)"),
     cmd!("reply", 3, CLIENT, NONE, client_reply, "connection", "3.2.0", "Instruct the server whether to reply to commands", "(ON|OFF|SKIP)"),
+    cmd!("pause", -3, ADMIN | CLIENT, NONE, client_pause, "connection", "3.0.0", "Stop processing commands from clients for some time", "timeout [WRITE|ALL]"),
+    cmd!("unpause", 2, ADMIN | CLIENT, NONE, client_unpause, "connection", "6.2.0", "Resume processing of clients that were paused", ""),
     cmd!("help", 2, LOADING | STALE, NONE, client_help, "connection", "5.0.0", "Show helpful text about the different subcommands", ""),
 ];
 
@@ -364,6 +366,37 @@ fn client_reply(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT PAUSE timeout [WRITE | ALL]: for `timeout` milliseconds, every
+/// client's commands (ALL, the default) or those that may write (WRITE)
+/// wait before they run (`crate::pause`).
+fn client_pause(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() > 4 {
+        return Err(Error::UnknownSubcommandOrArity { sub: ctx.arg(1).to_vec(), command: "client" });
+    }
+    // The mode is checked before the timeout, as Redis does.
+    let all = match ctx.args.iter().nth(3) {
+        None => true,
+        Some(mode) if is(mode, "all") => true,
+        Some(mode) if is(mode, "write") => false,
+        Some(_) => return Err(Error::PauseMode),
+    };
+    let timeout = args::int(ctx.arg(2)).map_err(|_| Error::TimeoutNotInteger)?;
+    if timeout < 0 {
+        return Err(Error::TimeoutNegative);
+    }
+    let until = ctx.now_ms().saturating_add(timeout as u64);
+    ctx.server.pause.pause_clients(ctx.server, until, all);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE
+fn client_unpause(ctx: &mut Ctx) -> CmdResult {
+    ctx.server.pause.unpause_clients(ctx.server);
+    ctx.out.ok();
+    Ok(())
+}
+
 /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: 1 when the client was
 /// blocked and is now answered, with a null (TIMEOUT, the default) or the
 /// UNBLOCKED error.
@@ -431,6 +464,10 @@ fn client_help(ctx: &mut Ctx) -> CmdResult {
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
         "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "REPLY (ON|OFF|SKIP)",

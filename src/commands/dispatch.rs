@@ -58,6 +58,29 @@ pub fn waits_for_busy_script(args: Args) -> bool {
     }
 }
 
+/// Whether a command waits for a pause (CLIENT PAUSE, FAILOVER) before
+/// it runs (or is queued, inside MULTI, as in Redis); EXEC waits for what
+/// it would run.
+pub fn waits_for_pause(args: Args, client: &Client, holds: crate::pause::Holds) -> bool {
+    use crate::pause::{Holds, Pause};
+    if holds == Holds::Nothing || client.replica.is_some() || client.is_master {
+        return false;
+    }
+    if holds == Holds::All {
+        return true;
+    }
+    let Some((idx, mut spec)) = table::lookup(args.get(0)) else { return false };
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        if let Some((_, sub)) = table::lookup_sub(idx, args.get(1)) {
+            spec = sub;
+        }
+    }
+    match &client.multi {
+        Some(multi) if spec.name == "exec" => multi.held_by(holds),
+        _ => Pause::holds_command(holds, spec.name, spec.flags),
+    }
+}
+
 fn run(
     args: Args,
     client: &mut Client,

@@ -146,6 +146,7 @@ pub enum Error {
     /// The reply of a client freed by CLIENT UNBLOCK ... ERROR.
     Unblocked,
     UnblockReason,
+    PauseMode,
     NoShutdownInProgress,
     /// Redis's bare `ERR` (a SAVE that failed, a fork that failed).
     Bare,
@@ -541,6 +542,7 @@ impl Error {
             SortNotDouble => write_str(f, "ERR One or more scores can't be converted into double"),
             Unblocked => write_str(f, "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
             UnblockReason => write_str(f, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+            PauseMode => write_str(f, "ERR CLIENT PAUSE mode must be WRITE or ALL"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),
         }
     }

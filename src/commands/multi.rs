@@ -44,6 +44,14 @@ impl Multi {
         self.queued.iter().filter_map(|q| super::table::lookup(q.args().get(0))).fold(0, |f, (_, spec)| f | spec.flags)
     }
 
+    /// Whether `holds` holds back any queued command (EXEC then waits).
+    pub fn held_by(&self, holds: crate::pause::Holds) -> bool {
+        self.queued
+            .iter()
+            .filter_map(|q| super::table::lookup(q.args().get(0)))
+            .any(|(_, spec)| crate::pause::Pause::holds_command(holds, spec.name, spec.flags))
+    }
+
     pub fn queue(&mut self, args: Args) {
         let mut data = Vec::with_capacity(args.iter().map(<[u8]>::len).sum());
         let mut spans = Vec::with_capacity(args.len());

@@ -241,6 +241,13 @@ impl Connection {
                         self.more_to_run = true;
                         break;
                     }
+                    let holds = shared.pause.holds(now_ms);
+                    if !args.is_empty() && dispatch::waits_for_pause(args, &self.client, holds) {
+                        // Left unread until the pause ends (the event loop
+                        // keeps the client aside meanwhile).
+                        self.client.pause_wait = true;
+                        break;
+                    }
                     if !args.is_empty() {
                         if ran > 0 && ran % COMMANDS_PER_CLOCK == 0 {
                             now_ms = unix_ms();

@@ -106,6 +106,10 @@ pub struct EventLoop {
     events: VecDeque<(Token, bool)>,
     /// Connections whose replies wait for the AOF (appendfsync always).
     held: Vec<usize>,
+    /// Connections whose next command waits for a pause to end, and the
+    /// pause's generation when they were last let go.
+    paused: Vec<usize>,
+    pause_seen: u64,
     /// Connections of replicas fed from this thread.
     replicas: Vec<usize>,
     /// Connections of clients in WAIT.
@@ -171,6 +175,8 @@ impl EventLoop {
             mail_waiting: false,
             events: VecDeque::with_capacity(1024),
             held: Vec::new(),
+            paused: Vec::new(),
+            pause_seen: 0,
             replicas: Vec::new(),
             ack_waiters: Vec::new(),
         })
@@ -198,6 +204,13 @@ impl EventLoop {
             if snapshot_awaited {
                 // The replicas' snapshot is collected as soon as it ends.
                 timeout = timeout.min(SNAPSHOT_POLL);
+            }
+            if !self.paused.is_empty() {
+                // Clients a CLIENT PAUSE holds go on when it ends.
+                let now_ms = unix_ms();
+                if let Some(until) = self.shared.pause.deadline(now_ms) {
+                    timeout = timeout.min(Duration::from_millis(until - now_ms));
+                }
             }
             if let Some(deadline) = self.next_ack_deadline() {
                 timeout = timeout.min(Duration::from_millis(deadline.saturating_sub(unix_ms())));
@@ -230,6 +243,7 @@ impl EventLoop {
                 crate::persist::poll_child(&self.shared);
             }
             self.answer_ack_waiters();
+            self.release_paused();
             self.serve_ready();
             self.pump_replicas();
             self.flush_served();
@@ -485,6 +499,12 @@ impl EventLoop {
             // The peer stopped sending; finish writing, then close.
             conn.closing = true;
         }
+        if conn.client.pause_wait {
+            if !self.paused.contains(&idx) {
+                self.paused.push(idx);
+            }
+            return;
+        }
         let wants_turn = !conn.closing && !conn.paused() && (conn.more_to_read || conn.more_to_run);
         if wants_turn && !conn.scheduled {
             conn.scheduled = true;
@@ -556,6 +576,28 @@ impl EventLoop {
                 }
                 Message::Publish(delivery) => self.deliver(&delivery),
                 Message::AofSynced => self.release_held(),
+            }
+        }
+    }
+
+    /// Gives the clients a pause held back a turn once the pause ended or
+    /// changed (those still held stop again at once).
+    fn release_paused(&mut self) {
+        if self.paused.is_empty() {
+            return;
+        }
+        let generation = self.shared.pause.generation();
+        if generation == self.pause_seen && self.shared.pause.active() {
+            return;
+        }
+        self.pause_seen = generation;
+        for idx in std::mem::take(&mut self.paused) {
+            let Some(conn) = self.conns.get_mut(idx).and_then(Option::as_mut) else { continue };
+            conn.client.pause_wait = false;
+            conn.more_to_run = true;
+            if !conn.scheduled {
+                conn.scheduled = true;
+                self.ready.push_back(idx);
             }
         }
     }
@@ -691,7 +733,10 @@ impl EventLoop {
     fn expire_slice(&mut self) {
         self.expire_more = false;
         // A replica's keys go when its primary's DEL arrives.
-        if !self.shared.hot.active_expire.load(Relaxed) || self.expire_budget.is_zero() || self.shared.repl.is_replica()
+        if !self.shared.hot.active_expire.load(Relaxed)
+            || self.expire_budget.is_zero()
+            || self.shared.repl.is_replica()
+            || self.shared.pause.active()
         {
             return;
         }

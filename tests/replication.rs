@@ -300,6 +300,18 @@ fn replicaof_errors_match_redis() {
     for line in ["REPLICAOF a b", "REPLICAOF 127.0.0.1 70000", "REPLICAOF no one", "SLAVEOF NO ONE", "REPLICAOF"] {
         assert_eq!(c.q(line), r.q(line), "{line}");
     }
+    // A replica whose primary is unreachable serves no replica of its own.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.cmd(&["REPLICAOF", "127.0.0.1", &nowhere]), "+OK");
+    }
+    for line in ["PSYNC ? -1", "SYNC"] {
+        let (mut c, mut r) = (server.connect(), reference.connect());
+        assert_eq!(c.q(line), r.q(line), "{line}");
+    }
+    for conn in [&mut c, &mut r] {
+        assert_eq!(conn.q("REPLICAOF NO ONE"), "+OK");
+    }
 }
 
 /// repl-timeout both ways: a primary that stops sending (SIGSTOP) is

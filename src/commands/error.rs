@@ -64,6 +64,7 @@ pub enum Error {
     MasterDown,
     /// WAIT on a replica.
     WaitOnReplica,
+    NoMasterLink,
     /// A command not allowed while a replica loads its snapshot.
     Loading,
     /// REPLICAOF with a port that is not one.
@@ -329,6 +330,7 @@ impl Error {
             NoReplicas => write_str(f, NO_REPLICAS),
             ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
             Loading => write_str(f, "LOADING Redis is loading the dataset in memory"),
+            NoMasterLink => write_str(f, "NOMASTERLINK Can't SYNC while not connected with my master"),
             WaitOnReplica => write_str(
                 f,
                 "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a \

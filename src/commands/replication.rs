@@ -68,6 +68,11 @@ fn become_replica(ctx: &mut Ctx, asked: Option<(&str, u64)>) -> CmdResult {
         // Redis ignores a second SYNC from a replica.
         return Ok(());
     }
+    // A replica serves replicas of its own only while it follows its
+    // primary: what it holds otherwise may be a stream that goes nowhere.
+    if upstream::status(ctx.server).is_some_and(|s| s.state != upstream::LinkState::Connected) {
+        return Err(Error::NoMasterLink);
+    }
     let meta = &ctx.client.meta;
     let peer_ip = meta.addr.rsplit_once(':').map_or(meta.addr.as_str(), |(ip, _)| ip).to_string();
     let ip = ctx.client.announced_ip.clone().unwrap_or(peer_ip);

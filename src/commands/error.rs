@@ -65,6 +65,17 @@ pub enum Error {
     /// WAIT on a replica.
     WaitOnReplica,
     NoMasterLink,
+    SyncWhileFailingOver,
+    PsyncFailoverReplid,
+    PsyncFailoverToMaster,
+    FailoverForce,
+    FailoverOnReplica,
+    FailoverNoReplicas,
+    FailoverInProgress,
+    FailoverNotAReplica,
+    FailoverNotOnline,
+    FailoverTimeout,
+    NoFailover,
     /// A command not allowed while a replica loads its snapshot.
     Loading,
     /// REPLICAOF with a port that is not one.
@@ -331,6 +342,19 @@ impl Error {
             ReadOnlyReplica => write_str(f, READ_ONLY_REPLICA),
             Loading => write_str(f, "LOADING Redis is loading the dataset in memory"),
             NoMasterLink => write_str(f, "NOMASTERLINK Can't SYNC while not connected with my master"),
+            SyncWhileFailingOver => write_str(f, "NOMASTERLINK Can't SYNC while failing over"),
+            PsyncFailoverReplid => write_str(f, "ERR PSYNC FAILOVER replid must match my replid."),
+            PsyncFailoverToMaster => write_str(f, "ERR PSYNC FAILOVER can't be sent to a master."),
+            FailoverForce => {
+                write_str(f, "ERR FAILOVER with force option requires both a timeout and target HOST and IP.")
+            }
+            FailoverOnReplica => write_str(f, "ERR FAILOVER is not valid when server is a replica."),
+            FailoverNoReplicas => write_str(f, "ERR FAILOVER requires connected replicas."),
+            FailoverInProgress => write_str(f, "ERR FAILOVER already in progress."),
+            FailoverNotAReplica => write_str(f, "ERR FAILOVER target HOST and PORT is not a replica."),
+            FailoverNotOnline => write_str(f, "ERR FAILOVER target replica is not online."),
+            FailoverTimeout => write_str(f, "ERR FAILOVER timeout must be greater than 0"),
+            NoFailover => write_str(f, "ERR No failover in progress."),
             WaitOnReplica => write_str(
                 f,
                 "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a \

@@ -7,7 +7,7 @@ use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::client::ReplyMode;
 use crate::cmd;
-use crate::repl::{upstream, Replica};
+use crate::repl::{upstream, Refusal, Replica};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -18,6 +18,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NONE, replicaof, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", "host port"),
     cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NONE, replicaof, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", "host port"),
     cmd!("wait", 3, NOSCRIPT, NONE, wait, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout"),
+    cmd!("failover", -1, ADMIN | NOSCRIPT | STALE, NONE, failover, "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]"),
 ];
 
 /// WAIT numreplicas timeout: the number of replicas that acknowledged
@@ -46,9 +47,79 @@ fn wait(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// PSYNC replid offset: a partial resync from `offset` if the stream is
-/// still buffered from there under this replication id, else a full one.
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]: hand
+/// this primary's role to a replica once it has every write
+/// (`crate::repl::failover`).
+fn failover(ctx: &mut Ctx) -> CmdResult {
+    let (mut target, mut timeout, mut force, mut abort) = (None, None, false, false);
+    // As Redis parses them: nothing after ABORT, each option once, the
+    // timeout checked where it stands.
+    let mut at = 1;
+    while at < ctx.argc() {
+        let word = ctx.arg(at);
+        if is(word, "to") && !abort && target.is_none() && at + 2 < ctx.argc() {
+            let port = super::args::int(ctx.arg(at + 2))?;
+            target = Some((String::from_utf8_lossy(ctx.arg(at + 1)).into_owned(), port));
+            at += 3;
+        } else if is(word, "timeout") && !abort && timeout.is_none() && at + 1 < ctx.argc() {
+            let ms = super::args::int(ctx.arg(at + 1))?;
+            if ms <= 0 {
+                return Err(Error::FailoverTimeout);
+            }
+            timeout = Some(ms as u64);
+            at += 2;
+        } else if is(word, "force") && !abort && !force {
+            force = true;
+            at += 1;
+        } else if is(word, "abort") && !abort {
+            abort = true;
+            at += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let server = ctx.server;
+    if abort {
+        if target.is_some() || timeout.is_some() || force {
+            return Err(Error::Syntax);
+        }
+        if !server.repl.abort_failover(server, "Failover manually aborted") {
+            return Err(Error::NoFailover);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    // A port out of range names no replica.
+    let target = target.map(|(host, port)| (host, u16::try_from(port).unwrap_or(0)));
+    server.repl.start_failover(server, target, force, timeout).map_err(|refusal| match refusal {
+        Refusal::OnReplica => Error::FailoverOnReplica,
+        Refusal::NoReplicas => Error::FailoverNoReplicas,
+        Refusal::InProgress => Error::FailoverInProgress,
+        Refusal::Force => Error::FailoverForce,
+        Refusal::NotAReplica => Error::FailoverNotAReplica,
+        Refusal::NotOnline => Error::FailoverNotOnline,
+    })?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// PSYNC replid offset [FAILOVER]: a partial resync from `offset` if the
+/// stream is still buffered from there under this replication id, else a
+/// full one. With FAILOVER (from a primary handing over to this replica),
+/// this replica first becomes a primary, if `replid` is the one it
+/// follows.
 fn psync(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() > 3 && is(ctx.arg(3), "failover") && ctx.client.replica.is_none() {
+        if !ctx.server.repl.is_replica() {
+            return Err(Error::PsyncFailoverToMaster);
+        }
+        if ctx.arg(1) != ctx.server.repl.ids().0.as_bytes() {
+            return Err(Error::PsyncFailoverReplid);
+        }
+        log::warn!("Failover request received for replid {}.", String::from_utf8_lossy(ctx.arg(1)));
+        upstream::stop_following(ctx.server);
+        ctx.server.config.write().apply("replicaof", &[]).expect("an empty value is valid");
+    }
     let replid = String::from_utf8_lossy(ctx.arg(1)).into_owned();
     let offset = std::str::from_utf8(ctx.arg(2)).ok().and_then(|s| s.parse::<i64>().ok());
     let asked = match offset {
@@ -67,6 +138,9 @@ fn become_replica(ctx: &mut Ctx, asked: Option<(&str, u64)>) -> CmdResult {
     if ctx.client.replica.is_some() {
         // Redis ignores a second SYNC from a replica.
         return Ok(());
+    }
+    if ctx.server.repl.failing_over() {
+        return Err(Error::SyncWhileFailingOver);
     }
     // A replica serves replicas of its own only while it follows its
     // primary: what it holds otherwise may be a stream that goes nowhere.

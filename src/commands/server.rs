@@ -319,7 +319,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                 let (name, value) = line.split_once(':').expect("slaveN:...");
                 field(name, value.to_string());
             }
-            field("master_failover_state", "no-failover".into());
+            field("master_failover_state", server.repl.failover_stage().name().into());
             let (replid, replid2, second_offset) = server.repl.ids();
             field("master_replid", replid);
             field("master_replid2", replid2);

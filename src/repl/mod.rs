@@ -27,10 +27,12 @@
 //! its primary's and a replica of it (or the replicas that follow it after
 //! a failover) can resume where they were.
 
+mod failover;
 mod sync;
 mod transfer;
 pub mod upstream;
 
+pub use failover::{Refusal, Stage};
 pub use sync::Link;
 
 use std::collections::VecDeque;
@@ -220,6 +222,8 @@ pub struct Replication {
     offset_now: AtomicU64,
     /// Bit t set: event-loop thread t has had a client in WAIT.
     wait_threads: AtomicU64,
+    /// FAILOVER under way, if any.
+    failover: Mutex<failover::Failover>,
     /// INFO's sync_full, sync_partial_ok and sync_partial_err.
     pub full_syncs: AtomicU64,
     pub partial_ok: AtomicU64,
@@ -243,6 +247,7 @@ impl Replication {
             alone_since_ms: AtomicU64::new(0),
             offset_now: AtomicU64::new(0),
             wait_threads: AtomicU64::new(0),
+            failover: Mutex::default(),
             full_syncs: AtomicU64::new(0),
             partial_ok: AtomicU64::new(0),
             partial_err: AtomicU64::new(0),
@@ -432,6 +437,7 @@ impl Replication {
     /// Redis sends, so they see the link is alive.
     pub fn cron(&self, shared: &Shared) {
         self.free_idle_backlog(shared);
+        self.failover_cron(shared);
         // A replica's replicas get its primary's PINGs, passed on with the
         // rest of the stream: one of its own would put its offsets ahead.
         if self.threads.load(Relaxed) == 0 || self.is_replica() {

@@ -149,7 +149,13 @@ fn run(shared: Arc<Shared>, host: String, port: u16, generation: u64) {
         set_state(&shared, generation, LinkState::Connecting);
         match session(&shared, &host, port, generation, &mut client) {
             Ok(()) => {}
-            Err(e) => log::warn!("Replication link with MASTER {host}:{port}: {e}"),
+            Err(e) => {
+                log::warn!("Replication link with MASTER {host}:{port}: {e}");
+                // A handover that did not reach its target: primary again.
+                if shared.repl.failover_to(&host, port) {
+                    shared.repl.abort_failover(&shared, "the failover target could not be reached");
+                }
+            }
         }
         let was_up = status(&shared).is_some_and(|s| s.state == LinkState::Connected);
         set_state(&shared, generation, LinkState::Connect);
@@ -206,7 +212,20 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
         true => (shared.repl.ids().0, (shared.repl.offset() + 1).to_string()),
         false => ("?".to_string(), "-1".to_string()),
     };
-    let reply = ask(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])?;
+    // A FAILOVER hands over to this primary: it takes over first.
+    let handover = shared.repl.failover_to(host, port);
+    let reply = if handover {
+        ask(&[b"PSYNC", replid.as_bytes(), next.as_bytes(), b"FAILOVER"])?
+    } else {
+        ask(&[b"PSYNC", replid.as_bytes(), next.as_bytes()])?
+    };
+    if handover {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        shared.repl.failover_answered(shared, accepted);
+        if !accepted {
+            return Err(format!("the failover target refused PSYNC FAILOVER: {reply}"));
+        }
+    }
     let mut words = reply.split(' ');
     match words.next() {
         Some("+FULLRESYNC") => {

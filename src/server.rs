@@ -373,22 +373,21 @@ impl Server {
                 db.access = access;
             }
         }
-        crate::memory::mark_startup();
-        crate::persist::load_at_startup(&shared).map_err(StartError)?;
-        // A replica starts following once its own files are loaded.
         let replicaof = shared.config.read().get("replicaof").to_string();
-        if let Some((host, port)) = replicaof.split_once(' ') {
-            let port = port
-                .trim()
-                .parse::<u16>()
-                .map_err(|_| StartError(format!("Invalid master port in replicaof {replicaof}")))?;
-            crate::repl::upstream::follow(&shared, host.to_string(), port);
-        }
-        let aof_shared = shared.clone();
-        let aof_writer = std::thread::Builder::new()
-            .name("kvstore-aof".into())
-            .spawn(move || crate::persist::aof::run_writer(aof_shared))
-            .map_err(|e| StartError(e.to_string()))?;
+        let follow = match replicaof.split_once(' ') {
+            Some((host, port)) => Some((
+                host.to_string(),
+                port.trim()
+                    .parse::<u16>()
+                    .map_err(|_| StartError(format!("Invalid master port in replicaof {replicaof}")))?,
+            )),
+            None => None,
+        };
+        crate::memory::mark_startup();
+        // The event loops serve while the files load, answering -LOADING
+        // to what needs the data (as Redis does, so a Sentinel or a client
+        // sees a server that is starting, not one that is down).
+        shared.repl.loading.store(true, Relaxed);
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;
@@ -402,6 +401,23 @@ impl Server {
                 .map_err(|e| StartError(e.to_string()))?;
             handles.push(handle);
         }
+        if let Err(e) = crate::persist::load_at_startup(&shared) {
+            shared.request_shutdown();
+            for t in handles {
+                let _ = t.join();
+            }
+            return Err(StartError(e));
+        }
+        shared.repl.loading.store(false, Relaxed);
+        // A replica starts following once its own files are loaded.
+        if let Some((host, port)) = follow {
+            crate::repl::upstream::follow(&shared, host, port);
+        }
+        let aof_shared = shared.clone();
+        let aof_writer = std::thread::Builder::new()
+            .name("kvstore-aof".into())
+            .spawn(move || crate::persist::aof::run_writer(aof_shared))
+            .map_err(|e| StartError(e.to_string()))?;
         Ok(Server { shared, threads: handles, aof_writer, addrs })
     }
 

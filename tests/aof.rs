@@ -283,6 +283,13 @@ fn spawn(dir: &Path, fsync: &str) -> Process {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // It listens while it loads its files (answering -LOADING): ready
+    // once PING is answered.
+    let mut c = Conn::connect(port);
+    while c.q("PING") != "+PONG" {
+        assert!(Instant::now() < deadline, "the server did not load its files");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Process { child, port }
 }
 

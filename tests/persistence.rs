@@ -470,3 +470,43 @@ fn changes_are_counted_as_redis_counts_them() {
     }
     server.stop();
 }
+
+/// While it loads its file at start-up, the server already listens and
+/// answers as Redis does: -LOADING to what needs the data, INFO (with
+/// loading:1) to what does not; then everything, with every key.
+#[test]
+fn a_server_loading_its_file_answers_loading() {
+    let reference = Reference::start(&[]);
+    let mut r = reference.connect();
+    assert_eq!(r.q("DEBUG POPULATE 2000000"), "+OK");
+    assert_eq!(r.q("SAVE"), "+OK");
+    let from = common::items(&r.q("CONFIG GET dir"))[1].clone();
+    let dir = common::temp_dir("loading-at-start");
+    std::fs::copy(Path::new(&from).join("dump.rdb"), file_in(&dir)).unwrap();
+    let server = common::binary::Binary::spawn_in(dir, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut c = loop {
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", server.port)) {
+            drop(stream);
+            break server.connect();
+        }
+        assert!(Instant::now() < deadline, "the server never listened");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let (mut loading, mut info_while_loading) = (false, false);
+    loop {
+        match c.q("DBSIZE").as_str() {
+            "-LOADING Redis is loading the dataset in memory" => {
+                loading = true;
+                info_while_loading |= c.q("INFO persistence").contains("loading:1");
+            }
+            ":2000000" => break,
+            other => panic!("unexpected: {other}"),
+        }
+        assert!(Instant::now() < deadline, "the load never ended");
+    }
+    assert!(loading, "the load ended before the first command");
+    assert!(info_while_loading, "INFO did not say it was loading");
+    assert!(c.q("INFO persistence").contains("loading:0"));
+    assert_eq!(c.q("GET key:1999999"), "\"value:1999999\"");
+}

@@ -120,7 +120,10 @@ fn run(
     if !spec.has(flags::STALE) && crate::repl::upstream::serves_no_stale_data(shared) {
         return Err(refuse_in_multi(client, args, Error::MasterDown));
     }
-    if !spec.has(flags::LOADING) && shared.repl.loading.load(std::sync::atomic::Ordering::Relaxed) {
+    // The data being loaded: only the loader itself (the AOF's client, or
+    // a primary's) runs commands that need it.
+    if !spec.has(flags::LOADING) && !client.is_master && shared.repl.loading.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Err(refuse_in_multi(client, args, Error::Loading));
     }
     if let Some(multi) = client.multi.as_mut() {

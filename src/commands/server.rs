@@ -148,7 +148,9 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("used_memory_peak_human", memory::human(peak));
             field("used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
             let startup = memory::startup();
-            let overhead = (startup + keyspace_overhead(ctx)).min(used);
+            // The keyspace's tables are not looked at while the data loads.
+            let tables = if server.repl.loading.load(Relaxed) { 0 } else { keyspace_overhead(ctx) };
+            let overhead = (startup + tables).min(used);
             field("used_memory_overhead", overhead.to_string());
             field("used_memory_startup", startup.to_string());
             field("used_memory_dataset", (used - overhead).to_string());
@@ -358,6 +360,8 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             }
         }
         "cluster" => field("cluster_enabled", "0".into()),
+        // Not while the data loads (the loader holds the shards).
+        "keyspace" if server.repl.loading.load(Relaxed) => {}
         "keyspace" => {
             for db in 0..server.store.databases() {
                 let (mut keys, mut expires) = (0, 0);

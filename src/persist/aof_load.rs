@@ -63,6 +63,9 @@ pub fn replay_file(shared: &Shared, path: &Path, truncation_allowed: bool) -> Re
     let mut file = File::open(path).map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
     let meta = Arc::new(ClientMeta::new(0, "aof".into(), String::new(), -1, 0));
     let mut client = Client::new(meta, true);
+    // Applied as a primary's stream is: past every gate (LOADING, OOM,
+    // read-only) that stands for clients.
+    client.is_master = true;
     let stats = &shared.stats[0];
     let limits = ParseLimits { max_bulk_len: usize::MAX, auth_required: false };
     let mut parser = RequestParser::new();

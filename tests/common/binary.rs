@@ -58,17 +58,29 @@ impl Binary {
     }
 
     fn start_at(port: u16, dir: PathBuf, extra: &[&str]) -> Binary {
+        let mut binary = Binary::spawn_at(port, dir, extra, Stdio::piped());
+        let mut lines = BufReader::new(binary.child.stderr.take().unwrap()).lines();
+        lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("listening"))).unwrap().unwrap();
+        binary
+    }
+
+    /// Starts one on a free port in `dir` (with the files there) without
+    /// waiting until it is ready: it listens while it loads them.
+    pub fn spawn_in(dir: PathBuf, extra: &[&str]) -> Binary {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Binary::spawn_at(port, dir, extra, Stdio::null())
+    }
+
+    fn spawn_at(port: u16, dir: PathBuf, extra: &[&str], stderr: Stdio) -> Binary {
         let config = dir.join(CONFIG_FILE);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
+        let child = Command::new(env!("CARGO_BIN_EXE_kvstore-server"))
             .args(config.exists().then_some(&config))
             .args(["--port", &port.to_string(), "--save", "", "--threads", "1"])
             .args(["--dir", dir.to_str().unwrap()])
             .args(extra)
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("listening"))).unwrap().unwrap();
         Binary { child, port, dir }
     }
 

@@ -737,6 +737,7 @@ impl EventLoop {
             || self.expire_budget.is_zero()
             || self.shared.repl.is_replica()
             || self.shared.pause.active()
+            || self.shared.repl.loading.load(Relaxed)
         {
             return;
         }
@@ -781,7 +782,10 @@ impl EventLoop {
         if self.index == 0 {
             self.shared.sample_ops();
             self.shared.repl.cron(&self.shared);
-            crate::persist::cron(&self.shared);
+            // Saves wait until the files are loaded.
+            if !self.shared.repl.loading.load(Relaxed) {
+                crate::persist::cron(&self.shared);
+            }
         }
         if self.last_client_check.elapsed() >= Duration::from_secs(1) {
             self.last_client_check = Instant::now();

@@ -484,15 +484,8 @@ fn a_server_loading_its_file_answers_loading() {
     let dir = common::temp_dir("loading-at-start");
     std::fs::copy(Path::new(&from).join("dump.rdb"), file_in(&dir)).unwrap();
     let server = common::binary::Binary::spawn_in(dir, &[]);
+    let mut c = server.connect_when_listening();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut c = loop {
-        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", server.port)) {
-            drop(stream);
-            break server.connect();
-        }
-        assert!(Instant::now() < deadline, "the server never listened");
-        std::thread::sleep(Duration::from_millis(1));
-    };
     let (mut loading, mut info_while_loading) = (false, false);
     loop {
         match c.q("DBSIZE").as_str() {
@@ -509,4 +502,17 @@ fn a_server_loading_its_file_answers_loading() {
     assert!(info_while_loading, "INFO did not say it was loading");
     assert!(c.q("INFO persistence").contains("loading:0"));
     assert_eq!(c.q("GET key:1999999"), "\"value:1999999\"");
+
+    // SHUTDOWN while loading saves nothing, whatever the save points: the
+    // file would hold part of the data.
+    let dir = server.dir.clone();
+    drop(server);
+    let before = std::fs::metadata(file_in(&dir)).unwrap().modified().unwrap();
+    let mut server = common::binary::Binary::spawn_in(dir.clone(), &["--save", "3600 1"]);
+    let mut c = server.connect_when_listening();
+    assert_eq!(c.q("DBSIZE"), "-LOADING Redis is loading the dataset in memory");
+    c.send("SHUTDOWN");
+    assert!(c.is_closed());
+    server.wait();
+    assert_eq!(std::fs::metadata(file_in(&dir)).unwrap().modified().unwrap(), before);
 }

@@ -619,7 +619,10 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     log::warn!("User requested shutdown...");
     crate::persist::kill_child(ctx.server);
     let has_points = !ctx.server.config.read().get("save").is_empty();
-    if !nosave && (save || has_points) && !ctx.server.scripts.running.is_busy() {
+    // Nothing is saved while the data is still loading, as in Redis: the
+    // file would hold part of it.
+    let loading = ctx.server.repl.loading.load(Relaxed);
+    if !nosave && !loading && (save || has_points) && !ctx.server.scripts.running.is_busy() {
         log::info!("Saving the final RDB snapshot before exiting.");
         if super::persistence::save_locked(ctx).is_err() && !force {
             log::warn!("Error trying to save the DB, can't exit.");

@@ -569,7 +569,11 @@ pub fn wait_child(shared: &Shared) {
 /// must keep running.
 pub fn save_for_shutdown(shared: &Shared) -> bool {
     kill_child(shared);
-    if shared.config.read().get("save").is_empty() || shared.scripts.running.is_busy() {
+    // Not while the data is still loading: the file would hold part of it.
+    if shared.config.read().get("save").is_empty()
+        || shared.scripts.running.is_busy()
+        || shared.repl.loading.load(Relaxed)
+    {
         return true;
     }
     log::info!("Saving the final RDB snapshot before exiting.");

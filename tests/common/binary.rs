@@ -88,6 +88,21 @@ impl Binary {
         self.child.id() as i32
     }
 
+    /// Waits for it to exit by itself.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// A connection as soon as it listens (it may still be loading).
+    pub fn connect_when_listening(&self) -> super::Conn {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the server never listened");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.connect()
+    }
+
     /// Ends it with SIGKILL, at once.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -624,3 +624,26 @@ fn replica_info_during_a_sync_matches_redis() {
     let since = field(&mut o, "replication", "master_link_down_since_seconds");
     assert!(since == "0" || since == "1", "{since}");
 }
+
+/// A primary turned into a replica answers its clients blocked in BLPOP
+/// with Redis's UNBLOCKED error and disconnects them.
+#[test]
+fn becoming_a_replica_disconnects_blocked_clients() {
+    let server = common::start();
+    let reference = Reference::start(&[]);
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    for port in [server.port, reference.port] {
+        let mut admin = Conn::connect(port);
+        let mut blocked = Conn::connect(port);
+        blocked.send("BLPOP q 0");
+        blocked.send("PING");
+        common::wait_blocked(&mut admin, 1);
+        assert_eq!(admin.cmd(&["REPLICAOF", "127.0.0.1", &nowhere]), "+OK");
+        assert_eq!(
+            blocked.read_reply(),
+            "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+        );
+        assert!(blocked.is_closed(), "port {port}: the PING after was answered");
+        assert_eq!(admin.q("REPLICAOF NO ONE"), "+OK");
+    }
+}

@@ -158,6 +158,8 @@ pub enum Error {
     /// The reply of a client freed by CLIENT UNBLOCK ... ERROR.
     Unblocked,
     UnblockReason,
+    /// A blocked client's answer when its server becomes a replica.
+    UnblockedRoleChange,
     PauseMode,
     NoShutdownInProgress,
     /// Redis's bare `ERR` (a SAVE that failed, a fork that failed).
@@ -567,6 +569,10 @@ impl Error {
             TimeoutNotInteger => write_str(f, "ERR timeout is not an integer or out of range"),
             SortNotDouble => write_str(f, "ERR One or more scores can't be converted into double"),
             Unblocked => write_str(f, "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            UnblockedRoleChange => write_str(
+                f,
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+            ),
             UnblockReason => write_str(f, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
             PauseMode => write_str(f, "ERR CLIENT PAUSE mode must be WRITE or ALL"),
             ShutdownNotPossible => write_str(f, "ERR Errors trying to SHUTDOWN. Check logs."),

@@ -18,6 +18,8 @@ pub enum Message {
     /// With appendfsync always, the reply waits until the AOF is durable
     /// up to `aof_offset` (the pop that served it is recorded there).
     Unblock { client_id: u64, reply: Vec<u8>, aof_offset: Option<u64> },
+    /// As `Unblock`, then the connection closes once the reply is out.
+    UnblockAndClose { client_id: u64, reply: Vec<u8> },
     /// A published message for some of this thread's subscribers.
     Publish(crate::pubsub::Delivery),
     /// The AOF writer made records durable that held replies wait for.

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Client, ClientMeta};
 use crate::commands::dispatch;
+use crate::net::mailbox::Message;
 use crate::persist::aof::encode_command;
 use crate::resp::request::{ParseLimits, RequestParser};
 use crate::server::{unix_ms, Shared};
@@ -87,12 +88,27 @@ pub fn follow(shared: &Shared, host: String, port: u16) {
     });
     drop(upstream);
     shared.repl.set_replica(true);
+    disconnect_blocked_clients(shared);
     log::info!("Connecting to MASTER {host}:{port}");
     if let Some(me) = shared.arc() {
         let spawned =
             std::thread::Builder::new().name("kvstore-replica".into()).spawn(move || run(me, host, port, generation));
         if let Err(e) = spawned {
             log::warn!("Can't start the replication link: {e}");
+        }
+    }
+}
+
+/// Clients blocked in BLPOP and the like are answered with an error and
+/// disconnected when this server starts following a primary, as Redis
+/// does: what they wait for will not be written here by a client.
+fn disconnect_blocked_clients(shared: &Shared) {
+    let reply = format!("-{}\r\n", crate::commands::Error::UnblockedRoleChange).into_bytes();
+    for meta in shared.clients.all() {
+        let waiter = meta.blocked.lock().clone();
+        if let Some(waiter) = waiter.filter(|w| w.claim()) {
+            shared.mailboxes[waiter.thread]
+                .send(Message::UnblockAndClose { client_id: waiter.client_id, reply: reply.clone() });
         }
     }
 }

@@ -569,6 +569,12 @@ impl EventLoop {
                         self.close(idx);
                     }
                 }
+                Message::UnblockAndClose { client_id, reply } => {
+                    if let Some(&idx) = self.by_client.get(&client_id) {
+                        self.finish_block(idx, &reply, None);
+                        conn_mut(&mut self.conns, idx).closing = true;
+                    }
+                }
                 Message::Unblock { client_id, reply, aof_offset } => {
                     if let Some(&idx) = self.by_client.get(&client_id) {
                         self.finish_block(idx, &reply, aof_offset);

@@ -108,8 +108,8 @@ fn a_failover_that_cannot_finish_gives_up() {
 #[test]
 fn failover_errors_match_redis() {
     let dir = common::temp_dir("failover-errors");
-    let primary = start_in(&dir, &[]).unwrap();
-    let reference = Reference::start(&[]);
+    let primary = start_in(&dir, &[("repl-diskless-sync-delay", "0")]).unwrap();
+    let reference = Reference::start(&["--repl-diskless-sync-delay", "0"]);
     let (mut c, mut r) = (conn(&primary), reference.connect());
     let lines = [
         "FAILOVER",

@@ -40,6 +40,8 @@ pub struct Failover {
     force: bool,
     /// TIMEOUT's end (Unix ms).
     deadline_ms: Option<u64>,
+    /// When the replicas were last asked for their offsets (Unix ms).
+    asked_ms: u64,
 }
 
 /// Why FAILOVER is refused.
@@ -100,6 +102,7 @@ impl Replication {
             target,
             force,
             deadline_ms: timeout_ms.map(|t| unix_ms().saturating_add(t)),
+            asked_ms: unix_ms(),
         };
         drop(failover);
         drop(replicas);
@@ -159,9 +162,14 @@ impl Replication {
                 return;
             }
             None => {
-                // Ask again: an ACK may have been sent before the last write.
-                drop(failover);
-                self.request_acks(shared, 0);
+                // Ask again now and then: an ACK may have left before the
+                // last write. (Not at every turn: each question is a few
+                // bytes more that the replica must acknowledge.)
+                if unix_ms().saturating_sub(failover.asked_ms) >= 1000 {
+                    failover.asked_ms = unix_ms();
+                    drop(failover);
+                    self.request_acks(shared, 0);
+                }
                 return;
             }
         };

@@ -27,6 +27,9 @@ const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "publish", "pfcount
 
 #[derive(Default)]
 pub struct Pause {
+    /// Set once anything was paused (the fast check every command makes;
+    /// left set when a pause runs out by its time).
+    ever: AtomicBool,
     /// CLIENT PAUSE: until when (Unix ms; 0 for none), and whether every
     /// command waits or only writes.
     client_until_ms: AtomicU64,
@@ -39,7 +42,11 @@ pub struct Pause {
 
 impl Pause {
     /// What is held back at `now_ms`.
+    #[inline]
     pub fn holds(&self, now_ms: u64) -> Holds {
+        if !self.ever.load(Relaxed) {
+            return Holds::Nothing;
+        }
         let until = self.client_until_ms.load(Relaxed);
         let by_client = until != 0 && now_ms < until;
         if by_client && self.client_all.load(Relaxed) {
@@ -104,6 +111,7 @@ impl Pause {
     }
 
     fn changed(&self, shared: &Shared) {
+        self.ever.store(true, Relaxed);
         self.generation.fetch_add(1, Relaxed);
         for mailbox in &shared.mailboxes {
             mailbox.nudge();
@@ -132,6 +140,7 @@ mod tests {
     #[test]
     fn a_pause_ends_at_its_time() {
         let p = Pause::default();
+        p.ever.store(true, Relaxed);
         p.client_until_ms.store(1_000, Relaxed);
         p.client_all.store(true, Relaxed);
         assert_eq!(p.holds(999), Holds::All);

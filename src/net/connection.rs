@@ -242,7 +242,10 @@ impl Connection {
                         break;
                     }
                     let holds = shared.pause.holds(now_ms);
-                    if !args.is_empty() && dispatch::waits_for_pause(args, &self.client, holds) {
+                    if holds != crate::pause::Holds::Nothing
+                        && !args.is_empty()
+                        && dispatch::waits_for_pause(args, &self.client, holds)
+                    {
                         // Left unread until the pause ends (the event loop
                         // keeps the client aside meanwhile).
                         self.client.pause_wait = true;

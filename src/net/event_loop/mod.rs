@@ -500,9 +500,7 @@ impl EventLoop {
             conn.closing = true;
         }
         if conn.client.pause_wait {
-            if !self.paused.contains(&idx) {
-                self.paused.push(idx);
-            }
+            self.park_paused(idx);
             return;
         }
         let wants_turn = !conn.closing && !conn.paused() && (conn.more_to_read || conn.more_to_run);
@@ -512,7 +510,9 @@ impl EventLoop {
         }
     }
 
-    /// Applies client-output-buffer-limit for normal clients.
+    /// Applies client-output-buffer-limit for normal clients (inlined:
+    /// `finish_turn` runs for every request).
+    #[inline(always)]
     fn over_output_limit(&mut self, idx: usize) -> bool {
         let conn = conn_mut(&mut self.conns, idx);
         let (hard, soft, soft_secs) = if conn.client.subscriptions() > 0 {
@@ -583,6 +583,16 @@ impl EventLoop {
                 Message::Publish(delivery) => self.deliver(&delivery),
                 Message::AofSynced => self.release_held(),
             }
+        }
+    }
+
+    /// Sets a client a pause holds aside until it ends (out of line: rare,
+    /// and `finish_turn` runs for every request).
+    #[cold]
+    #[inline(never)]
+    fn park_paused(&mut self, idx: usize) {
+        if !self.paused.contains(&idx) {
+            self.paused.push(idx);
         }
     }
 

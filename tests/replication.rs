@@ -647,3 +647,36 @@ fn becoming_a_replica_disconnects_blocked_clients() {
         assert_eq!(admin.q("REPLICAOF NO ONE"), "+OK");
     }
 }
+
+/// A replica that stops reading in the middle of a diskless transfer
+/// holds back the replicas sharing it only until repl-timeout: it is then
+/// dropped and the others finish.
+#[test]
+fn a_stalled_replica_does_not_hold_a_shared_transfer_for_ever() {
+    let dir = common::temp_dir("repl-stalled-transfer");
+    let settings = [
+        ("repl-diskless-sync-delay", "1"),
+        ("repl-diskless-sync-max-replicas", "2"),
+        ("repl-timeout", "2"),
+        ("rdbcompression", "no"),
+    ];
+    let server = start_in(&dir, &settings).unwrap();
+    let mut ours = conn(&server);
+    // More than the relay buffers and the sockets hold.
+    let value = "v".repeat(1 << 20);
+    for i in 0..40 {
+        assert_eq!(ours.cmd(&["SET", &format!("big{i}"), &value]), "+OK");
+    }
+    // One replica asks and never reads; a real one asks next, and both
+    // share the transfer.
+    let stalled = ask_full_sync(server.port(), true);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &server.port().to_string()]);
+    let mut replica = reference.connect();
+    wait_until("the stalled replica to be dropped", || field(&mut ours, "replication", "connected_slaves") == "1");
+    caught_up(&mut ours, &mut replica);
+    assert_eq!(replica.q("DBSIZE"), ":40");
+    assert_eq!(field(&mut ours, "stats", "total_forks"), "1", "the replicas did not share one transfer");
+    // Shut down rather than only closed: the child forked in this process
+    // holds a copy of the socket.
+    stalled.stream().shutdown(std::net::Shutdown::Both).unwrap();
+}

@@ -93,8 +93,11 @@ pub struct Replica {
     /// from the first such).
     asked_at: Instant,
     pub state: State,
-    /// The diskless transfer it is being sent.
+    /// The diskless transfer it is being sent, and when that last moved
+    /// for it (it took bytes, or waited for the child rather than for its
+    /// own socket).
     transfer: Option<Arc<transfer::Transfer>>,
+    transfer_moved: Instant,
     /// What to write to it before anything else (`+FULLRESYNC ...`).
     preamble: Vec<u8>,
     /// The stream position it has been sent up to.
@@ -456,6 +459,13 @@ impl Replication {
                 log::warn!("Disconnecting timedout replica: {}:{}", r.ip, r.listening_port);
                 shared.mailboxes[r.thread].send(crate::net::mailbox::Message::Kill(r.client_id));
             }
+            // A replica that takes nothing of a diskless transfer holds
+            // back every replica of it (and the child): dropped after
+            // repl-timeout, as Redis drops it.
+            if matches!(r.state, State::Transfer { .. }) && r.transfer_moved.elapsed().as_secs() > timeout {
+                log::warn!("Disconnecting timedout replica (streaming sync): {}:{}", r.ip, r.listening_port);
+                shared.mailboxes[r.thread].send(crate::net::mailbox::Message::Kill(r.client_id));
+            }
             // A replica waiting for its snapshot gets a newline every
             // second, which it takes as a sign of life (as from Redis).
             if keepalive && matches!(r.state, State::WaitBgsave | State::WaitBgsaveEnd { .. }) {
@@ -676,6 +686,7 @@ impl Replica {
             asked_at: Instant::now(),
             state: State::WaitBgsave,
             transfer: None,
+            transfer_moved: Instant::now(),
             preamble: Vec::new(),
             sent: 0,
             ack: 0,

@@ -154,6 +154,7 @@ impl Replication {
                 None => State::WaitBgsaveEnd { offset },
             };
             r.transfer = transfer.clone();
+            r.transfer_moved = Instant::now();
             r.preamble = format!("+FULLRESYNC {} {offset}\r\n", self.ids.lock().replid).into_bytes();
         }
         self.replicas_changed(&replicas, &mut feed);
@@ -240,8 +241,14 @@ impl Replication {
                 State::Transfer { offset } => {
                     let Some(t) = r.transfer.clone() else { return false };
                     match t.copy_to(r.client_id, out, PUMP_HIGH_WATER - pending) {
-                        transfer::Step::Copied(n) => pending += n,
-                        transfer::Step::Waiting => return true,
+                        transfer::Step::Copied(n) => {
+                            pending += n;
+                            r.transfer_moved = Instant::now();
+                        }
+                        transfer::Step::Waiting => {
+                            r.transfer_moved = Instant::now();
+                            return true;
+                        }
                         transfer::Step::Failed => return false,
                         transfer::Step::Done => {
                             log::info!(

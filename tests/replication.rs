@@ -585,9 +585,9 @@ fn a_diskless_transfer_ends_when_its_replica_leaves() {
 /// of the same primary shows, and the same transfer figures.
 #[test]
 fn replica_info_during_a_sync_matches_redis() {
-    // Replicas asking within a second share one slow snapshot (15 keys at
-    // 0.2 s each).
-    let primary = Reference::start(&["--repl-diskless-sync-delay", "1", "--rdb-key-save-delay", "200000"]);
+    // Replicas asking within two seconds share one slow snapshot (15 keys
+    // at 0.2 s each).
+    let primary = Reference::start(&["--repl-diskless-sync-delay", "2", "--rdb-key-save-delay", "200000"]);
     let mut p = primary.connect();
     for i in 0..15 {
         assert_eq!(p.cmd(&["SET", &format!("k{i}"), "v"]), "+OK");
@@ -597,6 +597,10 @@ fn replica_info_during_a_sync_matches_redis() {
     let dir = common::temp_dir("repl-info");
     let server = start_in(&dir, &[("replicaof", &format!("127.0.0.1 {follow}"))]).unwrap();
     let (mut r, mut o) = (reference.connect(), conn(&server));
+    // Waiting for the answer to PSYNC (the primary's delay): ROLE says
+    // handshake on both.
+    let link = |c: &mut Conn| c.q("ROLE").split(", ").nth(3).unwrap_or("").to_string();
+    wait_until("both in the handshake", || link(&mut r) == "\"handshake\"" && link(&mut o) == "\"handshake\"");
     wait_until("both syncing", || {
         field(&mut r, "replication", "master_sync_in_progress") == "1"
             && field(&mut o, "replication", "master_sync_in_progress") == "1"

@@ -35,6 +35,8 @@ use crate::server::{unix_ms, Shared};
 pub enum LinkState {
     Connect,
     Connecting,
+    /// Connected; AUTH, PING, REPLCONF and PSYNC under way.
+    Handshake,
     Sync,
     Connected,
 }
@@ -44,6 +46,7 @@ impl LinkState {
         match self {
             LinkState::Connect => "connect",
             LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
             LinkState::Sync => "sync",
             LinkState::Connected => "connected",
         }
@@ -190,6 +193,7 @@ fn session(shared: &Shared, host: &str, port: u16, generation: u64, client: &mut
         .next()
         .ok_or("no address")?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    set_state(shared, generation, LinkState::Handshake);
     let _ = stream.set_nodelay(true);
     stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let mut writer = stream.try_clone().map_err(|e| e.to_string())?;

@@ -10,11 +10,13 @@
 //!   everything a replica has not been sent yet. Replicas are served from
 //!   that one buffer, each at its own position, as Redis 7 shares its
 //!   replication buffer, rather than each holding a copy.
-//! - A full resync (`+FULLRESYNC replid offset`) forks a snapshot to the
-//!   RDB file, with every shard locked so the file holds exactly the
-//!   stream's first `offset` bytes; the file is then sent as one bulk
-//!   (`$<len>\r\n<bytes>`, the disk-based transfer every replica
-//!   accepts), and the stream follows from `offset`.
+//! - A full resync (`+FULLRESYNC replid offset`) forks a snapshot, with
+//!   every shard locked so it holds exactly the stream's first `offset`
+//!   bytes, and the stream follows from `offset`. The snapshot goes
+//!   straight to the replicas that take it (repl-diskless-sync,
+//!   `transfer.rs`: `$EOF:<mark>` framing, the stream after the replica's
+//!   first ACK), or into the RDB file, then sent as one bulk
+//!   (`$<len>\r\n<bytes>`, which every replica accepts).
 //! - A replica asking for a position still in the buffer gets
 //!   `+CONTINUE replid` and the stream from there.
 //! - Each replica's connection stays on the event-loop thread that
@@ -22,10 +24,12 @@
 //!   connection as the socket drains (`pump`). A thread that appends wakes
 //!   the threads serving replicas.
 //!
-//! The replica's side (REPLICAOF) is `upstream.rs`. A replica keeps the
-//! stream too, byte for byte as its primary sent it, so its offsets are
-//! its primary's and a replica of it (or the replicas that follow it after
-//! a failover) can resume where they were.
+//! FAILOVER is `failover.rs`; the replica's side (REPLICAOF) is
+//! `upstream.rs`. Snapshots record the stream's id and offset
+//! (`SaveInfo`), so a restart resumes with a partial resync. A replica
+//! keeps the stream too, byte for byte as its primary sent it, so its
+//! offsets are its primary's and a replica of it (or the replicas that
+//! follow it after a failover) can resume where they were.
 
 mod failover;
 mod sync;

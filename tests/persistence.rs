@@ -486,12 +486,31 @@ fn a_server_loading_its_file_answers_loading() {
     let server = common::binary::Binary::spawn_in(dir, &[]);
     let mut c = server.connect_when_listening();
     let deadline = Instant::now() + Duration::from_secs(60);
+    // redis-server loading the same file: INFO persistence shows the same
+    // fields while loading (loading_* among them).
+    let names = |info: &str| -> Vec<String> {
+        info.split("\\r\\n").filter_map(|l| l.split_once(':')).map(|(k, _)| k.to_string()).collect()
+    };
+    let loader = Reference::start(&["--dir", &from]);
+    let mut l = loader.connect();
+    let redis_fields = loop {
+        let info = l.q("INFO persistence");
+        if info.contains("loading:1") {
+            break names(&info);
+        }
+        assert!(info.contains("loading:0") && l.q("DBSIZE") != ":2000000", "redis-server loaded before it was asked");
+    };
+    assert!(redis_fields.contains(&"loading_eta_seconds".to_string()), "{redis_fields:?}");
     let (mut loading, mut info_while_loading) = (false, false);
     loop {
         match c.q("DBSIZE").as_str() {
             "-LOADING Redis is loading the dataset in memory" => {
                 loading = true;
-                info_while_loading |= c.q("INFO persistence").contains("loading:1");
+                let info = c.q("INFO persistence");
+                if info.contains("loading:1") {
+                    info_while_loading = true;
+                    assert_eq!(names(&info), redis_fields);
+                }
             }
             ":2000000" => break,
             other => panic!("unexpected: {other}"),

@@ -235,6 +235,15 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                 field("aof_pending_bio_fsync", "0".into());
                 field("aof_delayed_fsync", "0".into());
             }
+            if let Some(l) = p.loading.filter(|_| server.repl.loading.load(Relaxed)) {
+                field("loading_start_time", l.start_s.to_string());
+                field("loading_total_bytes", l.total_bytes.to_string());
+                field("loading_rdb_used_mem", l.rdb_used_mem.to_string());
+                field("loading_loaded_bytes", l.loaded_bytes.to_string());
+                let (perc, eta) = loading_eta(&l);
+                field("loading_loaded_perc", format!("{perc:.2}"));
+                field("loading_eta_seconds", eta.to_string());
+            }
         }
         "stats" => {
             let st = &server.stats;
@@ -378,6 +387,18 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
         }
         _ => {}
     }
+}
+
+/// A load's percentage done and the seconds it has left, as Redis
+/// estimates them (1 second while none has passed).
+fn loading_eta(l: &crate::persist::Loading) -> (f64, u64) {
+    let (perc, remaining) = match l.total_bytes {
+        0 => (0.0, 1),
+        total => (l.loaded_bytes as f64 * 100.0 / total as f64, total.saturating_sub(l.loaded_bytes)),
+    };
+    let elapsed = (crate::server::unix_ms() / 1000).saturating_sub(l.start_s);
+    let eta = if elapsed == 0 { 1 } else { elapsed * remaining / (l.loaded_bytes + 1) };
+    (perc, eta)
 }
 
 fn writeln_crlf(s: &mut String, line: &str) -> std::fmt::Result {

@@ -74,6 +74,20 @@ struct State {
     bgsave_scheduled: bool,
     rewrite_scheduled: bool,
     rewrite: RewriteStats,
+    /// The RDB file being loaded, if one is.
+    loading: Option<Loading>,
+}
+
+/// A load's progress, as INFO's loading_* fields show it.
+#[derive(Default, Clone, Copy)]
+pub struct Loading {
+    pub start_s: u64,
+    pub total_bytes: u64,
+    /// The file's used-mem field.
+    pub rdb_used_mem: u64,
+    pub loaded_bytes: u64,
+    pub keys: u64,
+    pub expired: u64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -139,6 +153,7 @@ pub struct Info {
     pub rewrites: u64,
     pub rewrite_failures: u64,
     pub rewrite_cow: u64,
+    pub loading: Option<Loading>,
 }
 
 impl Persistence {
@@ -162,8 +177,10 @@ impl Persistence {
             current_secs: save.map(|c| c.started.elapsed().as_secs()),
             saves: s.saves,
             last_cow: s.last_cow,
-            loaded_keys: s.loaded_keys,
-            loaded_expired: s.loaded_expired,
+            // While a file loads, what it has given so far (as Redis shows).
+            loaded_keys: s.loading.map_or(s.loaded_keys, |l| l.keys),
+            loaded_expired: s.loading.map_or(s.loaded_expired, |l| l.expired),
+            loading: s.loading,
             fork_usec: s.fork_usec,
             forks: s.forks,
             rewrite_in_progress: rewrite.is_some() || s.rewrite.finishing,
@@ -195,6 +212,33 @@ impl Persistence {
         s.saves += 1;
         self.saved_dirty.store(dirty_at_start, Relaxed);
         self.failed.store(false, Relaxed);
+    }
+
+    /// A load (at start-up, or of a primary's snapshot) begins: commands
+    /// that need the data get -LOADING, and INFO shows the load's progress.
+    pub fn begin_loading(&self, shared: &Shared) {
+        self.state.lock().loading = Some(Loading { start_s: unix_ms() / 1000, ..Loading::default() });
+        shared.repl.loading.store(true, Relaxed);
+    }
+
+    /// The load ended.
+    pub fn end_loading(&self, shared: &Shared) {
+        shared.repl.loading.store(false, Relaxed);
+        self.state.lock().loading = None;
+    }
+
+    /// The file being loaded (during a load) has `total_bytes`.
+    pub fn loading_file(&self, total_bytes: u64) {
+        if let Some(l) = self.state.lock().loading.as_mut() {
+            *l = Loading { total_bytes, start_s: l.start_s, ..Loading::default() };
+        }
+    }
+
+    /// How far the load has come.
+    pub fn loading_progress(&self, loaded_bytes: u64, rdb_used_mem: u64, keys: u64, expired: u64) {
+        if let Some(l) = self.state.lock().loading.as_mut() {
+            *l = Loading { loaded_bytes, rdb_used_mem, keys, expired, ..*l };
+        }
     }
 
     /// Records what a load at start-up read, and counts from there.

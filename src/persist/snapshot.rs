@@ -213,6 +213,7 @@ pub fn load(
     let verify = shared.config.read().get("rdbchecksum") == "yes";
     let now = unix_ms();
     let mut sink = Loader { shared, shards, merge, now, size };
+    shared.persist.loading_file(size);
     let report = rdb::read_file(&mut reader, &limits, shared.store.databases(), now, verify, &mut sink)?;
     if report.unchecked {
         log::warn!("RDB file was saved with checksum disabled: no check performed.");
@@ -258,5 +259,16 @@ impl rdb::Sink for Loader<'_, '_> {
         for shard in self.shards.iter_mut() {
             shard.dbs[db].reserve(per_shard(keys), per_shard(expires));
         }
+    }
+
+    /// INFO's loading_* fields follow the load.
+    fn progress(&mut self, bytes: u64, report: &rdb::LoadReport) {
+        let used_mem = report
+            .aux
+            .iter()
+            .find(|(k, _)| k == b"used-mem")
+            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+            .unwrap_or(0);
+        self.shared.persist.loading_progress(bytes, used_mem, report.keys_loaded, report.keys_expired);
     }
 }

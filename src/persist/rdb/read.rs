@@ -321,7 +321,14 @@ pub trait Sink {
     fn library(&mut self, code: Vec<u8>) -> Result<(), String>;
     /// The file says database `db` holds `keys` keys, `expires` with a TTL.
     fn resize(&mut self, _db: usize, _keys: u64, _expires: u64) {}
+    /// `bytes` of the file are read (every `PROGRESS_STEP` bytes or so),
+    /// with what `report` holds so far.
+    fn progress(&mut self, _bytes: u64, _report: &LoadReport) {}
 }
+
+/// How often (in bytes read) a load reports its progress, as Redis's
+/// loading-process-events-interval-bytes.
+pub const PROGRESS_STEP: u64 = 2 * 1024 * 1024;
 
 /// Reads a whole file into `sink`. Expired keys are skipped (as a primary
 /// does).
@@ -342,6 +349,7 @@ pub fn read_file<R: Read>(
         return Err(format!("Can't handle RDB format version {}", String::from_utf8_lossy(&magic[5..])));
     }
     let mut report = LoadReport { version, ..Default::default() };
+    let mut next_progress = PROGRESS_STEP;
     let mut db = 0;
     let mut expires_at = None;
     let mut idle = None;
@@ -392,6 +400,10 @@ pub fn read_file<R: Read>(
                 }
                 sink.key(LoadedKey { db, key: name, value, expires_at_ms: expiry, idle_secs, frequency })?;
                 report.keys_loaded += 1;
+                if r.offset >= next_progress {
+                    next_progress = r.offset + PROGRESS_STEP;
+                    sink.progress(r.offset, &report);
+                }
             }
         }
     }

@@ -226,7 +226,7 @@ pub fn perform(shared: &Shared) -> Outcome {
     if excess(shared).is_none()
         || (shared.repl.is_replica() && shared.hot.replica_ignore_maxmemory.load(Relaxed))
         || shared.pause.active()
-        || shared.repl.loading.load(Relaxed)
+        || shared.persist.is_loading()
     {
         // Read before written: every command of every thread comes here.
         if evictor.pending() {

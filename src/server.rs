@@ -387,7 +387,7 @@ impl Server {
         // The event loops serve while the files load, answering -LOADING
         // to what needs the data (as Redis does, so a Sentinel or a client
         // sees a server that is starting, not one that is down).
-        shared.persist.begin_loading(&shared);
+        shared.persist.begin_loading();
         let mut handles = Vec::new();
         for (i, (poll, listeners)) in polls.into_iter().zip(per_thread).enumerate() {
             let ev = EventLoop::new(i, poll, listeners, shared.clone()).map_err(|e| StartError(e.to_string()))?;
@@ -408,7 +408,7 @@ impl Server {
             }
             return Err(StartError(e));
         }
-        shared.persist.end_loading(&shared);
+        shared.persist.end_loading();
         // A replica starts following once its own files are loaded.
         if let Some((host, port)) = follow {
             crate::repl::upstream::follow(&shared, host, port);

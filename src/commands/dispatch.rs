@@ -122,8 +122,7 @@ fn run(
     }
     // The data being loaded: only the loader itself (the AOF's client, or
     // a primary's) runs commands that need it.
-    if !spec.has(flags::LOADING) && !client.is_master && shared.repl.loading.load(std::sync::atomic::Ordering::Relaxed)
-    {
+    if !spec.has(flags::LOADING) && !client.is_master && shared.persist.is_loading() {
         return Err(refuse_in_multi(client, args, Error::Loading));
     }
     if let Some(multi) = client.multi.as_mut() {

@@ -149,7 +149,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
             field("used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
             let startup = memory::startup();
             // The keyspace's tables are not looked at while the data loads.
-            let tables = if server.repl.loading.load(Relaxed) { 0 } else { keyspace_overhead(ctx) };
+            let tables = if server.persist.is_loading() { 0 } else { keyspace_overhead(ctx) };
             let overhead = (startup + tables).min(used);
             field("used_memory_overhead", overhead.to_string());
             field("used_memory_startup", startup.to_string());
@@ -191,9 +191,11 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
         }
         "persistence" => {
             let p = server.persist.info(server);
+            // Read once, so the lines agree with each other.
+            let loading = p.loading.filter(|_| server.persist.is_loading());
             let secs = |v: Option<u64>| v.map_or("-1".to_string(), |s| s.to_string());
             for (k, v) in [
-                ("loading", (server.repl.loading.load(Relaxed) as u8).to_string()),
+                ("loading", (loading.is_some() as u8).to_string()),
                 ("async_loading", "0".into()),
                 ("current_cow_peak", "0".into()),
                 ("current_cow_size", "0".into()),
@@ -235,7 +237,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
                 field("aof_pending_bio_fsync", "0".into());
                 field("aof_delayed_fsync", "0".into());
             }
-            if let Some(l) = p.loading.filter(|_| server.repl.loading.load(Relaxed)) {
+            if let Some(l) = loading {
                 field("loading_start_time", l.start_s.to_string());
                 field("loading_total_bytes", l.total_bytes.to_string());
                 field("loading_rdb_used_mem", l.rdb_used_mem.to_string());
@@ -370,7 +372,7 @@ fn section(ctx: &mut Ctx, name: &str, s: &mut String) {
         }
         "cluster" => field("cluster_enabled", "0".into()),
         // Not while the data loads (the loader holds the shards).
-        "keyspace" if server.repl.loading.load(Relaxed) => {}
+        "keyspace" if server.persist.is_loading() => {}
         "keyspace" => {
             for db in 0..server.store.databases() {
                 let (mut keys, mut expires) = (0, 0);
@@ -642,7 +644,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let has_points = !ctx.server.config.read().get("save").is_empty();
     // Nothing is saved while the data is still loading, as in Redis: the
     // file would hold part of it.
-    let loading = ctx.server.repl.loading.load(Relaxed);
+    let loading = ctx.server.persist.is_loading();
     if !nosave && !loading && (save || has_points) && !ctx.server.scripts.running.is_busy() {
         log::info!("Saving the final RDB snapshot before exiting.");
         if super::persistence::save_locked(ctx).is_err() && !force {

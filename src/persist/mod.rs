@@ -55,6 +55,10 @@ pub struct Persistence {
     /// The last save failed; with save points and
     /// stop-writes-on-bgsave-error, writes are refused until one succeeds.
     pub failed: AtomicBool,
+    /// Set while data loads (at start-up, or a primary's snapshot):
+    /// commands not flagged loading get `-LOADING` rather than waiting for
+    /// the locks the loader holds.
+    loading: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -216,15 +220,21 @@ impl Persistence {
 
     /// A load (at start-up, or of a primary's snapshot) begins: commands
     /// that need the data get -LOADING, and INFO shows the load's progress.
-    pub fn begin_loading(&self, shared: &Shared) {
+    pub fn begin_loading(&self) {
         self.state.lock().loading = Some(Loading { start_s: unix_ms() / 1000, ..Loading::default() });
-        shared.repl.loading.store(true, Relaxed);
+        self.loading.store(true, Relaxed);
     }
 
     /// The load ended.
-    pub fn end_loading(&self, shared: &Shared) {
-        shared.repl.loading.store(false, Relaxed);
+    pub fn end_loading(&self) {
+        self.loading.store(false, Relaxed);
         self.state.lock().loading = None;
+    }
+
+    /// Whether data is loading (INFO's loading:1).
+    #[inline]
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Relaxed)
     }
 
     /// The file being loaded (during a load) has `total_bytes`.
@@ -614,10 +624,7 @@ pub fn wait_child(shared: &Shared) {
 pub fn save_for_shutdown(shared: &Shared) -> bool {
     kill_child(shared);
     // Not while the data is still loading: the file would hold part of it.
-    if shared.config.read().get("save").is_empty()
-        || shared.scripts.running.is_busy()
-        || shared.repl.loading.load(Relaxed)
-    {
+    if shared.config.read().get("save").is_empty() || shared.scripts.running.is_busy() || shared.persist.is_loading() {
         return true;
     }
     log::info!("Saving the final RDB snapshot before exiting.");

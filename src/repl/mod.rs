@@ -204,9 +204,6 @@ pub struct Replication {
     pub upstream: Mutex<Option<upstream::Upstream>>,
     /// Set while this server is a replica (the fast check of `upstream`).
     replica: AtomicBool,
-    /// Set while a replica loads its primary's snapshot: commands not
-    /// flagged loading get `-LOADING` rather than waiting for the locks.
-    pub loading: AtomicBool,
     feed: Mutex<Feed>,
     replicas: Mutex<Vec<Replica>>,
     /// A feed exists: a replica connected since start-up, so every write
@@ -243,7 +240,6 @@ impl Replication {
             ids: Mutex::new(Ids { replid, replid2: "0".repeat(40), second_offset: -1 }),
             upstream: Mutex::new(None),
             replica: AtomicBool::new(false),
-            loading: AtomicBool::new(false),
             feed: Mutex::default(),
             replicas: Mutex::default(),
             active: AtomicBool::new(false),

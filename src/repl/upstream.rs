@@ -323,7 +323,7 @@ fn full_sync(
     };
     let outcome = received.and_then(|()| file.sync_all().map_err(|e| e.to_string())).and_then(|()| {
         log::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-        shared.persist.begin_loading(shared);
+        shared.persist.begin_loading();
         let loaded = crate::persist::with_all_shards_mut(shared, |shards| {
             for shard in shards.iter_mut() {
                 for db in shard.dbs.iter_mut() {
@@ -338,7 +338,7 @@ fn full_sync(
             shared.repl.restart_feed(shards, id, offset, stream_db);
             Ok(stream_db)
         });
-        shared.persist.end_loading(shared);
+        shared.persist.end_loading();
         loaded
     });
     let _ = std::fs::remove_file(&path);

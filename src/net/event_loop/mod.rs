@@ -635,7 +635,7 @@ impl EventLoop {
             || self.expire_budget.is_zero()
             || self.shared.repl.is_replica()
             || self.shared.pause.active()
-            || self.shared.repl.loading.load(Relaxed)
+            || self.shared.persist.is_loading()
         {
             return;
         }
@@ -681,7 +681,7 @@ impl EventLoop {
             self.shared.sample_ops();
             self.shared.repl.cron(&self.shared);
             // Saves wait until the files are loaded.
-            if !self.shared.repl.loading.load(Relaxed) {
+            if !self.shared.persist.is_loading() {
                 crate::persist::cron(&self.shared);
             }
         }

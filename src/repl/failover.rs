@@ -73,11 +73,12 @@ impl Replication {
         if self.is_replica() {
             return Err(Refusal::OnReplica);
         }
+        // The failover's lock before the replicas', as the cron takes them.
+        let mut failover = self.failover.lock();
         let replicas = self.replicas.lock();
         if replicas.is_empty() {
             return Err(Refusal::NoReplicas);
         }
-        let mut failover = self.failover.lock();
         if failover.stage != Stage::None {
             return Err(Refusal::InProgress);
         }
@@ -104,8 +105,8 @@ impl Replication {
             deadline_ms: timeout_ms.map(|t| unix_ms().saturating_add(t)),
             asked_ms: unix_ms(),
         };
-        drop(failover);
         drop(replicas);
+        drop(failover);
         shared.pause.hold_writes_for_failover(shared, true);
         // The replicas say where they are now rather than within a second.
         self.request_acks(shared, 0);

@@ -198,6 +198,8 @@ pub struct Ids {
     pub second_offset: i64,
 }
 
+/// Where several of its locks are held at once, they are taken in this
+/// order: failover, replicas, feed, ids (a transfer's is taken last).
 pub struct Replication {
     ids: Mutex<Ids>,
     /// The primary this server replicates from, if any.
@@ -295,11 +297,13 @@ impl Replication {
     /// A new replication id, the old one valid up to here (a promotion).
     fn shift_id(&self) {
         let offset = self.offset();
+        // The feed's lock before the ids', as everywhere.
+        let mut feed = self.feed.lock();
         let mut ids = self.ids.lock();
         ids.replid2 = std::mem::replace(&mut ids.replid, crate::server::random_hex(40));
         ids.second_offset = offset as i64 + 1;
         // Our own writes follow the primary's stream: say the database.
-        self.feed.lock().last_db = None;
+        feed.last_db = None;
     }
 
     /// The primary continued under another id (it was promoted): ours
@@ -324,9 +328,8 @@ impl Replication {
         for r in replicas.iter_mut() {
             r.state = State::Failed;
         }
-        let mut ids = self.ids.lock();
-        *ids = Ids { replid: id.to_string(), replid2: "0".repeat(40), second_offset: -1 };
         let mut feed = self.feed.lock();
+        *self.ids.lock() = Ids { replid: id.to_string(), replid2: "0".repeat(40), second_offset: -1 };
         feed.buf.clear();
         feed.offset = offset;
         feed.last_db = None;
@@ -371,8 +374,8 @@ impl Replication {
     /// Every shard is locked.
     pub fn restore(&self, shards: &mut [&mut Shard], info: SaveInfo, replica: bool) {
         self.resumable.store(true, Relaxed);
-        let mut ids = self.ids.lock();
         let mut feed = self.feed.lock();
+        let mut ids = self.ids.lock();
         feed.offset = info.offset;
         feed.stream_db = info.stream_db;
         self.offset_now.store(info.offset, Relaxed);

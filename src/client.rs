@@ -73,6 +73,9 @@ pub struct Client {
     pub capa_eof: bool,
     /// Its next command waits for a pause (CLIENT PAUSE, FAILOVER) to end.
     pub pause_wait: bool,
+    /// It sent a SHUTDOWN that waits for the replicas: nothing more runs
+    /// for it unless that shutdown is called off.
+    pub shutdown_wait: bool,
     /// On the primary's client: the stream's bytes applied (or queued in
     /// a transaction) but not yet appended to this server's own feed.
     pub from_primary: Vec<u8>,
@@ -106,6 +109,7 @@ impl Client {
             announced_ip: None,
             capa_eof: false,
             pause_wait: false,
+            shutdown_wait: false,
             from_primary: Vec::new(),
             replica: None,
             meta,

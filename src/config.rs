@@ -191,6 +191,7 @@ static PARAMS: &[Param] = &[
         ..p("repl-ping-replica-period", Kind::Int { min: 1, max: INT_MAX }, "10", true)
     },
     p("repl-timeout", Kind::Int { min: 1, max: INT_MAX }, "60", true),
+    p("shutdown-timeout", Kind::Int { min: 0, max: INT_MAX }, "10", true),
     p("repl-diskless-sync", YES_NO, "yes", true),
     p("repl-diskless-sync-delay", Kind::Int { min: 0, max: INT_MAX }, "5", true),
     p("repl-diskless-sync-max-replicas", Kind::Int { min: 0, max: INT_MAX }, "0", true),

@@ -25,6 +25,7 @@ pub mod pubsub;
 pub mod repl;
 pub mod resp;
 pub mod server;
+pub mod shutdown;
 pub mod stats;
 pub mod store;
 

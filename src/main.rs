@@ -79,8 +79,9 @@ fn main() -> ExitCode {
     std::thread::spawn(move || loop {
         wait_for_signal(&signals);
         log::warn!("Received a shutdown signal, scheduling shutdown...");
-        // As Redis does, a failed final save keeps the server running.
-        if kvstore::persist::save_for_shutdown(&shared) {
+        // As Redis does, the replicas are waited for (shutdown-timeout),
+        // and a failed final save keeps the server running.
+        if kvstore::shutdown::on_signal(&shared) {
             shared.request_shutdown();
             break;
         }

@@ -25,6 +25,13 @@ pub enum Holds {
 /// Redis.
 const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "publish", "pfcount"];
 
+/// Who holds writes, besides CLIENT PAUSE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Failover,
+    Shutdown,
+}
+
 #[derive(Default)]
 pub struct Pause {
     /// Set once anything was paused (the fast check every command makes;
@@ -34,8 +41,10 @@ pub struct Pause {
     /// command waits or only writes.
     client_until_ms: AtomicU64,
     client_all: AtomicBool,
-    /// FAILOVER holds writes until it ends.
+    /// FAILOVER, and a shutdown waiting for replicas, hold writes until
+    /// they end.
     failover: AtomicBool,
+    shutdown: AtomicBool,
     /// Bumped at every change: threads look at their waiting clients again.
     generation: AtomicU64,
 }
@@ -51,7 +60,7 @@ impl Pause {
         let by_client = until != 0 && now_ms < until;
         if by_client && self.client_all.load(Relaxed) {
             Holds::All
-        } else if by_client || self.failover.load(Relaxed) {
+        } else if by_client || self.failover.load(Relaxed) || self.shutdown.load(Relaxed) {
             Holds::Writes
         } else {
             Holds::Nothing
@@ -95,9 +104,12 @@ impl Pause {
         self.changed(shared);
     }
 
-    /// FAILOVER's hold on writes, on or off.
-    pub fn hold_writes_for_failover(&self, shared: &Shared, on: bool) {
-        self.failover.store(on, Relaxed);
+    /// A hold on writes for `purpose`, on or off.
+    pub fn hold_writes(&self, shared: &Shared, purpose: Purpose, on: bool) {
+        match purpose {
+            Purpose::Failover => self.failover.store(on, Relaxed),
+            Purpose::Shutdown => self.shutdown.store(on, Relaxed),
+        }
         self.changed(shared);
     }
 

@@ -169,6 +169,8 @@ pub struct Shared {
     pub latency: crate::latency::Monitor,
     pub evictor: crate::evict::Evictor,
     pub pause: crate::pause::Pause,
+    /// A shutdown waiting for the replicas to catch up, if one is.
+    pub shutdown_wait: Mutex<Option<Arc<crate::shutdown::Waiting>>>,
     pub repl: crate::repl::Replication,
     pub threads: usize,
     pub started: Instant,
@@ -352,6 +354,7 @@ impl Server {
             latency: Default::default(),
             evictor: Default::default(),
             pause: Default::default(),
+            shutdown_wait: Mutex::new(None),
             repl: crate::repl::Replication::new(random_hex(40)),
             threads,
             started: Instant::now(),

@@ -182,3 +182,45 @@ fn a_replica_restarted_from_its_snapshot_continues() {
     assert_eq!(field(&mut p, "stats", "sync_full"), "1");
     assert_same(&fingerprint(&mut p), &fingerprint(&mut r));
 }
+
+/// SHUTDOWN on a primary waits for a replica that lags (writes held
+/// meanwhile), as Redis 7.0's does: SHUTDOWN ABORT calls it off (the
+/// waiting client gets Redis's error, the held write goes through); left
+/// to finish, it ends once the replica has everything, so the replica has
+/// the last write.
+#[test]
+fn shutdown_waits_for_a_lagging_replica() {
+    let primary = Binary::start(&["--repl-diskless-sync-delay", "0"]);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let mut replica = reference.connect();
+    let mut p = primary.connect();
+    caught_up(&mut p, &mut replica);
+    // SAFETY: signals the reference server this test started, by pid.
+    unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    assert_eq!(p.q("SET before-shutdown 1"), "+OK");
+    let mut asker = primary.connect();
+    asker.send("SHUTDOWN");
+    assert!(asker.silent_for(300), "SHUTDOWN did not wait for the replica");
+    let mut writer = primary.connect();
+    writer.send("SET held 1");
+    assert!(writer.silent_for(200), "a write ran while the shutdown waited");
+    assert_eq!(p.q("SHUTDOWN ABORT"), "+OK");
+    assert_eq!(asker.read_reply(), "-ERR Errors trying to SHUTDOWN. Check logs.");
+    assert_eq!(writer.read_reply(), "+OK");
+    assert_eq!(asker.q("PING"), "+PONG");
+    assert_eq!(p.q("SHUTDOWN ABORT"), "-ERR No shutdown in progress.");
+
+    assert_eq!(p.q("SET last 1"), "+OK");
+    asker.send("SHUTDOWN");
+    assert!(asker.silent_for(300), "SHUTDOWN did not wait for the replica");
+    // SAFETY: as above.
+    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    assert!(asker.is_closed());
+    let mut primary = primary;
+    primary.wait();
+    wait_until("the replica to see its primary gone", || {
+        field(&mut replica, "replication", "master_link_status") == "down"
+    });
+    assert_eq!(replica.q("GET last"), "\"1\"");
+    assert_eq!(replica.q("GET held"), "\"1\"");
+}

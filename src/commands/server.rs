@@ -615,11 +615,13 @@ fn time(ctx: &mut Ctx) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// Saves first when save points are set (or with SAVE; never with
-/// NOSAVE); a failed save cancels the shutdown unless FORCE. On success the
-/// client gets no reply: the connection closes as the server stops.
+/// A primary first waits for its replicas (up to shutdown-timeout; not
+/// with NOW; ABORT calls that off: `crate::shutdown`). Saves first when
+/// save points are set (or with SAVE; never with NOSAVE); a failed save
+/// cancels the shutdown unless FORCE. On success the client gets no reply:
+/// the connection closes as the server stops.
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
+    let (mut abort, mut nosave, mut save, mut force, mut now) = (false, false, false, false, false);
     for word in ctx.args.tail(1).iter() {
         if is(word, "abort") {
             abort = true;
@@ -629,23 +631,41 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
             save = true;
         } else if is(word, "force") {
             force = true;
-        } else if !is(word, "now") {
+        } else if is(word, "now") {
+            now = true;
+        } else {
             return Err(Error::Syntax);
         }
     }
     if nosave && save {
         return Err(Error::Syntax);
     }
+    let server = ctx.server;
     if abort {
-        return Err(Error::NoShutdownInProgress);
+        if !crate::shutdown::abort(server) {
+            return Err(Error::NoShutdownInProgress);
+        }
+        ctx.out.ok();
+        return Ok(());
     }
     log::warn!("User requested shutdown...");
-    crate::persist::kill_child(ctx.server);
-    let has_points = !ctx.server.config.read().get("save").is_empty();
+    let has_points = !server.config.read().get("save").is_empty();
     // Nothing is saved while the data is still loading, as in Redis: the
     // file would hold part of it.
-    let loading = ctx.server.persist.is_loading();
-    if !nosave && !loading && (save || has_points) && !ctx.server.scripts.running.is_busy() {
+    let loading = server.persist.is_loading();
+    let saving = !nosave && !loading && (save || has_points) && !server.scripts.running.is_busy();
+    if let Some(me) = server.arc().filter(|_| !now && crate::shutdown::should_wait(server)) {
+        let client = Some((ctx.client.meta.thread, ctx.client.id));
+        if let Some(waiting) = crate::shutdown::begin(server, client) {
+            // No reply: the client waits, then its connection closes as the
+            // server stops (or it gets an error if that is called off).
+            ctx.client.shutdown_wait = true;
+            crate::shutdown::in_background(me, waiting, saving, force);
+            return Ok(());
+        }
+    }
+    crate::persist::kill_child(server);
+    if saving {
         log::info!("Saving the final RDB snapshot before exiting.");
         if super::persistence::save_locked(ctx).is_err() && !force {
             log::warn!("Error trying to save the DB, can't exit.");

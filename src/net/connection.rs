@@ -218,6 +218,7 @@ impl Connection {
             && !self.closing
             && self.client.blocked.is_none()
             && self.client.waiting_acks.is_none()
+            && !self.client.shutdown_wait
         {
             if ran == COMMANDS_PER_TURN
                 || (ran > 0

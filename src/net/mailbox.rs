@@ -18,6 +18,9 @@ pub enum Message {
     /// With appendfsync always, the reply waits until the AOF is durable
     /// up to `aof_offset` (the pop that served it is recorded there).
     Unblock { client_id: u64, reply: Vec<u8>, aof_offset: Option<u64> },
+    /// The shutdown a client's SHUTDOWN waits for will not happen: it gets
+    /// `reply` and goes on.
+    ShutdownFailed { client_id: u64, reply: Vec<u8> },
     /// As `Unblock`, then the connection closes once the reply is out.
     UnblockAndClose { client_id: u64, reply: Vec<u8> },
     /// A published message for some of this thread's subscribers.

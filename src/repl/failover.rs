@@ -107,7 +107,7 @@ impl Replication {
         };
         drop(replicas);
         drop(failover);
-        shared.pause.hold_writes_for_failover(shared, true);
+        shared.pause.hold_writes(shared, crate::pause::Purpose::Failover, true);
         // The replicas say where they are now rather than within a second.
         self.request_acks(shared, 0);
         Ok(())
@@ -125,7 +125,7 @@ impl Replication {
             upstream::stop_following(shared);
             let _ = shared.config.write().apply("replicaof", &[]);
         }
-        shared.pause.hold_writes_for_failover(shared, false);
+        shared.pause.hold_writes(shared, crate::pause::Purpose::Failover, false);
         true
     }
 
@@ -199,7 +199,7 @@ impl Replication {
             return;
         }
         *self.failover.lock() = Failover::default();
-        shared.pause.hold_writes_for_failover(shared, false);
+        shared.pause.hold_writes(shared, crate::pause::Purpose::Failover, false);
         log::info!("FAILOVER finished.");
     }
 

@@ -554,6 +554,13 @@ impl Replication {
             .count()
     }
 
+    /// Replicas that have not acknowledged the whole stream (a shutdown
+    /// waits for them).
+    pub fn lagging_replicas(&self) -> usize {
+        let offset = self.offset();
+        self.replicas.lock().iter().filter(|r| r.ack < offset).count()
+    }
+
     /// How many replicas have acknowledged stream offset `offset`.
     pub fn count_acked(&self, offset: u64) -> usize {
         self.replicas.lock().iter().filter(|r| r.state == State::Online && r.ack >= offset).count()

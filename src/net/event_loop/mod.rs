@@ -568,6 +568,18 @@ impl EventLoop {
                         self.close(idx);
                     }
                 }
+                Message::ShutdownFailed { client_id, reply } => {
+                    if let Some(&idx) = self.by_client.get(&client_id) {
+                        let conn = conn_mut(&mut self.conns, idx);
+                        conn.client.shutdown_wait = false;
+                        conn.wbuf.extend_from_slice(&reply);
+                        conn.more_to_run = true;
+                        if !conn.scheduled {
+                            conn.scheduled = true;
+                            self.ready.push_back(idx);
+                        }
+                    }
+                }
                 Message::UnblockAndClose { client_id, reply } => {
                     if let Some(&idx) = self.by_client.get(&client_id) {
                         self.finish_block(idx, &reply, None);

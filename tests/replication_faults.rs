@@ -224,3 +224,28 @@ fn shutdown_waits_for_a_lagging_replica() {
     assert_eq!(replica.q("GET last"), "\"1\"");
     assert_eq!(replica.q("GET held"), "\"1\"");
 }
+
+/// SIGTERM waits for a lagging replica too before the primary exits.
+#[test]
+fn sigterm_waits_for_a_lagging_replica() {
+    let primary = Binary::start(&["--repl-diskless-sync-delay", "0"]);
+    let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let mut replica = reference.connect();
+    let mut p = primary.connect();
+    caught_up(&mut p, &mut replica);
+    // SAFETY: signals processes this test started, by pid.
+    unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    assert_eq!(p.q("SET last 1"), "+OK");
+    // SAFETY: as above.
+    unsafe { libc::kill(primary.pid(), libc::SIGTERM) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(p.q("PING"), "+PONG", "the primary exited before its replica had everything");
+    // SAFETY: as above.
+    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    let mut primary = primary;
+    primary.wait();
+    wait_until("the replica to see its primary gone", || {
+        field(&mut replica, "replication", "master_link_status") == "down"
+    });
+    assert_eq!(replica.q("GET last"), "\"1\"");
+}

@@ -183,13 +183,10 @@ fn a_replica_restarted_from_its_snapshot_continues() {
     assert_same(&fingerprint(&mut p), &fingerprint(&mut r));
 }
 
-/// SHUTDOWN on a primary waits for a replica that lags (writes held
-/// meanwhile), as Redis 7.0's does: SHUTDOWN ABORT calls it off (the
-/// waiting client gets Redis's error, the held write goes through); left
-/// to finish, it ends once the replica has everything, so the replica has
-/// the last write.
-#[test]
-fn shutdown_waits_for_a_lagging_replica() {
+/// Our primary with a redis-server replica that has everything and is
+/// then stopped (SIGSTOP): the primary, the replica, and a connection to
+/// each.
+fn primary_with_a_stopped_replica() -> (Binary, Reference, Conn, Conn) {
     let primary = Binary::start(&["--repl-diskless-sync-delay", "0"]);
     let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
     let mut replica = reference.connect();
@@ -197,6 +194,27 @@ fn shutdown_waits_for_a_lagging_replica() {
     caught_up(&mut p, &mut replica);
     // SAFETY: signals the reference server this test started, by pid.
     unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    (primary, reference, p, replica)
+}
+
+/// Resumes the replica; the primary, shutting down, exits once the
+/// replica has everything, `key` included.
+fn resume_and_see_the_primary_exit(mut primary: Binary, reference: &Reference, replica: &mut Conn, key: &str) {
+    // SAFETY: signals the reference server this test started, by pid.
+    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    primary.wait();
+    wait_until("the replica to see its primary gone", || field(replica, "replication", "master_link_status") == "down");
+    assert_eq!(replica.cmd(&["GET", key]), "\"1\"");
+}
+
+/// SHUTDOWN on a primary waits for a replica that lags (writes held
+/// meanwhile), as Redis 7.0's does: SHUTDOWN ABORT calls it off (the
+/// waiting client gets Redis's error, the held write goes through); left
+/// to finish, it ends once the replica has everything, so the replica has
+/// the last write.
+#[test]
+fn shutdown_waits_for_a_lagging_replica() {
+    let (primary, reference, mut p, mut replica) = primary_with_a_stopped_replica();
     assert_eq!(p.q("SET before-shutdown 1"), "+OK");
     let mut asker = primary.connect();
     asker.send("SHUTDOWN");
@@ -213,39 +231,19 @@ fn shutdown_waits_for_a_lagging_replica() {
     assert_eq!(p.q("SET last 1"), "+OK");
     asker.send("SHUTDOWN");
     assert!(asker.silent_for(300), "SHUTDOWN did not wait for the replica");
-    // SAFETY: as above.
-    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
+    resume_and_see_the_primary_exit(primary, &reference, &mut replica, "last");
     assert!(asker.is_closed());
-    let mut primary = primary;
-    primary.wait();
-    wait_until("the replica to see its primary gone", || {
-        field(&mut replica, "replication", "master_link_status") == "down"
-    });
-    assert_eq!(replica.q("GET last"), "\"1\"");
     assert_eq!(replica.q("GET held"), "\"1\"");
 }
 
 /// SIGTERM waits for a lagging replica too before the primary exits.
 #[test]
 fn sigterm_waits_for_a_lagging_replica() {
-    let primary = Binary::start(&["--repl-diskless-sync-delay", "0"]);
-    let reference = Reference::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
-    let mut replica = reference.connect();
-    let mut p = primary.connect();
-    caught_up(&mut p, &mut replica);
-    // SAFETY: signals processes this test started, by pid.
-    unsafe { libc::kill(reference.pid(), libc::SIGSTOP) };
+    let (primary, reference, mut p, mut replica) = primary_with_a_stopped_replica();
     assert_eq!(p.q("SET last 1"), "+OK");
-    // SAFETY: as above.
+    // SAFETY: signals the binary this test started, by pid.
     unsafe { libc::kill(primary.pid(), libc::SIGTERM) };
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(p.q("PING"), "+PONG", "the primary exited before its replica had everything");
-    // SAFETY: as above.
-    unsafe { libc::kill(reference.pid(), libc::SIGCONT) };
-    let mut primary = primary;
-    primary.wait();
-    wait_until("the replica to see its primary gone", || {
-        field(&mut replica, "replication", "master_link_status") == "down"
-    });
-    assert_eq!(replica.q("GET last"), "\"1\"");
+    resume_and_see_the_primary_exit(primary, &reference, &mut replica, "last");
 }

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod error;
 pub mod functions;
 pub mod hashes;
+pub mod info;
 pub mod keys;
 pub mod latency;
 pub mod lists;

@@ -21,9 +21,10 @@ pub enum Holds {
 }
 
 /// Commands that are not flagged as writes but may write or replicate
-/// (scripts, functions, PUBLISH, PFCOUNT): held by a WRITE pause, as in
-/// Redis.
-const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "publish", "pfcount"];
+/// (scripts, functions, PUBLISH, PFCOUNT): held by a WRITE pause, as
+/// redis-server 7.0 holds them. (It holds FCALL_RO too, but not EVAL_RO or
+/// EVALSHA_RO.)
+const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "fcall_ro", "publish", "pfcount"];
 
 /// Who holds writes, besides CLIENT PAUSE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +146,7 @@ mod tests {
         assert!(Pause::holds_command(w, "pfcount", READONLY));
         assert!(!Pause::holds_command(w, "get", READONLY));
         assert!(!Pause::holds_command(w, "eval_ro", 0));
+        assert!(Pause::holds_command(w, "fcall_ro", 0));
         assert!(Pause::holds_command(Holds::All, "ping", 0));
         assert!(!Pause::holds_command(Holds::Nothing, "set", WRITE));
     }

@@ -31,7 +31,7 @@ pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
@@ -356,13 +356,7 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, mut plan: s
     }
     let dirty = total_dirty(shared);
     state.last_try_s = unix_ms() / 1000;
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills both descriptors, which we own from here on.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the descriptors were just created and are not owned elsewhere.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) = pipe()?;
     let forking = Instant::now();
     // SAFETY: the child runs `child_main`, which only touches memory it
     // owns in its copy (the shards locked by this thread, the plan) and
@@ -379,7 +373,7 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, mut plan: s
     }
     if pid == 0 {
         drop(read_end);
-        child_main(plan, shards, File::from(write_end));
+        child_main(plan, shards, write_end);
     }
     // The child's end of a transfer's pipe: the relay sees the pipe end
     // when the child's copy closes.
@@ -394,15 +388,20 @@ pub(crate) fn fork_job(shared: &Shared, shards: &[&Shard], job: Job, mut plan: s
         Job::Rewrite { .. } => log::info!("Background append only file rewriting started by pid {pid}"),
         Job::Transfer => log::info!("Background RDB transfer started by pid {pid}"),
     }
-    state.child = Some(Child {
-        pid,
-        job,
-        started: Instant::now(),
-        dirty_at_start: dirty,
-        temp: plan.temp,
-        report: File::from(read_end),
-    });
+    state.child =
+        Some(Child { pid, job, started: Instant::now(), dirty_at_start: dirty, temp: plan.temp, report: read_end });
     Ok(())
+}
+
+/// A pipe (read end, write end), closed on exec.
+pub(crate) fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills both descriptors, which we own from here on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptors were just created and are not owned elsewhere.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
 fn child_main(mut plan: snapshot::Plan, shards: &[&Shard], mut report: File) -> ! {

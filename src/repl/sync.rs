@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -318,15 +318,8 @@ impl Replication {
 /// into `plan` for the child; its read end and the mark are the
 /// relay's.
 fn transfer_pipe(plan: &mut crate::persist::snapshot::Plan) -> Option<(File, String)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills both descriptors, which we own from here on.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        log::warn!("Can't create a pipe for the diskless transfer: {}", std::io::Error::last_os_error());
-        return None;
-    }
-    // SAFETY: the descriptors were just created and are owned nowhere
-    // else.
-    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        crate::persist::pipe().map_err(|e| log::warn!("Can't create a pipe for the diskless transfer: {e}")).ok()?;
     let mark = crate::server::random_hex(transfer::MARK_LEN);
     plan.stream = Some(Stream { out: write_end, mark: mark.clone(), relay_end: read_end.as_raw_fd() });
     Some((read_end, mark))

@@ -70,7 +70,8 @@ impl Pause {
 
     /// Whether anything is held back now.
     pub fn active(&self) -> bool {
-        self.holds(unix_ms()) != Holds::Nothing
+        // The clock only once something was ever paused.
+        self.ever.load(Relaxed) && self.holds(unix_ms()) != Holds::Nothing
     }
 
     /// Whether a command (its name, its flags, and for EXEC the flags of
